@@ -1,0 +1,244 @@
+// One client connection, from its first byte to the relay: TLS and GSS
+// negotiation, cancel requests, routing, the backend's startup exchange,
+// then raw bytes both ways.
+import { once } from "node:events";
+import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import { type SecureContext, TLSSocket } from "node:tls";
+import {
+  type BackendRouter,
+  type ResolveContext,
+  type Route,
+  relay,
+  toResolverError,
+} from "../core/index.ts";
+import { BackendStartup } from "./backend-startup.ts";
+import type { BackendKey, CancelKeyRegistry } from "./cancel-keys.ts";
+import { sqlStateForResolverError } from "./resolver-sql-state.ts";
+import { type RouteBy, readRoutingKey } from "./routing-key.ts";
+import { encodeFatalError, SqlStateError } from "./sql-state-error.ts";
+import {
+  encodeCancelRequest,
+  encodeStartupMessage,
+  parseStartupPacket,
+  type StartupPacket,
+} from "./startup-packet.ts";
+import { StartupPacketReader } from "./startup-packet-reader.ts";
+
+/** Where a CancelRequest for a session must go. */
+export interface CancelTarget {
+  readonly route: Route;
+  readonly context: ResolveContext;
+}
+
+export interface SessionSettings {
+  readonly router: BackendRouter;
+  readonly routeBy: RouteBy;
+  readonly secureContext: SecureContext | undefined;
+  readonly cancelKeys: CancelKeyRegistry<CancelTarget>;
+  readonly startupTimeoutMs: number;
+}
+
+type StartupMessage = Extract<StartupPacket, { kind: "startup" }>;
+
+const noop = () => {};
+
+export class ClientSession {
+  readonly #socket: Socket;
+  readonly #settings: SessionSettings;
+  /** The stream the client speaks on: the socket, or TLS over it. */
+  #client: Duplex;
+  #tls: TLSSocket | undefined;
+  #backend: Socket | undefined;
+  #clientKey: BackendKey | undefined;
+  #closed = false;
+
+  constructor(socket: Socket, settings: SessionSettings) {
+    this.#socket = socket;
+    this.#settings = settings;
+    this.#client = socket;
+    socket.on("error", noop);
+    socket.once("close", () => this.close());
+  }
+
+  /** Serves the connection until both sides are closed. Never rejects. */
+  async run(): Promise<void> {
+    const timer = setTimeout(() => this.close(), this.#settings.startupTimeoutMs);
+    try {
+      const startup = await this.#negotiate();
+      clearTimeout(timer);
+      if (startup) await this.#serve(startup.message, startup.rest);
+    } catch (error) {
+      if (error instanceof SqlStateError) this.refuse(error);
+      else this.close();
+    } finally {
+      clearTimeout(timer);
+      if (this.#clientKey) this.#settings.cancelKeys.release(this.#clientKey);
+    }
+  }
+
+  /** Sends a FATAL ErrorResponse and closes the connection once it is written. */
+  refuse(error: SqlStateError): void {
+    if (this.#closed) return;
+    this.#backend?.destroy();
+    this.#client.end(encodeFatalError(error), () => this.close());
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#backend?.destroy();
+    this.#tls?.destroy();
+    this.#socket.destroy();
+  }
+
+  /**
+   * Answers SSLRequest and GSSENCRequest (at most one of each, as the server
+   * does), serves a CancelRequest, and returns the StartupMessage.
+   */
+  async #negotiate(): Promise<{ message: StartupMessage; rest: Buffer } | undefined> {
+    let reader = new StartupPacketReader(this.#client);
+    let sslDone = false;
+    let gssDone = false;
+    for (;;) {
+      const packet = parseStartupPacket(await reader.next());
+      switch (packet.kind) {
+        case "ssl": {
+          if (sslDone) throw new SqlStateError("08P01", "SSL negotiation was already done");
+          sslDone = true;
+          if (!this.#settings.secureContext) {
+            this.#client.write("N");
+            break;
+          }
+          if (reader.buffered.length > 0) {
+            throw new SqlStateError("08P01", "received unencrypted data after SSL request");
+          }
+          reader.release();
+          this.#client.write("S");
+          this.#client = await this.#startTls(this.#settings.secureContext);
+          reader = new StartupPacketReader(this.#client);
+          break;
+        }
+        case "gssenc":
+          if (gssDone || this.#tls) {
+            throw new SqlStateError("08P01", "GSSAPI encryption negotiation was already done");
+          }
+          gssDone = true;
+          this.#client.write("N");
+          break;
+        case "cancel":
+          reader.release();
+          await this.#cancel({ processId: packet.processId, secretKey: packet.secretKey });
+          return undefined;
+        case "startup":
+          return { message: packet, rest: reader.release() };
+      }
+    }
+  }
+
+  async #startTls(secureContext: SecureContext): Promise<TLSSocket> {
+    const tls = new TLSSocket(this.#socket, { isServer: true, secureContext });
+    this.#tls = tls;
+    tls.on("error", noop);
+    tls.once("close", () => this.close());
+    const [failure] = await Promise.race([
+      once(tls, "secure").then(() => [undefined]),
+      once(tls, "close").then(() => [new Error("closed during the TLS handshake")]),
+    ]);
+    if (failure) throw failure;
+    return tls;
+  }
+
+  /** Forwards a CancelRequest to the backend of the session that owns the key. */
+  async #cancel(clientKey: BackendKey): Promise<void> {
+    const entry = this.#settings.cancelKeys.find(clientKey);
+    if (entry) {
+      const { route, context } = entry.target;
+      const backend = await this.#settings.router.connect(route, context).catch(() => undefined);
+      if (backend) {
+        this.#backend = backend;
+        backend.on("error", noop);
+        const { processId, secretKey } = entry.backendKey;
+        backend.end(encodeCancelRequest(processId, secretKey));
+        // The server closes once it has signalled the query; so do we.
+        await once(backend, "close");
+      }
+    }
+    // As the server does, answer nothing: unknown keys are not revealed.
+    this.#client.end(() => this.close());
+  }
+
+  async #serve(message: StartupMessage, rest: Buffer): Promise<void> {
+    const { router, routeBy, cancelKeys } = this.#settings;
+    const serverName = this.#tls?.servername || undefined;
+    const decision = readRoutingKey(routeBy, message.parameters, serverName);
+    const context: ResolveContext = {
+      protocol: "postgres",
+      clientAddress: this.#socket.remoteAddress,
+      serverName,
+    };
+    let route: Route;
+    let backend: Socket;
+    try {
+      route = await router.route(decision.subject.value, context);
+      backend = await router.connect(route, context);
+    } catch (error) {
+      throw sqlStateForResolverError(toResolverError(error), decision.subject);
+    }
+    backend.on("error", noop);
+    this.#backend = backend;
+    if (this.#closed) {
+      backend.destroy();
+      return;
+    }
+    const backendDatabase = route.result.metadata?.database;
+    if (typeof backendDatabase === "string") decision.parameters.set("database", backendDatabase);
+    backend.write(encodeStartupMessage(message.major, message.minor, decision.parameters));
+    if (rest.length > 0) backend.write(rest);
+
+    const startup = new BackendStartup((backendKey) =>
+      cancelKeys.issue(backendKey, { route, context }),
+    );
+    await this.#exchangeStartup(backend, startup);
+    this.#clientKey = startup.clientKey;
+    // relay() waits for both sides to close: it must not start on a closed one.
+    if (this.#closed || backend.destroyed || this.#client.destroyed) {
+      this.close();
+      return;
+    }
+    await relay(this.#client, backend);
+  }
+
+  /**
+   * Until the backend is ready, client bytes (passwords, SASL) go to it as
+   * they come and backend messages are read one by one.
+   */
+  #exchangeStartup(backend: Socket, startup: BackendStartup): Promise<void> {
+    const client = this.#client;
+    return new Promise((resolve, reject) => {
+      const toBackend = (chunk: Buffer) => backend.write(chunk);
+      const toClient = (chunk: Buffer) => {
+        try {
+          const progress = startup.push(chunk);
+          for (const piece of progress.forward) client.write(piece);
+          if (progress.finished) done();
+        } catch (error) {
+          done();
+          reject(error);
+        }
+      };
+      const done = () => {
+        client.off("data", toBackend);
+        backend.off("data", toClient);
+        backend.off("close", done);
+        client.pause();
+        backend.pause();
+        resolve();
+      };
+      client.on("data", toBackend);
+      backend.on("data", toClient);
+      backend.once("close", done);
+      client.resume();
+    });
+  }
+}

@@ -1,0 +1,80 @@
+// A PostgreSQL listener that routes each connection to a backend chosen by
+// its database (or user, options setting, SNI) and then relays raw bytes.
+import type { AddressInfo } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
+import { createSecureContext, type SecureContext, type SecureContextOptions } from "node:tls";
+import type { BackendRouter } from "../core/index.ts";
+import { CancelKeyRegistry } from "./cancel-keys.ts";
+import { type CancelTarget, ClientSession } from "./client-session.ts";
+import type { RouteBy } from "./routing-key.ts";
+import { SqlStateError } from "./sql-state-error.ts";
+
+export interface PostgresProxyOptions {
+  readonly router: BackendRouter;
+  /** What chooses the backend (default: the database name). */
+  readonly routeBy?: RouteBy;
+  /** Certificate and key: SSLRequest is answered `S` and TLS terminated here. */
+  readonly tls?: SecureContextOptions;
+  /** Connections beyond this are refused with 53300 (default 10 000). */
+  readonly maxConnections?: number;
+  /** Time a client has to finish TLS and send its StartupMessage (default 10 s). */
+  readonly startupTimeoutMs?: number;
+}
+
+export class PostgresProxy {
+  readonly #server: Server;
+  readonly #sessions = new Set<ClientSession>();
+  readonly #cancelKeys = new CancelKeyRegistry<CancelTarget>();
+  readonly #router: BackendRouter;
+  readonly #routeBy: RouteBy;
+  readonly #secureContext: SecureContext | undefined;
+  readonly #maxConnections: number;
+  readonly #startupTimeoutMs: number;
+
+  constructor(options: PostgresProxyOptions) {
+    this.#router = options.router;
+    this.#routeBy = options.routeBy ?? "database";
+    this.#secureContext = options.tls ? createSecureContext(options.tls) : undefined;
+    this.#maxConnections = options.maxConnections ?? 10_000;
+    this.#startupTimeoutMs = options.startupTimeoutMs ?? 10_000;
+    this.#server = createServer({ noDelay: true }, (socket) => this.#accept(socket));
+  }
+
+  /** Client connections currently open. */
+  get connections(): number {
+    return this.#sessions.size;
+  }
+
+  listen(port = 0, host = "127.0.0.1"): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.#server.once("error", reject);
+      this.#server.listen(port, host, () => {
+        this.#server.off("error", reject);
+        resolve(this.#server.address() as AddressInfo);
+      });
+    });
+  }
+
+  /** Stops listening and closes every open session. */
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const session of this.#sessions) session.close();
+    await closed;
+  }
+
+  #accept(socket: Socket): void {
+    const session = new ClientSession(socket, {
+      router: this.#router,
+      routeBy: this.#routeBy,
+      secureContext: this.#secureContext,
+      cancelKeys: this.#cancelKeys,
+      startupTimeoutMs: this.#startupTimeoutMs,
+    });
+    if (this.#sessions.size >= this.#maxConnections) {
+      session.refuse(new SqlStateError("53300", "sorry, too many clients already"));
+      return;
+    }
+    this.#sessions.add(session);
+    void session.run().finally(() => this.#sessions.delete(session));
+  }
+}

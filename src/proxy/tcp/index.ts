@@ -1,0 +1,6 @@
+export {
+  ConnectionListener,
+  type ConnectionListenerOptions,
+} from "./connection-listener.ts";
+export { openBackend } from "./open-backend.ts";
+export { TcpPortProxy, type TcpPortProxyOptions } from "./tcp-port-proxy.ts";

@@ -1,0 +1,22 @@
+// Routes a key and connects to its backend on behalf of a client that may
+// hang up while it waits (a cold start can take seconds).
+import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import type { BackendRouter, ResolveContext } from "../core/index.ts";
+
+/**
+ * The connected backend for `key`, or undefined when the client closed in the
+ * meantime (the backend is then closed too). Rejects with a ResolverError.
+ */
+export async function openBackend(
+  router: BackendRouter,
+  key: string,
+  context: ResolveContext,
+  client: Duplex,
+): Promise<Socket | undefined> {
+  const route = await router.route(key, context);
+  const backend = await router.connect(route, context);
+  if (!client.destroyed) return backend;
+  backend.destroy();
+  return undefined;
+}

@@ -1,0 +1,59 @@
+// Routes plain TCP connections by the port they arrived on, for protocols
+// that give the proxy nothing to read (or that it should not read). The
+// routing key is the listening port number, or a name given to `listen`.
+import type { AddressInfo, Socket } from "node:net";
+import { type BackendRouter, relay } from "../core/index.ts";
+import { ConnectionListener } from "./connection-listener.ts";
+import { openBackend } from "./open-backend.ts";
+
+export interface TcpPortProxyOptions {
+  readonly router: BackendRouter;
+  /** Open client connections allowed at once, over all ports (default: no limit). */
+  readonly maxConnections?: number;
+}
+
+export class TcpPortProxy {
+  readonly #router: BackendRouter;
+  readonly #maxConnections: number | undefined;
+  readonly #listeners: ConnectionListener[] = [];
+
+  constructor(options: TcpPortProxyOptions) {
+    this.#router = options.router;
+    this.#maxConnections = options.maxConnections;
+  }
+
+  /**
+   * Listens on one more port. Connections to it are routed by `key`, or by
+   * the port number as a string ("2525") when no key is given.
+   */
+  async listen(port: number, host?: string, key?: string): Promise<AddressInfo> {
+    let routeKey = key;
+    const listener = new ConnectionListener({
+      onConnection: (socket) => void this.#forward(socket, routeKey ?? ""),
+      maxConnections: this.#maxConnections,
+    });
+    this.#listeners.push(listener);
+    const address = await listener.listen(port, host);
+    routeKey ??= String(address.port);
+    return address;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#listeners.map((listener) => listener.close()));
+    this.#listeners.length = 0;
+  }
+
+  async #forward(client: Socket, key: string): Promise<void> {
+    const context = { protocol: "tcp", clientAddress: client.remoteAddress } as const;
+    // Bytes the client sends before the backend is connected wait in the
+    // socket's buffer: it is not read until relay pipes it.
+    client.pause();
+    try {
+      const backend = await openBackend(this.#router, key, context, client);
+      if (backend) await relay(client, backend);
+    } catch {
+      // Nothing in a raw TCP stream can carry an error: closing is the answer.
+      client.destroy();
+    }
+  }
+}

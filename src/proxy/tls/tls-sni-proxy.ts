@@ -1,0 +1,119 @@
+// Routes TLS connections by the server name in their ClientHello without
+// terminating TLS (what nginx ssl_preread and Traefik HostSNI do): read the
+// ClientHello, resolve the name, connect, replay the bytes read, relay.
+import type { AddressInfo, Socket } from "node:net";
+import { type BackendRouter, ResolverError, relay } from "../core/index.ts";
+import { ConnectionListener } from "../tcp/connection-listener.ts";
+import { openBackend } from "../tcp/open-backend.ts";
+import {
+  type ClientHello,
+  ClientHelloError,
+  DEFAULT_MAX_CLIENT_HELLO,
+  readClientHello,
+} from "./client-hello.ts";
+import { alertRecord, TlsAlert, type TlsAlertDescription } from "./tls-alert.ts";
+
+export interface TlsSniProxyOptions {
+  readonly router: BackendRouter;
+  /** Routing key for ClientHellos without a server name; without it they are closed. */
+  readonly defaultRoute?: string;
+  /**
+   * Turns a ClientHello into a routing key (default: its server name, or
+   * `defaultRoute`). Return undefined to refuse the connection.
+   */
+  readonly routeKey?: (hello: ClientHello) => string | undefined;
+  /** Largest ClientHello accepted, in bytes (default 16 KiB). */
+  readonly maxClientHelloBytes?: number;
+  /** Time a client has to send its whole ClientHello (default 10 s). */
+  readonly helloTimeoutMs?: number;
+  /** Open client connections allowed at once (default: no limit). */
+  readonly maxConnections?: number;
+}
+
+export class TlsSniProxy {
+  readonly #router: BackendRouter;
+  readonly #routeKey: (hello: ClientHello) => string | undefined;
+  readonly #maxHelloBytes: number;
+  readonly #helloTimeoutMs: number;
+  readonly #listener: ConnectionListener;
+
+  constructor(options: TlsSniProxyOptions) {
+    this.#router = options.router;
+    const defaultRoute = options.defaultRoute;
+    this.#routeKey = options.routeKey ?? ((hello) => hello.serverName ?? defaultRoute);
+    this.#maxHelloBytes = options.maxClientHelloBytes ?? DEFAULT_MAX_CLIENT_HELLO;
+    this.#helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
+    this.#listener = new ConnectionListener({
+      onConnection: (socket) => void this.#handle(socket),
+      maxConnections: options.maxConnections,
+    });
+  }
+
+  listen(port: number, host?: string): Promise<AddressInfo> {
+    return this.#listener.listen(port, host);
+  }
+
+  close(): Promise<void> {
+    return this.#listener.close();
+  }
+
+  async #handle(client: Socket): Promise<void> {
+    const read = await this.#readHello(client);
+    if (!read) return;
+    const { hello, bytes } = read;
+    const key = this.#routeKey(hello);
+    if (key === undefined) return refuse(client, TlsAlert.unrecognizedName);
+    const context = {
+      protocol: "tls",
+      clientAddress: client.remoteAddress,
+      serverName: hello.serverName,
+    } as const;
+    try {
+      const backend = await openBackend(this.#router, key, context, client);
+      if (!backend) return;
+      backend.write(bytes);
+      await relay(client, backend);
+    } catch (error) {
+      const notFound = error instanceof ResolverError && error.code === "NOT_FOUND";
+      refuse(client, notFound ? TlsAlert.unrecognizedName : TlsAlert.internalError);
+    }
+  }
+
+  /** Collects bytes until they hold a whole ClientHello; undefined once the client is closed. */
+  #readHello(client: Socket): Promise<{ hello: ClientHello; bytes: Buffer } | undefined> {
+    return new Promise((resolve) => {
+      let bytes = Buffer.alloc(0);
+      const finish = (result: { hello: ClientHello; bytes: Buffer } | undefined) => {
+        clearTimeout(timer);
+        client.off("data", onData);
+        client.off("close", onClose);
+        client.pause();
+        resolve(result);
+      };
+      const onData = (chunk: Buffer) => {
+        bytes = Buffer.concat([bytes, chunk]);
+        try {
+          const read = readClientHello(bytes, this.#maxHelloBytes);
+          if (read.complete) finish({ hello: read.hello, bytes });
+        } catch (error) {
+          if (!(error instanceof ClientHelloError)) throw error;
+          refuse(client, TlsAlert.decodeError);
+          finish(undefined);
+        }
+      };
+      const onClose = () => finish(undefined);
+      const timer = setTimeout(() => {
+        client.destroy();
+        finish(undefined);
+      }, this.#helloTimeoutMs);
+      client.on("data", onData);
+      client.once("close", onClose);
+    });
+  }
+}
+
+/** Sends a fatal alert and closes: the client sees why, the proxy moves on. */
+function refuse(client: Socket, description: TlsAlertDescription): void {
+  client.end(alertRecord(description));
+  client.destroySoon();
+}

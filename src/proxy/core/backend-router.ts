@@ -1,16 +1,44 @@
 // The one entry point every protocol adapter uses: turn a routing key into a
-// Route (resolver answer, parsed endpoint) and open a connection to it.
-// Later layers (routing cache, SSRF guard, circuit breakers, cold start)
-// live behind these two calls so that adapters never change.
-import { connect as netConnect, type Socket } from "node:net";
-import { type Endpoint, EndpointSyntaxError, parseEndpoint } from "./endpoint.ts";
+// Route (resolver answer, parsed endpoint) and open a connection to it. The
+// routing cache, cold start, SSRF guard, circuit breakers, health checks,
+// activity tracking and metrics all live behind these two calls, so that
+// adapters never change when they do.
+import type { Socket } from "node:net";
+import type { Registry } from "prom-client";
+import { ActivityTracker } from "./activity-tracker.ts";
+import {
+  type BreakerState,
+  CircuitBreaker,
+  type CircuitBreakerOptions,
+} from "./circuit-breaker.ts";
+import { ColdStartGate, type ColdStartOptions, type ReadinessProbe } from "./cold-start-gate.ts";
+import { dial } from "./dial.ts";
+import { type Endpoint, formatEndpoint, resultEndpoint } from "./endpoint.ts";
+import { HealthChecker, type HealthCheckOptions, type HealthDial } from "./health-checker.ts";
+import { ProxyMetrics } from "./proxy-metrics.ts";
 import type { ResolveContext, Resolver, Result } from "./resolver.ts";
 import { ResolverError, toResolverError } from "./resolver-error.ts";
+import { RouteCache, type RouteCacheOptions } from "./route-cache.ts";
+import { SingleFlight } from "./single-flight.ts";
+import { SsrfGuard, type SsrfGuardOptions } from "./ssrf-guard.ts";
 
 export interface BackendRouterOptions {
   readonly resolver: Resolver;
   /** How long a backend may take to accept a connection (default 5 s). */
   readonly connectTimeoutMs?: number;
+  /** The routing cache (on by default); false asks the resolver every time. */
+  readonly cache?: RouteCacheOptions | false;
+  /** The SSRF guard (on by default); false skips it. Tests allow LOOPBACK_RANGES. */
+  readonly ssrf?: SsrfGuardOptions | false;
+  /** Circuit breakers per backend (on by default); false turns them off. */
+  readonly breaker?: CircuitBreakerOptions | false;
+  /** Active health checks of routed backends (off unless given). */
+  readonly healthCheck?: HealthCheckOptions | false;
+  readonly coldStart?: ColdStartOptions;
+  /** How often open connections count as activity, in ms (default 10 s). */
+  readonly activityIntervalMs?: number;
+  /** Where metrics go: a ProxyMetrics, a prom-client registry, or a registry of their own. */
+  readonly metrics?: ProxyMetrics | Registry;
 }
 
 /** A resolved routing key. */
@@ -31,98 +59,217 @@ export interface ConnectOptions {
 
 export class BackendRouter {
   readonly resolver: Resolver;
+  readonly metrics: ProxyMetrics;
   readonly #connectTimeoutMs: number;
+  readonly #cache: RouteCache | undefined;
+  readonly #resolutions = new SingleFlight<Result>();
+  readonly #guard: SsrfGuard | undefined;
+  readonly #breakerOptions: CircuitBreakerOptions | false;
+  readonly #breakers = new Map<string, CircuitBreaker>();
+  readonly #health: HealthChecker | undefined;
+  readonly #coldStart: ColdStartGate;
+  readonly #activity: ActivityTracker;
 
   constructor(options: BackendRouterOptions) {
     this.resolver = options.resolver;
+    this.metrics =
+      options.metrics instanceof ProxyMetrics ? options.metrics : new ProxyMetrics(options.metrics);
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+    this.#cache = options.cache === false ? undefined : new RouteCache(options.cache);
+    this.#guard = options.ssrf === false ? undefined : new SsrfGuard(options.ssrf);
+    this.#breakerOptions = options.breaker ?? {};
+    const healthDial: HealthDial = (endpoint, timeoutMs) =>
+      dial(endpoint, { timeoutMs, guard: this.#guard, label: formatEndpoint(endpoint) });
+    this.#health = options.healthCheck
+      ? new HealthChecker(options.healthCheck, healthDial, (backend, healthy) =>
+          this.metrics.backendHealthy.set({ backend }, healthy ? 1 : 0),
+        )
+      : undefined;
+    this.#coldStart = new ColdStartGate(options.coldStart ?? {}, this.resolver, this.#probe);
+    this.#activity = new ActivityTracker(this.resolver, options.activityIntervalMs);
   }
 
-  /** Resolves `key`; rejects with a ResolverError. */
+  /** Resolves `key`, waking its backend if it sleeps; rejects with a ResolverError. */
   async route(key: string, context: ResolveContext): Promise<Route> {
-    let result: Result;
-    try {
-      result = await this.resolver.resolve(key, context);
-    } catch (error) {
-      throw toResolverError(error);
-    }
-    return { key, endpoint: toEndpoint(result), result, cacheHit: false, coldStartMs: 0 };
+    const { result: answer, cacheHit } = await this.#lookup(key, context);
+    const { result, coldStartMs } = answer.asleep
+      ? await this.#wake(key, answer, context)
+      : { result: answer, coldStartMs: 0 };
+    const endpoint = resultEndpoint(result);
+    this.#health?.watch(endpoint);
+    return { key, endpoint, result, cacheHit, coldStartMs };
   }
 
   /**
    * Opens a connection to the route's backend. The resolver's onConnect and
    * onDisconnect hooks are called for it. Rejects with a ResolverError.
    */
-  connect(route: Route, context: ResolveContext, options: ConnectOptions = {}): Promise<Socket> {
-    const timeoutMs = options.timeoutMs ?? route.result.timeout ?? this.#connectTimeoutMs;
-    return new Promise((resolve, reject) => {
-      const socket =
-        route.endpoint.kind === "unix"
-          ? netConnect({ path: route.endpoint.path })
-          : netConnect({ host: route.endpoint.host, port: route.endpoint.port, noDelay: true });
-      const fail = (error: ResolverError) => {
-        cleanup();
-        socket.destroy();
-        reject(error);
-      };
-      const onError = (error: Error) =>
-        fail(
-          new ResolverError("UNAVAILABLE", `backend for ${route.key} is unreachable`, {
-            reason: "backend_unreachable",
-            cause: error,
-          }),
-        );
-      const onAbort = () =>
-        fail(
-          new ResolverError("UNAVAILABLE", "connection attempt aborted", {
-            cause: options.signal?.reason,
-          }),
-        );
-      const timer = setTimeout(
-        () =>
-          fail(
-            new ResolverError(
-              "TIMEOUT",
-              `backend for ${route.key} did not accept within ${timeoutMs} ms`,
-              {
-                reason: "connect_timeout",
-              },
-            ),
-          ),
-        timeoutMs,
+  async connect(
+    route: Route,
+    context: ResolveContext,
+    options: ConnectOptions = {},
+  ): Promise<Socket> {
+    const backend = formatEndpoint(route.endpoint);
+    if (this.#health && !this.#health.isHealthy(backend)) {
+      throw this.#refused(
+        new ResolverError("UNAVAILABLE", `backend for ${route.key} fails its health checks`, {
+          reason: "backend_unhealthy",
+        }),
       );
-      const cleanup = () => {
-        clearTimeout(timer);
-        socket.off("error", onError);
-        options.signal?.removeEventListener("abort", onAbort);
-      };
-      socket.once("error", onError);
-      options.signal?.addEventListener("abort", onAbort, { once: true });
-      socket.once("connect", () => {
-        cleanup();
-        this.resolver.onConnect?.(route.key, route.result, context);
-        this.resolver.trackActivity?.(route.key);
-        socket.once("close", () => this.resolver.onDisconnect?.(route.key, route.result, context));
-        resolve(socket);
+    }
+    const breaker = this.#breaker(backend);
+    if (breaker && !breaker.tryAcquire()) {
+      throw this.#refused(
+        new ResolverError("UNAVAILABLE", `backend for ${route.key} failed recently`, {
+          reason: "breaker_open",
+          retryAfterMs: breaker.retryAfterMs,
+        }),
+      );
+    }
+    const timeoutMs = options.timeoutMs ?? route.result.timeout ?? this.#connectTimeoutMs;
+    let socket: Socket;
+    try {
+      socket = await dial(route.endpoint, {
+        timeoutMs,
+        signal: options.signal,
+        guard: this.#guard,
+        label: route.key,
       });
-    });
+    } catch (thrown) {
+      const error = toResolverError(thrown);
+      const backendFault =
+        error.reason === "backend_unreachable" || error.reason === "connect_timeout";
+      if (backendFault) breaker?.recordFailure();
+      else breaker?.release();
+      throw this.#refused(error);
+    }
+    breaker?.recordSuccess();
+    this.#track(route, context, socket, backend);
+    return socket;
+  }
+
+  /** Passive outlier detection: an adapter saw the backend fail after connecting (e.g. a 502). */
+  reportFailure(route: Route): void {
+    this.#breaker(formatEndpoint(route.endpoint))?.recordFailure();
+  }
+
+  /** An adapter saw the backend answer well; in half-open this closes the breaker. */
+  reportSuccess(route: Route): void {
+    this.#breaker(formatEndpoint(route.endpoint))?.recordSuccess();
+  }
+
+  /** Forgets cached answers (one key, or all) here and in the resolver. */
+  invalidate(key?: string): void {
+    if (key === undefined) this.#cache?.clear();
+    else this.#cache?.delete(key);
+    this.resolver.invalidateCache?.(key);
+  }
+
+  /** The breaker state of a backend (`host:port`, `[v6]:port` or `unix:/path`). */
+  breakerState(backend: string): BreakerState {
+    return this.#breakers.get(backend)?.state ?? "closed";
+  }
+
+  /** The active health check verdict of a backend (true when unchecked). */
+  isHealthy(backend: string): boolean {
+    return this.#health?.isHealthy(backend) ?? true;
   }
 
   async close(): Promise<void> {
+    this.#health?.close();
+    this.#activity.close();
     await this.resolver.close?.();
   }
-}
 
-function toEndpoint(result: Result): Endpoint {
-  try {
-    return parseEndpoint(result.endpoint);
-  } catch (error) {
-    if (error instanceof EndpointSyntaxError) {
-      throw new ResolverError("INTERNAL", error.message, {
-        reason: "resolver_failed",
-        cause: error,
-      });
+  async #lookup(
+    key: string,
+    context: ResolveContext,
+  ): Promise<{ result: Result; cacheHit: boolean }> {
+    const cached = this.#cache?.get(key);
+    if (cached) {
+      this.metrics.cacheLookups.inc({ result: "hit" });
+      if (cached.error) throw cached.error;
+      return { result: cached.result, cacheHit: true };
     }
-    throw error;
+    if (this.#cache) this.metrics.cacheLookups.inc({ result: "miss" });
+    const result = await this.#resolutions.run(key, () => this.#resolve(key, context));
+    return { result, cacheHit: false };
+  }
+
+  async #resolve(key: string, context: ResolveContext): Promise<Result> {
+    try {
+      const result = await this.resolver.resolve(key, context);
+      this.metrics.resolutions.inc({ outcome: "ok" });
+      this.#cache?.set(key, result);
+      return result;
+    } catch (thrown) {
+      const error = toResolverError(thrown);
+      this.metrics.resolutions.inc({ outcome: error.code });
+      if (error.code === "NOT_FOUND") this.#cache?.setNotFound(key, error);
+      throw error;
+    }
+  }
+
+  async #wake(
+    key: string,
+    asleep: Result,
+    context: ResolveContext,
+  ): Promise<{ result: Result; coldStartMs: number }> {
+    try {
+      const { result, waitedMs } = await this.#coldStart.wait(key, asleep, context);
+      this.#cache?.set(key, result);
+      this.metrics.coldStarts.inc({ outcome: "ready" });
+      this.metrics.coldStartWait.observe(waitedMs / 1000);
+      // Any caller that queued waited, however briefly: never report 0.
+      return { result, coldStartMs: Math.max(1, Math.round(waitedMs)) };
+    } catch (thrown) {
+      const error = toResolverError(thrown);
+      this.metrics.coldStarts.inc({ outcome: error.reason ?? error.code });
+      throw error;
+    }
+  }
+
+  /** Readiness of a woken backend: it accepts a connection (through the SSRF guard). */
+  readonly #probe: ReadinessProbe = async (endpoint, timeoutMs) => {
+    try {
+      const socket = await dial(endpoint, {
+        timeoutMs,
+        guard: this.#guard,
+        label: "readiness probe",
+      });
+      socket.destroy();
+      return true;
+    } catch (error) {
+      if (error instanceof ResolverError && error.code === "FORBIDDEN") throw error;
+      return false;
+    }
+  };
+
+  #breaker(backend: string): CircuitBreaker | undefined {
+    if (this.#breakerOptions === false) return undefined;
+    let breaker = this.#breakers.get(backend);
+    if (!breaker) {
+      breaker = new CircuitBreaker(this.#breakerOptions, (state) =>
+        this.metrics.setBreakerState(backend, state),
+      );
+      this.#breakers.set(backend, breaker);
+    }
+    return breaker;
+  }
+
+  #track(route: Route, context: ResolveContext, socket: Socket, backend: string): void {
+    this.resolver.onConnect?.(route.key, route.result, context);
+    this.#activity.opened(route.key);
+    this.metrics.backendConnections.inc({ backend });
+    socket.once("close", () => {
+      this.metrics.backendConnections.dec({ backend });
+      this.#activity.closed(route.key);
+      this.resolver.onDisconnect?.(route.key, route.result, context);
+    });
+  }
+
+  #refused(error: ResolverError): ResolverError {
+    this.metrics.connectErrors.inc({ reason: error.reason ?? error.code });
+    return error;
   }
 }

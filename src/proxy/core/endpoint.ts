@@ -1,6 +1,8 @@
 // Where a backend listens: a TCP host and port, or a Unix socket path.
 // Written as `host:port`, `[v6]:port` or `unix:/path`.
 import { isIP } from "node:net";
+import type { Result } from "./resolver.ts";
+import { ResolverError } from "./resolver-error.ts";
 
 export type Endpoint =
   | { readonly kind: "tcp"; readonly host: string; readonly port: number }
@@ -49,4 +51,14 @@ export function formatEndpoint(endpoint: Endpoint): string {
   return isIP(endpoint.host) === 6
     ? `[${endpoint.host}]:${endpoint.port}`
     : `${endpoint.host}:${endpoint.port}`;
+}
+
+/** The endpoint of a resolver's answer; a malformed one is the resolver's fault (INTERNAL). */
+export function resultEndpoint(result: Result): Endpoint {
+  try {
+    return parseEndpoint(result.endpoint);
+  } catch (error) {
+    if (!(error instanceof EndpointSyntaxError)) throw error;
+    throw new ResolverError("INTERNAL", error.message, { reason: "resolver_failed", cause: error });
+  }
 }

@@ -1,10 +1,33 @@
+export { ActivityTracker } from "./activity-tracker.ts";
 export {
   BackendRouter,
   type BackendRouterOptions,
   type ConnectOptions,
   type Route,
 } from "./backend-router.ts";
-export { type Endpoint, EndpointSyntaxError, formatEndpoint, parseEndpoint } from "./endpoint.ts";
+export {
+  type BreakerState,
+  CircuitBreaker,
+  type CircuitBreakerOptions,
+} from "./circuit-breaker.ts";
+export { ColdStartGate, type ColdStartOptions } from "./cold-start-gate.ts";
+export {
+  type Endpoint,
+  EndpointSyntaxError,
+  formatEndpoint,
+  parseEndpoint,
+  resultEndpoint,
+} from "./endpoint.ts";
+export {
+  FileResolver,
+  type FileResolverOptions,
+  loadRoutesFile,
+  RoutesFileError,
+  type RoutesLogger,
+} from "./file-resolver.ts";
+export { HealthChecker, type HealthCheckOptions } from "./health-checker.ts";
+export { embeddedIPv4, type HostNotation, HostNotationError, readHost } from "./ip-address.ts";
+export { ProxyMetrics } from "./proxy-metrics.ts";
 export { type RelayTotals, relay } from "./relay.ts";
 export type { ProtocolName, ResolveContext, Resolver, ResolverStats, Result } from "./resolver.ts";
 export {
@@ -13,5 +36,15 @@ export {
   type ResolverErrorOptions,
   type ResolverErrorReason,
   toResolverError,
+  unknownRoute,
 } from "./resolver-error.ts";
+export { RouteCache, type RouteCacheOptions } from "./route-cache.ts";
+export { RouteTable, type RouteValue } from "./route-table.ts";
+export {
+  BLOCKED_RANGES,
+  LOOPBACK_RANGES,
+  SsrfGuard,
+  type SsrfGuardOptions,
+} from "./ssrf-guard.ts";
 export { StaticResolver, type StaticRoutes } from "./static-resolver.ts";
+export { type UndiciConnector, undiciConnector } from "./undici-connector.ts";

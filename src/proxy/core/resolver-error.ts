@@ -13,6 +13,7 @@ export type ResolverErrorReason =
   | "unknown_route" // NOT_FOUND: nothing serves this key
   | "resolver_failed" // INTERNAL: the resolver itself broke
   | "blocked_address" // FORBIDDEN: the SSRF guard refused the backend's address
+  | "backend_unhealthy" // UNAVAILABLE: active health checks report the backend down
   | "breaker_open" // UNAVAILABLE: the backend failed recently; fail fast
   | "backend_unreachable" // UNAVAILABLE: connecting to the backend failed
   | "queue_full" // UNAVAILABLE: too many connections wait on a cold start
@@ -47,5 +48,12 @@ export function toResolverError(error: unknown): ResolverError {
   return new ResolverError("INTERNAL", "the resolver failed", {
     reason: "resolver_failed",
     cause: error,
+  });
+}
+
+/** The NOT_FOUND error for a key that no route serves. */
+export function unknownRoute(resourceId: string): ResolverError {
+  return new ResolverError("NOT_FOUND", `no route for ${JSON.stringify(resourceId)}`, {
+    reason: "unknown_route",
   });
 }

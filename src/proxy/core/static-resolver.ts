@@ -1,28 +1,21 @@
-// The simplest Resolver: a fixed map from routing key to backend.
+// The simplest Resolver: a fixed map from routing key to backend. Keys may be
+// wildcards (see route-table.ts).
 import type { Resolver, Result } from "./resolver.ts";
-import { ResolverError } from "./resolver-error.ts";
+import { unknownRoute } from "./resolver-error.ts";
+import { RouteTable, type StaticRoutes } from "./route-table.ts";
 
-export type StaticRoutes = Readonly<Record<string, string | Result>>;
+export type { StaticRoutes };
 
 export class StaticResolver implements Resolver {
-  readonly #routes: Map<string, Result>;
+  readonly #table: RouteTable;
 
   constructor(routes: StaticRoutes) {
-    this.#routes = new Map(
-      Object.entries(routes).map(([key, value]) => [
-        key.toLowerCase(),
-        typeof value === "string" ? { endpoint: value } : value,
-      ]),
-    );
+    this.#table = new RouteTable(routes);
   }
 
   resolve(resourceId: string): Result {
-    const result = this.#routes.get(resourceId.toLowerCase());
-    if (!result) {
-      throw new ResolverError("NOT_FOUND", `no route for ${JSON.stringify(resourceId)}`, {
-        reason: "unknown_route",
-      });
-    }
+    const result = this.#table.lookup(resourceId);
+    if (!result) throw unknownRoute(resourceId);
     return result;
   }
 }

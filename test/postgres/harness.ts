@@ -2,8 +2,15 @@
 // in front of static routes, throwaway databases, and the psql client.
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { connect } from "node:net";
 import pg from "pg";
-import { BackendRouter, StaticResolver, type StaticRoutes } from "../../src/proxy/core/index.ts";
+import {
+  BackendRouter,
+  LOOPBACK_RANGES,
+  type Resolver,
+  StaticResolver,
+  type StaticRoutes,
+} from "../../src/proxy/core/index.ts";
 import { PostgresProxy, type PostgresProxyOptions } from "../../src/proxy/postgres/index.ts";
 import { postgres, requireService } from "../support/services.ts";
 
@@ -15,12 +22,16 @@ export interface RunningProxy {
   close(): Promise<void>;
 }
 
+/** A router for tests: backends run on loopback, which the SSRF guard allows here. */
+export function testRouter(resolver: Resolver): BackendRouter {
+  return new BackendRouter({ resolver, ssrf: { allow: LOOPBACK_RANGES } });
+}
+
 export async function startProxy(
   routes: StaticRoutes,
   options: Omit<PostgresProxyOptions, "router"> = {},
 ): Promise<RunningProxy> {
-  const router = new BackendRouter({ resolver: new StaticResolver(routes) });
-  const proxy = new PostgresProxy({ router, ...options });
+  const proxy = new PostgresProxy({ router: testRouter(new StaticResolver(routes)), ...options });
   const { port } = await proxy.listen(0, "127.0.0.1");
   return { proxy, port, close: () => proxy.close() };
 }
@@ -81,4 +92,52 @@ export function psql(conninfo: string, command: string): Promise<PsqlResult> {
       },
     );
   });
+}
+
+/**
+ * Sends raw bytes to a port and collects everything the peer sends until it
+ * closes (or `timeoutMs` passes: then the connection is cut and the bytes so
+ * far are returned).
+ */
+export function rawExchange(port: number, bytes: Buffer, timeoutMs = 20_000): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    const received: Buffer[] = [];
+    socket.on("data", (chunk) => received.push(chunk));
+    socket.on("error", () => {});
+    socket.setTimeout(timeoutMs, () => socket.destroy());
+    socket.once("close", () => resolve(Buffer.concat(received)));
+    socket.write(bytes);
+  });
+}
+
+/** The SQLSTATE of the first ErrorResponse in `bytes`, if it starts with one. */
+export function errorCode(bytes: Buffer): string | undefined {
+  if (bytes.length < 5 || bytes[0] !== 0x45) return undefined;
+  const fields = bytes
+    .subarray(5, 1 + bytes.readInt32BE(1))
+    .toString("utf8")
+    .split("\0");
+  return fields.find((field) => field.startsWith("C"))?.slice(1);
+}
+
+/** A StartupMessage for protocol 3.`minor` with the given parameters. */
+export function startupMessage(parameters: Record<string, string>, minor = 0): Buffer {
+  const body = Buffer.from(
+    `${Object.entries(parameters)
+      .map(([name, value]) => `${name}\0${value}\0`)
+      .join("")}\0`,
+  );
+  const header = Buffer.alloc(8);
+  header.writeInt32BE(8 + body.length, 0);
+  header.writeInt32BE((3 << 16) | minor, 4);
+  return Buffer.concat([header, body]);
+}
+
+/** An 8-byte request packet: SSLRequest (80877103) or GSSENCRequest (80877104). */
+export function requestPacket(code: number): Buffer {
+  const packet = Buffer.alloc(8);
+  packet.writeInt32BE(8, 0);
+  packet.writeInt32BE(code, 4);
+  return packet;
 }

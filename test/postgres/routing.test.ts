@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import pg from "pg";
-import { BackendRouter, type Resolver, ResolverError } from "../../src/proxy/core/index.ts";
+import { type Resolver, ResolverError } from "../../src/proxy/core/index.ts";
 import { PostgresProxy } from "../../src/proxy/postgres/index.ts";
 import {
   createDatabases,
@@ -12,6 +12,7 @@ import {
   psql,
   type RunningProxy,
   startProxy,
+  testRouter,
   uniqueName,
 } from "./harness.ts";
 
@@ -167,7 +168,7 @@ test("each resolver failure becomes the server's own SQLSTATE", async () => {
       throw failures[key] ?? new Error("not a ResolverError");
     },
   };
-  const failing = new PostgresProxy({ router: new BackendRouter({ resolver }) });
+  const failing = new PostgresProxy({ router: testRouter(resolver) });
   const { port } = await failing.listen(0, "127.0.0.1");
   try {
     for (const [database, code] of Object.entries(expected)) {

@@ -1,0 +1,129 @@
+// Cancelling a running query through the proxy: psql's Ctrl-C and pg's
+// cancel both reach the backend that owns the session; a key the proxy did
+// not issue cancels nothing.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { connect } from "node:net";
+import { after, before, test } from "node:test";
+import pg from "pg";
+import { directClient, MAIN_SERVER, type RunningProxy, startProxy } from "./harness.ts";
+
+let proxy: RunningProxy;
+let observer: pg.Client;
+
+before(async () => {
+  proxy = await startProxy({ postgres: MAIN_SERVER });
+  observer = await directClient();
+});
+
+after(async () => {
+  await observer?.end();
+  await proxy?.close();
+});
+
+/** Resolves once a query containing `marker` is running on the server. */
+async function waitUntilRunning(marker: string): Promise<void> {
+  for (let attempt = 0; attempt < 600; attempt++) {
+    const { rows } = await observer.query(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1 AND pid <> pg_backend_pid()",
+      [`%${marker}%`],
+    );
+    if (rows[0].n > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.fail(`the query ${marker} never started`);
+}
+
+function proxyClient(): pg.Client {
+  return new pg.Client({
+    host: "127.0.0.1",
+    port: proxy.port,
+    user: "postgres",
+    database: "postgres",
+  });
+}
+
+test("Ctrl-C in psql cancels pg_sleep through the proxy with 57014", async () => {
+  const marker = "psql_cancel_marker";
+  const child = spawn(
+    "psql",
+    [
+      "-X",
+      "-v",
+      "VERBOSITY=verbose",
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(proxy.port),
+      "-U",
+      "postgres",
+      "-c",
+      `SELECT pg_sleep(60) AS ${marker}`,
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let stderr = "";
+  child.stderr.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  const exited = once(child, "exit");
+  try {
+    await waitUntilRunning(marker);
+    child.kill("SIGINT");
+    await exited;
+  } finally {
+    child.kill("SIGKILL");
+  }
+  assert.match(stderr, /57014/);
+  assert.match(stderr, /canceling statement due to user request/);
+});
+
+test("pg's cancel reaches the owning backend and the session stays usable", async () => {
+  const victim = proxyClient();
+  await victim.connect();
+  try {
+    const marker = "pg_cancel_marker";
+    const running = victim.query(`SELECT pg_sleep(60) AS ${marker}`);
+    await waitUntilRunning(marker);
+    // pg cancels from a second client to the same address with the first one's key.
+    const canceller = proxyClient();
+    const internal = victim as unknown as { activeQuery: unknown };
+    (canceller as unknown as { cancel(c: pg.Client, q: unknown): void }).cancel(
+      victim,
+      internal.activeQuery,
+    );
+    await assert.rejects(running, { code: "57014" });
+    const { rows } = await victim.query("SELECT 1 AS one");
+    assert.equal(rows[0].one, 1);
+  } finally {
+    await victim.end();
+  }
+});
+
+test("the client sees its own key, and a wrong key cancels nothing", async () => {
+  const victim = proxyClient();
+  await victim.connect();
+  try {
+    const { processID, secretKey } = victim as unknown as { processID: number; secretKey: number };
+    const { rows } = await victim.query("SELECT pg_backend_pid() AS pid");
+    assert.equal(processID, rows[0].pid, "the process id is the backend's");
+    const marker = "wrong_key_marker";
+    const running = victim.query(`SELECT pg_sleep(1) AS ${marker}`);
+    await waitUntilRunning(marker);
+    for (const guess of [secretKey ^ 1, secretKey + 1, 0]) {
+      const cancel = Buffer.alloc(16);
+      cancel.writeInt32BE(16, 0);
+      cancel.writeInt32BE(80877102, 4);
+      cancel.writeInt32BE(processID, 8);
+      cancel.writeInt32BE(guess | 0, 12);
+      const socket = connect({ host: "127.0.0.1", port: proxy.port });
+      socket.end(cancel);
+      socket.resume();
+      await once(socket, "close");
+    }
+    await running;
+  } finally {
+    await victim.end();
+  }
+});

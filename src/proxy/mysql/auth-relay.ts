@@ -1,0 +1,58 @@
+// The authentication relay. The client answered the proxy's greeting, but
+// its auth response was computed for the proxy's scramble, which the
+// backend never saw. So the proxy asks the client to authenticate again,
+// with an AuthSwitchRequest that carries the backend's plugin and scramble,
+// and sends the answer to the backend. From then on every packet of the
+// exchange (AuthSwitchRequest, AuthMoreData for caching_sha2_password fast
+// and full authentication, public keys, passwords encrypted by the client)
+// passes through unchanged except for its sequence id, until the backend
+// says OK or ERR. The proxy never sees a password it could use.
+import { ERR_HEADER, OK_HEADER } from "./err-packet.ts";
+import type { Greeting } from "./greeting.ts";
+import { nextSequence } from "./packet.ts";
+import type { PacketChannel } from "./packet-channel.ts";
+
+const AUTH_SWITCH_HEADER = 0xfe;
+
+/** Asks the client to answer the backend's own challenge. */
+export function encodeAuthSwitchRequest(backend: Greeting): Buffer {
+  return Buffer.concat([
+    Buffer.from([AUTH_SWITCH_HEADER]),
+    Buffer.from(`${backend.authPlugin}\0`, "utf8"),
+    backend.scramble,
+    Buffer.from([0]),
+  ]);
+}
+
+export type AuthOutcome = "ok" | "denied";
+
+/**
+ * Relays the rest of the exchange once the backend has the rebuilt
+ * handshake response. `offset` is what to add to a backend sequence id to
+ * get the client's (the client has seen more packets than the backend).
+ * Resolves with the backend's verdict, which has been sent to the client;
+ * rejects when either side closes first.
+ */
+export async function relayAuthentication(
+  client: PacketChannel,
+  backend: PacketChannel,
+  offset: number,
+): Promise<AuthOutcome> {
+  const clientToBackend = (async () => {
+    for (;;) {
+      const packet = await client.read();
+      if (!packet) return;
+      backend.write(nextSequence(packet.sequence, -offset), packet.payload);
+    }
+  })();
+  // A client closing mid-exchange surfaces as a backend close; this only
+  // keeps the pump's rejection from going unhandled.
+  clientToBackend.catch(() => backend.socket.destroy());
+  for (;;) {
+    const packet = await backend.read();
+    if (!packet) throw new Error("the backend channel was released during authentication");
+    client.write(nextSequence(packet.sequence, offset), packet.payload);
+    if (packet.payload[0] === OK_HEADER) return "ok";
+    if (packet.payload[0] === ERR_HEADER) return "denied";
+  }
+}

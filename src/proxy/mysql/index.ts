@@ -1,0 +1,1 @@
+export { DEFAULT_SERVER_VERSION, MysqlProxy, type MysqlProxyOptions } from "./mysql-proxy.ts";

@@ -1,0 +1,80 @@
+// A MySQL/MariaDB listener that routes each connection by the database the
+// client names in its handshake, without ever holding a password: see
+// mysql-session.ts for the exchange and docs/mysql.md for the picture.
+import { once } from "node:events";
+import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
+import { createSecureContext, type SecureContextOptions } from "node:tls";
+import type { BackendRouter } from "../core/index.ts";
+import { ConnectionIds } from "./connection-ids.ts";
+import { MysqlSession, type SessionSettings } from "./mysql-session.ts";
+
+export interface MysqlProxyOptions {
+  readonly router: BackendRouter;
+  /** Certificate and key: offer TLS (CLIENT_SSL) and terminate it. */
+  readonly tls?: SecureContextOptions;
+  /** Refuse clients that do not start TLS (needs `tls`). */
+  readonly requireTls?: boolean;
+  /** Routing key for clients that name no database; without it they get ERR 1046. */
+  readonly defaultRoute?: string;
+  /**
+   * The version in the proxy's greeting. Clients adapt to it (mysql2 and
+   * Connector/J treat a version containing "MariaDB" as MariaDB), so it
+   * should name the kind of server behind the proxy.
+   */
+  readonly serverVersion?: string;
+  /** Time from accept to authenticated, after which the client gets ERR 2013 (default 10 s). */
+  readonly handshakeTimeoutMs?: number;
+}
+
+export const DEFAULT_SERVER_VERSION = "5.5.5-10.11.0-MariaDB-nexus";
+
+export class MysqlProxy {
+  readonly #server: Server;
+  readonly #sessions = new Set<MysqlSession>();
+  readonly #settings: SessionSettings;
+
+  constructor(options: MysqlProxyOptions) {
+    if (options.requireTls && !options.tls) {
+      throw new TypeError("requireTls needs a tls certificate and key");
+    }
+    this.#settings = {
+      router: options.router,
+      connectionIds: new ConnectionIds(),
+      tls: options.tls ? createSecureContext(options.tls) : undefined,
+      requireTls: options.requireTls ?? false,
+      defaultRoute: options.defaultRoute,
+      serverVersion: options.serverVersion ?? DEFAULT_SERVER_VERSION,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
+    };
+    this.#server = createServer({ noDelay: true }, (socket) => this.#accept(socket));
+  }
+
+  async listen(port = 0, host = "127.0.0.1"): Promise<AddressInfo> {
+    this.#server.listen(port, host);
+    await once(this.#server, "listening");
+    return this.#server.address() as AddressInfo;
+  }
+
+  /** Client connections currently open (handshaking or relaying). */
+  get connectionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /** Stops listening and closes every open connection. */
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const session of this.#sessions) session.destroy();
+    await closed;
+  }
+
+  #accept(socket: Socket): void {
+    const session = new MysqlSession(
+      socket,
+      this.#settings.connectionIds.allocate(),
+      this.#settings,
+    );
+    this.#sessions.add(session);
+    socket.once("close", () => this.#sessions.delete(session));
+    void session.run();
+  }
+}

@@ -1,0 +1,273 @@
+// The MySQL proxy with real clients (mysql2, the mariadb CLI) and real
+// servers: the machine's MariaDB and a second instance started for the test.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import fc from "fast-check";
+import mysql from "mysql2/promise";
+import {
+  BackendRouter,
+  LOOPBACK_RANGES,
+  StaticResolver,
+  type StaticRoutes,
+} from "../../src/proxy/core/index.ts";
+import { MysqlProxy, type MysqlProxyOptions } from "../../src/proxy/mysql/index.ts";
+import { encodePacket } from "../../src/proxy/mysql/packet.ts";
+import { makeCertificate, type TestCertificate } from "../support/certificates.ts";
+import { mariadb, requireService } from "../support/services.ts";
+import { type MariadbInstance, startMariadb } from "./mariadb-instance.ts";
+import { errorOrClose, mariadbCli, rawConnect } from "./mysql-clients.ts";
+
+const suffix = `${process.pid}`;
+const dbMain = `nexus_main_${suffix}`;
+const dbSecond = `nexus_second_${suffix}`;
+const user = `nexus_pw_${suffix}`;
+const password = "s3cret-Pass";
+
+describe("MySQL proxy with real clients and servers", () => {
+  let second: MariadbInstance;
+  let certificate: TestCertificate;
+  const proxies: MysqlProxy[] = [];
+  let routes: StaticRoutes;
+
+  async function admin(port: number, sql: string): Promise<void> {
+    const connection = await mysql.createConnection({ host: "127.0.0.1", port, user: "root" });
+    try {
+      await connection.query(sql);
+    } finally {
+      await connection.end();
+    }
+  }
+
+  /** A proxy over the test routes, listening on an ephemeral port. */
+  async function startProxy(options: Partial<MysqlProxyOptions> = {}): Promise<number> {
+    const router = new BackendRouter({
+      resolver: new StaticResolver(routes),
+      ssrf: { allow: LOOPBACK_RANGES },
+      breaker: false,
+    });
+    const proxy = new MysqlProxy({ router, ...options });
+    proxies.push(proxy);
+    return (await proxy.listen(0, "127.0.0.1")).port;
+  }
+
+  let port: number;
+  let tlsPort: number;
+
+  before(async () => {
+    await requireService(mariadb);
+    second = await startMariadb();
+    certificate = makeCertificate(["localhost"]);
+    await admin(3306, `CREATE DATABASE ${dbMain}`);
+    await admin(second.port, `CREATE DATABASE ${dbSecond}`);
+    await admin(
+      3306,
+      `CREATE USER '${user}'@'127.0.0.1' IDENTIFIED VIA mysql_native_password USING PASSWORD('${password}')`,
+    );
+    await admin(3306, `GRANT ALL ON ${dbMain}.* TO '${user}'@'127.0.0.1'`);
+    routes = {
+      [dbMain]: "127.0.0.1:3306",
+      [dbSecond]: second.endpoint,
+      nexus_down: "127.0.0.1:1",
+    };
+    port = await startProxy();
+    tlsPort = await startProxy({ tls: { cert: certificate.cert, key: certificate.key } });
+  });
+
+  after(async () => {
+    for (const proxy of proxies) await proxy.close();
+    await admin(3306, `DROP USER IF EXISTS '${user}'@'127.0.0.1'`).catch(() => {});
+    await admin(3306, `DROP DATABASE IF EXISTS ${dbMain}`).catch(() => {});
+    await second?.stop();
+    certificate?.dispose();
+  });
+
+  async function query<T>(options: mysql.ConnectionOptions, sql: string): Promise<T[]> {
+    const connection = await mysql.createConnection({ host: "127.0.0.1", ...options });
+    try {
+      const [rows] = await connection.query(sql);
+      return rows as T[];
+    } finally {
+      await connection.end();
+    }
+  }
+
+  test("mysql2 as root without a password reaches the server that holds the database", async () => {
+    const main = await query<{ db: string; port: number }>(
+      { port, user: "root", database: dbMain },
+      "SELECT DATABASE() AS db, @@port AS port",
+    );
+    assert.deepEqual(main, [{ db: dbMain, port: 3306 }]);
+    const other = await query<{ db: string; port: number }>(
+      { port, user: "root", database: dbSecond },
+      "SELECT DATABASE() AS db, @@port AS port",
+    );
+    assert.deepEqual(other, [{ db: dbSecond, port: second.port }]);
+  });
+
+  test("mysql2 with a mysql_native_password user; a wrong password gets the backend's 1045", async () => {
+    const rows = await query<{ me: string }>(
+      { port, user, password, database: dbMain },
+      "SELECT CURRENT_USER() AS me",
+    );
+    assert.deepEqual(rows, [{ me: `${user}@127.0.0.1` }]);
+    await assert.rejects(query({ port, user, password: "wrong", database: dbMain }, "SELECT 1"), {
+      errno: 1045,
+      sqlState: "28000",
+      message: new RegExp(
+        `Access denied for user '${user}'@'127\\.0\\.0\\.1' \\(using password: YES\\)`,
+      ),
+    });
+  });
+
+  test("an unknown database gets 1049, no database gets 1046 unless a default route is set", async () => {
+    await assert.rejects(query({ port, user: "root", database: "nexus_nowhere" }, "SELECT 1"), {
+      errno: 1049,
+      sqlState: "42000",
+      message: "Unknown database 'nexus_nowhere'",
+    });
+    await assert.rejects(query({ port, user: "root" }, "SELECT 1"), {
+      errno: 1046,
+      sqlState: "3D000",
+    });
+    const defaultPort = await startProxy({ defaultRoute: dbSecond });
+    const rows = await query<{ db: string | null; port: number }>(
+      { port: defaultPort, user: "root" },
+      "SELECT DATABASE() AS db, @@port AS port",
+    );
+    assert.deepEqual(rows, [{ db: null, port: second.port }]);
+  });
+
+  test("a backend that is down gets 2003 quickly, not a hang", async () => {
+    await assert.rejects(query({ port, user: "root", database: "nexus_down" }, "SELECT 1"), {
+      errno: 2003,
+      sqlState: "HY000",
+    });
+  });
+
+  test("the mariadb CLI: root, a password user, wrong password, unknown and missing database", async () => {
+    const root = await mariadbCli(port, ["-uroot", dbSecond, "-e", "SELECT DATABASE(), @@port"]);
+    assert.equal(root.code, 0, root.stderr);
+    assert.equal(root.stdout.trim(), `${dbSecond}\t${second.port}`);
+
+    const withPassword = await mariadbCli(port, [
+      `-u${user}`,
+      `-p${password}`,
+      dbMain,
+      "-e",
+      "SELECT CURRENT_USER()",
+    ]);
+    assert.equal(withPassword.code, 0, withPassword.stderr);
+    assert.equal(withPassword.stdout.trim(), `${user}@127.0.0.1`);
+
+    const wrong = await mariadbCli(port, [`-u${user}`, "-pwrong", dbMain, "-e", "SELECT 1"]);
+    assert.notEqual(wrong.code, 0);
+    assert.match(wrong.stderr, /ERROR 1045 \(28000\): Access denied for user/);
+
+    const unknown = await mariadbCli(port, ["-uroot", "nexus_nowhere", "-e", "SELECT 1"]);
+    assert.match(unknown.stderr, /ERROR 1049 \(42000\): Unknown database 'nexus_nowhere'/);
+
+    const none = await mariadbCli(port, ["-uroot", "-e", "SELECT 1"]);
+    assert.match(none.stderr, /ERROR 1046 \(3D000\)/);
+  });
+
+  test("TLS is terminated for mysql2 and the CLI, verified against the certificate", async () => {
+    const connection = await mysql.createConnection({
+      host: "127.0.0.1",
+      port: tlsPort,
+      user,
+      password,
+      database: dbMain,
+      ssl: { ca: certificate.cert },
+    });
+    try {
+      const [rows] = await connection.query("SELECT DATABASE() AS db");
+      assert.deepEqual(rows, [{ db: dbMain }]);
+      const stream = (connection as unknown as { connection: { stream: { encrypted?: boolean } } })
+        .connection.stream;
+      assert.equal(stream.encrypted, true);
+    } finally {
+      await connection.end();
+    }
+    const cli = await mariadbCli(tlsPort, [
+      "-uroot",
+      "--ssl",
+      "--ssl-verify-server-cert",
+      `--ssl-ca=${certificate.certPath}`,
+      dbSecond,
+      "-e",
+      "status",
+    ]);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /SSL:\s+Cipher in use is/);
+  });
+
+  test("a proxy that requires TLS refuses plaintext clients with 3159", async () => {
+    const strictPort = await startProxy({
+      tls: { cert: certificate.cert, key: certificate.key },
+      requireTls: true,
+    });
+    await assert.rejects(query({ port: strictPort, user: "root", database: dbMain }, "SELECT 1"), {
+      errno: 3159,
+    });
+    const rows = await query<{ one: number }>(
+      { port: strictPort, user: "root", database: dbMain, ssl: { ca: certificate.cert } },
+      "SELECT 1 AS one",
+    );
+    assert.deepEqual(rows, [{ one: 1 }]);
+  });
+
+  test("large results and many queries relay intact", async () => {
+    const connection = await mysql.createConnection({
+      host: "127.0.0.1",
+      port,
+      user: "root",
+      database: dbMain,
+    });
+    try {
+      const [rows] = await connection.query("SELECT REPEAT('x', 5000000) AS big");
+      assert.equal((rows as { big: string }[])[0]?.big.length, 5_000_000);
+      for (let i = 0; i < 50; i++) {
+        const [result] = await connection.execute("SELECT ? + 1 AS n", [i]);
+        assert.deepEqual(result, [{ n: i + 1 }]);
+      }
+    } finally {
+      await connection.end();
+    }
+  });
+
+  test("a client without CLIENT_PLUGIN_AUTH is refused with 1251", async () => {
+    const connection = await rawConnect(port);
+    const response = Buffer.alloc(32 + 5 + 1);
+    response.writeUInt32LE(0x200 | 0x8000, 0); // PROTOCOL_41 | SECURE_CONNECTION only
+    response.write("root\0", 32);
+    connection.socket.write(encodePacket(1, response));
+    assert.equal(await errorOrClose(connection), 1251);
+  });
+
+  test("a client that sends nothing gets 2013 when the handshake times out", async () => {
+    const quickPort = await startProxy({ handshakeTimeoutMs: 300 });
+    const connection = await rawConnect(quickPort);
+    assert.equal(await errorOrClose(connection), 2013);
+  });
+
+  test("malformed handshakes get an ERR or a close, and the proxy keeps serving", async () => {
+    const handshakeLike = fc
+      .tuple(fc.nat({ max: 255 }), fc.uint8Array({ maxLength: 120 }))
+      .map(([sequence, body]) => encodePacket(sequence, Buffer.from(body)));
+    const anyBytes = fc.uint8Array({ minLength: 1, maxLength: 120 }).map((b) => Buffer.from(b));
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(handshakeLike, anyBytes), async (bytes) => {
+        const connection = await rawConnect(port);
+        connection.socket.end(bytes);
+        const code = await errorOrClose(connection);
+        assert.ok(code === null || [1043, 1046, 1049, 1251, 2013].includes(code), `code ${code}`);
+      }),
+      { numRuns: 60 },
+    );
+    const rows = await query<{ one: number }>(
+      { port, user: "root", database: dbMain },
+      "SELECT 1 AS one",
+    );
+    assert.deepEqual(rows, [{ one: 1 }]);
+  });
+});

@@ -2,21 +2,27 @@
 // hang up while it waits (a cold start can take seconds).
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import type { BackendRouter, ResolveContext } from "../core/index.ts";
+import type { BackendRouter, ResolveContext, Route } from "../core/index.ts";
+
+export interface OpenedBackend {
+  readonly route: Route;
+  readonly backend: Socket;
+}
 
 /**
- * The connected backend for `key`, or undefined when the client closed in the
- * meantime (the backend is then closed too). Rejects with a ResolverError.
+ * The route and connected backend for `key`, or undefined when the client
+ * closed in the meantime (the backend is then closed too). Rejects with a
+ * ResolverError.
  */
 export async function openBackend(
   router: BackendRouter,
   key: string,
   context: ResolveContext,
   client: Duplex,
-): Promise<Socket | undefined> {
+): Promise<OpenedBackend | undefined> {
   const route = await router.route(key, context);
   const backend = await router.connect(route, context);
-  if (!client.destroyed) return backend;
+  if (!client.destroyed) return { route, backend };
   backend.destroy();
   return undefined;
 }

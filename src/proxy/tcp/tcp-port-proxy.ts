@@ -49,8 +49,8 @@ export class TcpPortProxy {
     // socket's buffer: it is not read until relay pipes it.
     client.pause();
     try {
-      const backend = await openBackend(this.#router, key, context, client);
-      if (backend) await relay(client, backend);
+      const opened = await openBackend(this.#router, key, context, client);
+      if (opened) await relay(client, opened.backend);
     } catch {
       // Nothing in a raw TCP stream can carry an error: closing is the answer.
       client.destroy();

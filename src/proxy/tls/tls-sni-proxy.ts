@@ -69,10 +69,10 @@ export class TlsSniProxy {
       serverName: hello.serverName,
     } as const;
     try {
-      const backend = await openBackend(this.#router, key, context, client);
-      if (!backend) return;
-      backend.write(bytes);
-      await relay(client, backend);
+      const opened = await openBackend(this.#router, key, context, client);
+      if (!opened) return;
+      opened.backend.write(bytes);
+      await relay(client, opened.backend);
     } catch (error) {
       const notFound = error instanceof ResolverError && error.code === "NOT_FOUND";
       refuse(client, notFound ? TlsAlert.unrecognizedName : TlsAlert.internalError);

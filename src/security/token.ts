@@ -1,0 +1,58 @@
+// The shared secret every non-public request must present. Created once,
+// crypto-random, readable by its owner only (0600); compared in constant time.
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { ensureSocketDir } from "./socket-dir.ts";
+
+export const TOKEN_FILE_NAME = "token";
+const TOKEN_BYTES = 32;
+
+export function tokenPathFor(socketDir: string): string {
+  return join(socketDir, TOKEN_FILE_NAME);
+}
+
+/** Reads the token file, creating it (and its directory) on first use. Safe against a concurrent creator. */
+export async function loadOrCreateToken(path: string): Promise<string> {
+  const existing = await readToken(path);
+  if (existing !== undefined) return existing;
+  const token = randomBytes(TOKEN_BYTES).toString("base64url");
+  await ensureSocketDir(join(path, ".."));
+  try {
+    await writeFile(path, `${token}\n`, { mode: 0o600, flag: "wx" });
+    return token;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    const winner = await readToken(path);
+    if (winner === undefined) throw new Error(`token file ${path} exists but is empty`);
+    return winner;
+  }
+}
+
+async function readToken(path: string): Promise<string | undefined> {
+  try {
+    const token = (await readFile(path, "utf8")).trim();
+    return token.length > 0 ? token : undefined;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+/** Checks a presented token against the expected one in constant time (hashing evens out lengths). */
+export class TokenCheck {
+  readonly #expected: Buffer;
+
+  constructor(token: string) {
+    this.#expected = digest(token);
+  }
+
+  matches(presented: unknown): boolean {
+    if (typeof presented !== "string") return false;
+    return timingSafeEqual(digest(presented), this.#expected);
+  }
+}
+
+function digest(value: string): Buffer {
+  return createHash("sha256").update(value).digest();
+}

@@ -76,6 +76,8 @@ export const configSchema = z.strictObject({
   services: z.record(serviceName, serviceSchema),
   gateway: z.union([z.literal(false), gatewaySchema]).default(false),
   logs: logsSchema.default(logsSchema.parse({})),
+  /** Lines `nexus up` prints once everything runs; `{gateway}` and `{socketDir}` are filled in. */
+  hints: z.array(z.string()).default([]),
 });
 
 /** What a config file may contain (defaults optional). */

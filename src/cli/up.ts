@@ -1,0 +1,105 @@
+// `nexus up`: runs the orchestrator in the foreground until SIGINT/SIGTERM or
+// `nexus stop`; SIGHUP reloads every service.
+import { access } from "node:fs/promises";
+import { resolve } from "node:path";
+import { loadConfig } from "../orchestrator/config-file.ts";
+import { Orchestrator } from "../orchestrator/orchestrator.ts";
+import { type Command, socketDirHelp, socketDirOption } from "./command.ts";
+import { parseCommandLine, UsageError } from "./usage-error.ts";
+
+const DEFAULT_CONFIGS = ["nexus.config.ts", "nexus.config.yaml", "nexus.config.yml"];
+
+export const up: Command = {
+  name: "up",
+  summary: "run the services of a config in the foreground",
+  help: `Usage: nexus up [config] [options]
+
+Starts every service of the config (in dependsOn order), the gateway and the
+control socket, and supervises them until Ctrl-C, SIGTERM or \`nexus stop\`.
+SIGHUP reloads every service without dropping a request.
+
+  config             nexus.config.ts or .yaml (default: the one in this folder)
+${socketDirHelp.replace("where the orchestrator runs", "overrides the config's socketDir")}
+
+Exit code: 0 when every instance drained in time, 1 when one had to be killed
+or the orchestrator could not start.`,
+
+  async run(args) {
+    const { values, positionals } = parseCommandLine(args, socketDirOption);
+    if (positionals.length > 1) throw new UsageError("expected at most one config file");
+    const loaded = await loadConfig(positionals[0] ?? (await defaultConfig()));
+    const socketDir = values["socket-dir"];
+    const config = socketDir ? { ...loaded, socketDir: resolve(socketDir) } : loaded;
+    const print = (line: string) => process.stdout.write(`${line}\n`);
+    const orchestrator = new Orchestrator(config, (line) => print(`[nexus] ${line}`));
+
+    let stopping = false;
+    const stop = new Promise<void>((done) => {
+      const request = () => {
+        if (!stopping) print("[nexus] stopping: draining requests in flight");
+        stopping = true;
+        done();
+      };
+      process.on("SIGINT", request);
+      process.on("SIGTERM", request);
+      void orchestrator.stopRequested.then(request);
+    });
+    process.on("SIGHUP", () => {
+      print("[nexus] SIGHUP: reloading every service");
+      orchestrator
+        .reload()
+        .catch((error: Error) => print(`[nexus] reload failed: ${error.message}`));
+    });
+
+    try {
+      await orchestrator.start();
+    } catch (error) {
+      await orchestrator.stop();
+      throw error;
+    }
+    if (!stopping) printBanner(orchestrator, print);
+    await stop;
+    const { killed } = await orchestrator.stop();
+    print(
+      killed === 0
+        ? "[nexus] stopped: every instance drained"
+        : `[nexus] stopped: ${killed} instance(s) did not drain in time and were killed`,
+    );
+    return killed === 0 ? 0 : 1;
+  },
+};
+
+async function defaultConfig(): Promise<string> {
+  for (const name of DEFAULT_CONFIGS) {
+    if (
+      await access(name).then(
+        () => true,
+        () => false,
+      )
+    )
+      return name;
+  }
+  throw new UsageError(
+    `no config given and none found here (looked for ${DEFAULT_CONFIGS.join(", ")})`,
+  );
+}
+
+function printBanner(orchestrator: Orchestrator, print: (line: string) => void): void {
+  const { socketDir, gateway } = orchestrator.info();
+  const statuses = orchestrator.status().map((s) => `${s.name} (${s.status})`);
+  print("");
+  print(`  services     ${statuses.join(", ")}`);
+  if (gateway) print(`  gateway      ${gateway}`);
+  print(`  socket dir   ${socketDir}`);
+  const hints = orchestrator.config.hints.map((hint) =>
+    hint.replaceAll("{gateway}", gateway ?? "").replaceAll("{socketDir}", socketDir),
+  );
+  if (hints.length > 0) {
+    print("");
+    print("  Try:");
+    for (const hint of hints) print(`    ${hint}`);
+  }
+  print("");
+  print("  Ctrl-C stops everything.");
+  print("");
+}

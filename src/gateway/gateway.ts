@@ -1,0 +1,243 @@
+// The REST gateway: an HTTP server in front of the services' sockets. Each
+// request is matched to a service by path prefix, checked for the bearer
+// token unless its route is public, and streamed both ways to the least busy
+// ready instance through the service's HTTP dialect. A service that cannot
+// answer right now gives 503 with Retry-After, never 404. `/healthz` and
+// `/metrics` are the gateway's own.
+import { once } from "node:events";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { pipeline } from "node:stream/promises";
+import type { GatewayRoute } from "../orchestrator/config.ts";
+import { TokenCheck } from "../security/index.ts";
+import { type RouteMatch, RouteTable } from "./route-table.ts";
+import { retryAfterSeconds, type ServiceView } from "./service-view.ts";
+import { Upstreams } from "./upstreams.ts";
+
+export interface GatewayOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly routes: readonly GatewayRoute[];
+  readonly timeoutMs: number;
+  /** The mesh token: checked on callers of non-public routes, presented to services. */
+  readonly token: string;
+  readonly services: ReadonlyMap<string, ServiceView>;
+  readonly metrics?: () => Promise<{ contentType: string; text: string }>;
+}
+
+/** Headers that describe one hop, not the message (RFC 9110 §7.6.1). */
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "host",
+]);
+
+/** Errors that mean the instance could not take the request: safe to retry elsewhere. */
+const NOT_DELIVERED = new Set(["ECONNREFUSED", "ENOENT", "EPIPE", "UND_ERR_CONNECT_TIMEOUT"]);
+const TIMEOUTS = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
+
+class GatewayError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly retryAfter: number | undefined;
+
+  constructor(status: number, code: string, message: string, retryAfter?: number, cause?: Error) {
+    super(message, { cause });
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter;
+  }
+}
+
+export class Gateway {
+  readonly #options: GatewayOptions;
+  readonly #table: RouteTable;
+  readonly #tokenCheck: TokenCheck;
+  readonly #upstreams: Upstreams;
+  readonly #server: Server;
+
+  constructor(options: GatewayOptions) {
+    this.#options = options;
+    this.#table = new RouteTable(options.routes);
+    this.#tokenCheck = new TokenCheck(options.token);
+    this.#upstreams = new Upstreams(options.timeoutMs);
+    this.#server = createServer((request, response) => {
+      this.#handle(request, response).catch((error: unknown) => this.#fail(response, error));
+    });
+  }
+
+  /** The URL it listens on, once listening. */
+  get url(): string {
+    const { address, port, family } = this.#server.address() as AddressInfo;
+    return `http://${family === "IPv6" ? `[${address}]` : address}:${port}`;
+  }
+
+  async listen(): Promise<void> {
+    this.#server.listen(this.#options.port, this.#options.host);
+    await once(this.#server, "listening");
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeIdleConnections();
+    await this.#upstreams.close();
+    this.#server.closeAllConnections();
+    await closed;
+  }
+
+  async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const target = request.url ?? "/";
+    const method = request.method ?? "GET";
+    if (target === "/healthz") return this.#health(response);
+    if (target === "/metrics" && this.#options.metrics) {
+      const { contentType, text } = await this.#options.metrics();
+      response.writeHead(200, { "content-type": contentType }).end(text);
+      return;
+    }
+    const match = this.#table.match(target);
+    if (match === undefined)
+      throw new GatewayError(404, "NOT_FOUND", `no gateway route for ${target}`);
+    const service = this.#options.services.get(match.route.service)!;
+    const open = this.#table.isPublic(match, method, service.publicRoutes);
+    if (!open && !this.#tokenCheck.matches(bearer(request.headers.authorization))) {
+      response.setHeader("www-authenticate", 'Bearer realm="nexus"');
+      throw new GatewayError(
+        401,
+        "UNAUTHORIZED",
+        "a valid bearer token is required for this route",
+      );
+    }
+    await this.#forward(request, response, match, service);
+  }
+
+  async #forward(
+    request: IncomingMessage,
+    response: ServerResponse,
+    match: RouteMatch,
+    service: ServiceView,
+  ): Promise<void> {
+    const method = request.method ?? "GET";
+    const hasBody =
+      request.headers["content-length"] !== undefined ||
+      request.headers["transfer-encoding"] !== undefined;
+    const abort = new AbortController();
+    response.on("close", () => {
+      if (!response.writableFinished) abort.abort();
+    });
+    // A request without a body can be tried on a second instance if the first could not take it.
+    for (let attempt = 0; ; attempt += 1) {
+      const socket = this.#choose(service);
+      const done = this.#upstreams.track(socket);
+      try {
+        const upstream = await this.#upstreams.pool(socket).request({
+          method: method as "GET",
+          path: match.servicePath,
+          headers: this.#upstreamHeaders(request),
+          body: hasBody ? request : null,
+          signal: abort.signal,
+        });
+        response.writeHead(upstream.statusCode, endToEnd(upstream.headers));
+        await pipeline(upstream.body, response);
+        return;
+      } catch (error) {
+        if (response.headersSent || abort.signal.aborted) {
+          response.destroy();
+          return;
+        }
+        const code = (error as NodeJS.ErrnoException).code ?? "";
+        if (NOT_DELIVERED.has(code) && !hasBody && attempt === 0) continue;
+        throw upstreamError(service, code, error as Error);
+      } finally {
+        done();
+      }
+    }
+  }
+
+  #choose(service: ServiceView): string {
+    const socket = this.#upstreams.pick(service.readySockets) ?? service.wakeSocket;
+    if (socket === undefined) {
+      throw new GatewayError(
+        503,
+        "UNAVAILABLE",
+        `service ${service.name} is ${service.status}`,
+        retryAfterSeconds(service.status),
+      );
+    }
+    return socket;
+  }
+
+  #upstreamHeaders(request: IncomingMessage): Record<string, string | string[]> {
+    const headers = endToEnd(request.headers);
+    headers.authorization = `Bearer ${this.#options.token}`;
+    const forwardedFor = request.headers["x-forwarded-for"];
+    const client = request.socket.remoteAddress ?? "";
+    headers["x-forwarded-for"] = forwardedFor ? `${forwardedFor}, ${client}` : client;
+    headers["x-forwarded-host"] = request.headers.host ?? "";
+    headers["x-forwarded-proto"] = "http";
+    return headers;
+  }
+
+  #health(response: ServerResponse): void {
+    const services = Object.fromEntries(
+      [...this.#options.services.values()].map((s) => [s.name, s.status]),
+    );
+    response
+      .writeHead(200, { "content-type": "application/json" })
+      .end(JSON.stringify({ status: "ok", services }));
+  }
+
+  #fail(response: ServerResponse, error: unknown): void {
+    const failure =
+      error instanceof GatewayError
+        ? error
+        : new GatewayError(500, "INTERNAL", "the gateway failed to handle the request");
+    if (response.headersSent) {
+      response.destroy();
+      return;
+    }
+    if (failure.retryAfter !== undefined)
+      response.setHeader("retry-after", String(failure.retryAfter));
+    response
+      .writeHead(failure.status, { "content-type": "application/json" })
+      .end(JSON.stringify({ error: { code: failure.code, message: failure.message } }));
+  }
+}
+
+function upstreamError(service: ServiceView, code: string, error: Error): GatewayError {
+  if (TIMEOUTS.has(code)) {
+    return new GatewayError(504, "TIMEOUT", `service ${service.name} did not answer in time`);
+  }
+  if (NOT_DELIVERED.has(code) || code === "UND_ERR_SOCKET" || code === "ECONNRESET") {
+    return new GatewayError(503, "UNAVAILABLE", `service ${service.name} is unavailable`, 1);
+  }
+  return new GatewayError(
+    502,
+    "BAD_GATEWAY",
+    `service ${service.name} failed to answer`,
+    undefined,
+    error,
+  );
+}
+
+function bearer(header: string | undefined): string | undefined {
+  const match = /^Bearer\s+(\S+)$/i.exec(header ?? "");
+  return match?.[1];
+}
+
+/** The headers that travel on to the next hop. */
+function endToEnd(
+  headers: Record<string, string | string[] | undefined>,
+): Record<string, string | string[]> {
+  const kept: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && !HOP_BY_HOP.has(name)) kept[name] = value;
+  }
+  return kept;
+}

@@ -1,0 +1,93 @@
+// Socket activation for an on-demand service: while the service sleeps, the
+// supervisor itself listens on the service's socket path. The first
+// connection wakes the service; connections that arrived meanwhile wait
+// (unread) and are then relayed to the fresh process, which has taken the
+// path over. Later connections reach the service directly.
+import { chmod, rename, rm, stat, unlink } from "node:fs/promises";
+import { connect, createServer, type Server, type Socket } from "node:net";
+import { relay } from "../proxy/core/index.ts";
+import { SOCKET_MODE } from "../security/index.ts";
+
+export class ActivationSocket {
+  readonly path: string;
+  readonly #wake: () => Promise<void>;
+  #server: Server | undefined;
+  /** The inode of our socket file at `path`, to remove it on close only if still ours. */
+  #inode: number | undefined;
+  #waiting: Socket[] = [];
+  #waking: Promise<void> | undefined;
+
+  /** `wake` starts the service and resolves once it listens on `path` (or rejects). */
+  constructor(path: string, wake: () => Promise<void>) {
+    this.path = path;
+    this.#wake = wake;
+  }
+
+  get listening(): boolean {
+    return this.#server !== undefined;
+  }
+
+  /** Takes the socket path over, atomically: callers never see it missing. Idempotent. */
+  async listen(): Promise<void> {
+    if (this.#server) return;
+    const temporary = `${this.path}.activation-${process.pid}`;
+    await rm(temporary, { force: true });
+    const server = createServer({ pauseOnConnect: true }, (socket) => this.#accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(temporary, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    // Node removes a Unix socket's file on close by the path it listened on; after
+    // the rename that is the temporary name, so closing never removes the service's socket.
+    await chmod(temporary, SOCKET_MODE);
+    await rename(temporary, this.path);
+    this.#server = server;
+    this.#inode = (await stat(this.path)).ino;
+  }
+
+  /** Stops listening and removes the socket file if no service took it over. */
+  async close(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    for (const socket of this.#waiting.splice(0)) socket.destroy();
+    if (server === undefined) return;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const current = await stat(this.path).catch(() => undefined);
+    if (current?.ino === this.#inode) await unlink(this.path).catch(() => {});
+  }
+
+  #accept(socket: Socket): void {
+    socket.on("error", () => socket.destroy());
+    this.#waiting.push(socket);
+    this.#waking ??= this.#wake().then(
+      () => this.#handOver(),
+      () => {
+        this.#waking = undefined;
+        for (const waiting of this.#waiting.splice(0)) waiting.destroy();
+      },
+    );
+  }
+
+  /** The service now owns the path: relay what waited here to it, and stop listening. */
+  #handOver(): void {
+    const server = this.#server;
+    this.#server = undefined;
+    this.#waking = undefined;
+    // Connections the kernel queued before the rename still reach this server until it closes.
+    server?.removeAllListeners("connection").on("connection", (socket: Socket) => {
+      this.#relay(socket);
+    });
+    for (const socket of this.#waiting.splice(0)) this.#relay(socket);
+    // Not awaited: the close callback waits for the relayed connections to end.
+    server?.close();
+  }
+
+  #relay(socket: Socket): void {
+    const backend = connect(this.path);
+    void relay(socket, backend);
+    socket.resume();
+  }
+}

@@ -235,6 +235,55 @@ describe("MySQL proxy with real clients and servers", () => {
     }
   });
 
+  test("KILL QUERY with the id a client was given stops the query on the backend", async () => {
+    const options = { host: "127.0.0.1", port, user: "root", database: dbMain };
+    const sleeper = await mysql.createConnection(options);
+    const killer = await mysql.createConnection(options);
+    try {
+      assert.ok(sleeper.threadId >= 1_000_000_000, "the client holds the proxy's id");
+      const sleeping = sleeper.query("SELECT SLEEP(60) AS interrupted");
+      // Wait until the backend runs the statement, then kill it by the proxy's id.
+      for (;;) {
+        const [running] = await killer.query(
+          "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP(60)%'",
+        );
+        if ((running as { n: number }[])[0]?.n) break;
+      }
+      await killer.query(`KILL QUERY ${sleeper.threadId}`);
+      // MariaDB reports the interrupted statement as 1317; a SLEEP that ran
+      // its full course would return 0 instead.
+      await assert.rejects(sleeping, { errno: 1317 });
+      const [after] = await sleeper.query("SELECT 2 AS alive");
+      assert.deepEqual(after, [{ alive: 2 }]);
+    } finally {
+      await sleeper.end();
+      await killer.end();
+    }
+  });
+
+  test("KILL of a session on another server gets that server's unknown-thread error", async () => {
+    const onSecond = await mysql.createConnection({
+      host: "127.0.0.1",
+      port,
+      user: "root",
+      database: dbSecond,
+    });
+    const onMain = await mysql.createConnection({
+      host: "127.0.0.1",
+      port,
+      user: "root",
+      database: dbMain,
+    });
+    try {
+      await assert.rejects(onMain.query(`KILL ${onSecond.threadId}`), { errno: 1094 });
+      const [rows] = await onSecond.query("SELECT 1 AS alive");
+      assert.deepEqual(rows, [{ alive: 1 }]);
+    } finally {
+      await onSecond.end();
+      await onMain.end();
+    }
+  });
+
   test("a client without CLIENT_PLUGIN_AUTH is refused with 1251", async () => {
     const connection = await rawConnect(port);
     const response = Buffer.alloc(32 + 5 + 1);

@@ -33,20 +33,13 @@ export class ConnectionIds {
   }
 
   /**
-   * The backend thread id for `proxyId` when that session lives on the same
-   * backend as `route`; undefined when the id is not one of the proxy's.
-   * Throws when the session lives on another server.
+   * The backend thread id behind `proxyId` when that session lives on the
+   * same server as `route`; undefined otherwise.
    */
-  backendIdFor(proxyId: number, route: Route): number | undefined {
+  backendIdOnSameServer(proxyId: number, route: Route): number | undefined {
     const thread = this.#threads.get(proxyId);
     if (!thread) return undefined;
-    if (formatEndpoint(thread.route.endpoint) !== formatEndpoint(route.endpoint)) {
-      throw new RangeError(`connection ${proxyId} is on another server`);
-    }
-    return thread.backendThreadId;
-  }
-
-  get size(): number {
-    return this.#threads.size;
+    const sameServer = formatEndpoint(thread.route.endpoint) === formatEndpoint(route.endpoint);
+    return sameServer ? thread.backendThreadId : undefined;
   }
 }

@@ -7,13 +7,13 @@
 // Every failure ends in an ERR packet the client can show, then a close.
 import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
+import { pipeline } from "node:stream";
 import { type SecureContext, TLSSocket } from "node:tls";
 import {
   type BackendRouter,
   type ResolveContext,
   ResolverError,
   type Route,
-  relay,
 } from "../core/index.ts";
 import { encodeAuthSwitchRequest, relayAuthentication } from "./auth-relay.ts";
 import {
@@ -38,6 +38,7 @@ import {
   parseHandshakeResponse,
   readClientCapabilities,
 } from "./handshake-response.ts";
+import { KillTranslator } from "./kill-translator.ts";
 import { MalformedPacketError } from "./malformed-packet-error.ts";
 import { encodePacket, nextSequence, type Packet } from "./packet.ts";
 import { ChannelClosedError, PacketChannel } from "./packet-channel.ts";
@@ -183,7 +184,7 @@ export class MysqlSession {
       backendThreadId: backendGreeting.connectionId,
       route,
     });
-    this.#startRelay();
+    this.#startRelay(route);
   }
 
   #writeClient(payload: Buffer): void {
@@ -242,17 +243,24 @@ export class MysqlSession {
     return parseGreeting(packet.payload);
   }
 
-  #startRelay(): void {
-    const client = this.#client;
-    const backend = this.#backend!;
-    const fromClient = client.release();
-    const fromBackend = backend.release();
-    if (fromBackend.length > 0) client.socket.write(fromBackend);
-    if (fromClient.length > 0) backend.socket.write(fromClient);
+  /**
+   * Authenticated: from here bytes flow unparsed, except that KILL
+   * statements are translated to backend thread ids on their way.
+   */
+  #startRelay(route: Route): void {
+    const client = this.#client.socket;
+    const backend = this.#backend!.socket;
+    const fromClient = this.#client.release();
+    const fromBackend = this.#backend!.release();
+    const ids = this.#settings.connectionIds;
+    const toBackend = new KillTranslator(ids, route);
+    if (fromBackend.length > 0) client.write(fromBackend);
+    if (fromClient.length > 0) toBackend.write(fromClient);
     this.#relaying = true;
-    void relay(client.socket, backend.socket as Socket).finally(() =>
-      this.#settings.connectionIds.unregister(this.connectionId),
-    );
+    // pipeline destroys every stream of a chain when one fails or closes
+    // early, so either side closing closes the other.
+    pipeline(client, toBackend, backend, () => ids.unregister(this.connectionId));
+    pipeline(backend, client, () => ids.unregister(this.connectionId));
   }
 
   /** Sends an ERR packet to the client if it is still there, then closes both sides. */

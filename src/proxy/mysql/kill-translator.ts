@@ -1,0 +1,89 @@
+// Translates `KILL [CONNECTION|QUERY] <id>` on its way to the backend. A
+// client only knows the proxy's connection ids (the proxy greeted it), so
+// when the id names a session of this proxy on the same backend server it
+// is replaced by that session's backend thread id. Ids the proxy does not
+// know, or sessions on other servers, pass unchanged: the backend then
+// answers with its own "Unknown thread id" error, as it would directly.
+//
+// The translator follows packet boundaries in the client's byte stream and
+// looks only at small packets with sequence id 0 (the start of a command);
+// everything else is passed on as the very same buffers.
+import { Transform, type TransformCallback } from "node:stream";
+import type { Route } from "../core/index.ts";
+import type { ConnectionIds } from "./connection-ids.ts";
+import { encodePacket, HEADER_SIZE } from "./packet.ts";
+
+const COM_QUERY = 0x03;
+/** "KILL 1" plus the command byte; nothing shorter can be a KILL. */
+const MIN_KILL_PAYLOAD = 7;
+/** Longer commands are not inspected (a KILL statement is short). */
+const MAX_KILL_PAYLOAD = 256;
+const KILL_STATEMENT =
+  /^(\s*KILL\s+(?:(?:HARD|SOFT)\s+)?(?:(?:CONNECTION|QUERY)\s+)?)(\d{1,10})(\s*;?\s*)$/i;
+
+export class KillTranslator extends Transform {
+  readonly #ids: ConnectionIds;
+  readonly #route: Route;
+  /** Bytes of the current packet still to pass before the next header. */
+  #remaining = 0;
+  /** An incomplete header or candidate packet, waiting for more bytes. */
+  #held: Buffer | undefined;
+
+  constructor(ids: ConnectionIds, route: Route) {
+    super();
+    this.#ids = ids;
+    this.#route = route;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    const data = this.#held ? Buffer.concat([this.#held, chunk]) : chunk;
+    this.#held = undefined;
+    let at = 0; // parse position
+    let from = 0; // first byte not yet pushed
+    while (at < data.length) {
+      if (this.#remaining > 0) {
+        const step = Math.min(this.#remaining, data.length - at);
+        at += step;
+        this.#remaining -= step;
+        continue;
+      }
+      if (data.length - at < HEADER_SIZE) break;
+      const length = data.readUIntLE(at, 3);
+      const candidate =
+        data[at + 3] === 0 && length >= MIN_KILL_PAYLOAD && length <= MAX_KILL_PAYLOAD;
+      if (!candidate) {
+        this.#remaining = length;
+        at += HEADER_SIZE;
+        continue;
+      }
+      if (data.length - at < HEADER_SIZE + length) break;
+      const end = at + HEADER_SIZE + length;
+      const translated = this.#translate(data.subarray(at + HEADER_SIZE, end));
+      if (translated) {
+        if (at > from) this.push(data.subarray(from, at));
+        this.push(encodePacket(0, translated));
+        from = end;
+      }
+      at = end;
+    }
+    if (at < data.length) this.#held = Buffer.from(data.subarray(at));
+    if (at > from) this.push(data.subarray(from, at));
+    done();
+  }
+
+  /** The rewritten COM_QUERY payload, or undefined to leave it as it is. */
+  #translate(payload: Buffer): Buffer | undefined {
+    if (payload[0] !== COM_QUERY) return undefined;
+    // With query attributes the text follows "no parameters, one set".
+    const textStart = payload[1] === 0x00 && payload[2] === 0x01 ? 3 : 1;
+    const match = KILL_STATEMENT.exec(payload.subarray(textStart).toString("latin1"));
+    if (!match) return undefined;
+    const [, head, id, tail] = match as unknown as [string, string, string, string];
+    const backendId = this.#ids.backendIdOnSameServer(Number(id), this.#route);
+    if (backendId === undefined) return undefined;
+    return Buffer.concat([
+      payload.subarray(0, textStart),
+      Buffer.from(`${head}${backendId}${tail}`, "latin1"),
+    ]);
+  }
+}

@@ -1,0 +1,105 @@
+// KILL statements are translated from the proxy's connection ids to backend
+// thread ids, wherever the client's bytes happen to be split, and every
+// other byte passes unchanged.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import fc from "fast-check";
+import type { Route } from "../../src/proxy/core/index.ts";
+import { ConnectionIds } from "../../src/proxy/mysql/connection-ids.ts";
+import { KillTranslator } from "../../src/proxy/mysql/kill-translator.ts";
+import { encodePacket } from "../../src/proxy/mysql/packet.ts";
+
+function routeTo(port: number): Route {
+  const endpoint = `127.0.0.1:${port}`;
+  return {
+    key: `db${port}`,
+    endpoint: { kind: "tcp", host: "127.0.0.1", port },
+    result: { endpoint },
+    cacheHit: false,
+    coldStartMs: 0,
+  };
+}
+
+const here = routeTo(3306);
+const elsewhere = routeTo(3307);
+
+function registry(): ConnectionIds {
+  const ids = new ConnectionIds();
+  ids.register(1_000_000_001, { backendThreadId: 41, route: here });
+  ids.register(1_000_000_002, { backendThreadId: 42, route: elsewhere });
+  return ids;
+}
+
+const query = (sql: string, sequence = 0) =>
+  encodePacket(sequence, Buffer.concat([Buffer.from([0x03]), Buffer.from(sql, "latin1")]));
+
+async function translate(chunks: readonly Buffer[]): Promise<Buffer> {
+  const translator = new KillTranslator(registry(), here);
+  const out: Buffer[] = [];
+  translator.on("data", (chunk: Buffer) => out.push(chunk));
+  for (const chunk of chunks) translator.write(chunk);
+  translator.end();
+  await new Promise((resolve) => translator.once("end", resolve));
+  return Buffer.concat(out);
+}
+
+test("KILL of a session on the same server names its backend thread", async () => {
+  assert.deepEqual(await translate([query("KILL QUERY 1000000001")]), query("KILL QUERY 41"));
+  assert.deepEqual(await translate([query("kill 1000000001;")]), query("kill 41;"));
+  assert.deepEqual(
+    await translate([query(" KILL HARD CONNECTION 1000000001 ")]),
+    query(" KILL HARD CONNECTION 41 "),
+  );
+});
+
+test("ids of other servers, unknown ids, other statements and non-command packets pass unchanged", async () => {
+  for (const bytes of [
+    query("KILL 1000000002"), // a session on another server: the backend says unknown thread
+    query("KILL 7"),
+    query("KILL USER bob"),
+    query("SELECT 'KILL 1000000001'"),
+    query("KILL 1000000001", 2), // not the start of a command (LOAD DATA contents, say)
+  ]) {
+    assert.deepEqual(await translate([bytes]), bytes);
+  }
+});
+
+test("a KILL with mysql2's empty query-attributes prefix is translated too", async () => {
+  const withAttributes = (sql: string) =>
+    encodePacket(0, Buffer.concat([Buffer.from([0x03, 0x00, 0x01]), Buffer.from(sql)]));
+  assert.deepEqual(
+    await translate([withAttributes("KILL QUERY 1000000001")]),
+    withAttributes("KILL QUERY 41"),
+  );
+});
+
+test("translation does not depend on how the stream is cut", async () => {
+  const otherPacket = fc
+    .tuple(fc.nat({ max: 255 }), fc.uint8Array({ maxLength: 600 }))
+    .map(([sequence, body]) => ({ input: encodePacket(sequence, Buffer.from(body)) }));
+  const killPacket = fc.constantFrom(
+    { input: query("KILL 1000000001"), output: query("KILL 41") },
+    { input: query("KILL 1000000002") },
+  );
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.oneof(otherPacket, killPacket), { maxLength: 12 }),
+      fc.array(fc.nat(), { maxLength: 12 }),
+      async (packets, cuts) => {
+        const input = Buffer.concat(packets.map((p) => p.input));
+        const expected = Buffer.concat(
+          packets.map((p) => ("output" in p && p.output ? p.output : p.input)),
+        );
+        const points = [...new Set(cuts.map((c) => c % (input.length + 1)))].sort((a, b) => a - b);
+        const chunks: Buffer[] = [];
+        let start = 0;
+        for (const point of [...points, input.length]) {
+          chunks.push(input.subarray(start, point));
+          start = point;
+        }
+        assert.deepEqual(await translate(chunks), expected);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});

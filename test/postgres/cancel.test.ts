@@ -6,8 +6,16 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { connect } from "node:net";
 import { after, before, test } from "node:test";
-import pg from "pg";
-import { directClient, MAIN_SERVER, type RunningProxy, startProxy } from "./harness.ts";
+import type pg from "pg";
+import {
+  cancelWithPg,
+  directClient,
+  MAIN_SERVER,
+  proxyClient,
+  type RunningProxy,
+  startProxy,
+  waitUntilRunning,
+} from "./harness.ts";
 
 let proxy: RunningProxy;
 let observer: pg.Client;
@@ -21,28 +29,6 @@ after(async () => {
   await observer?.end();
   await proxy?.close();
 });
-
-/** Resolves once a query containing `marker` is running on the server. */
-async function waitUntilRunning(marker: string): Promise<void> {
-  for (let attempt = 0; attempt < 600; attempt++) {
-    const { rows } = await observer.query(
-      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1 AND pid <> pg_backend_pid()",
-      [`%${marker}%`],
-    );
-    if (rows[0].n > 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  assert.fail(`the query ${marker} never started`);
-}
-
-function proxyClient(): pg.Client {
-  return new pg.Client({
-    host: "127.0.0.1",
-    port: proxy.port,
-    user: "postgres",
-    database: "postgres",
-  });
-}
 
 test("Ctrl-C in psql cancels pg_sleep through the proxy with 57014", async () => {
   const marker = "psql_cancel_marker";
@@ -69,7 +55,7 @@ test("Ctrl-C in psql cancels pg_sleep through the proxy with 57014", async () =>
   });
   const exited = once(child, "exit");
   try {
-    await waitUntilRunning(marker);
+    await waitUntilRunning(observer, marker);
     child.kill("SIGINT");
     await exited;
   } finally {
@@ -80,19 +66,13 @@ test("Ctrl-C in psql cancels pg_sleep through the proxy with 57014", async () =>
 });
 
 test("pg's cancel reaches the owning backend and the session stays usable", async () => {
-  const victim = proxyClient();
+  const victim = proxyClient(proxy.port, "postgres");
   await victim.connect();
   try {
     const marker = "pg_cancel_marker";
     const running = victim.query(`SELECT pg_sleep(60) AS ${marker}`);
-    await waitUntilRunning(marker);
-    // pg cancels from a second client to the same address with the first one's key.
-    const canceller = proxyClient();
-    const internal = victim as unknown as { activeQuery: unknown };
-    (canceller as unknown as { cancel(c: pg.Client, q: unknown): void }).cancel(
-      victim,
-      internal.activeQuery,
-    );
+    await waitUntilRunning(observer, marker);
+    cancelWithPg(victim, proxy.port);
     await assert.rejects(running, { code: "57014" });
     const { rows } = await victim.query("SELECT 1 AS one");
     assert.equal(rows[0].one, 1);
@@ -102,7 +82,7 @@ test("pg's cancel reaches the owning backend and the session stays usable", asyn
 });
 
 test("the client sees its own key, and a wrong key cancels nothing", async () => {
-  const victim = proxyClient();
+  const victim = proxyClient(proxy.port, "postgres");
   await victim.connect();
   try {
     const { processID, secretKey } = victim as unknown as { processID: number; secretKey: number };
@@ -110,7 +90,7 @@ test("the client sees its own key, and a wrong key cancels nothing", async () =>
     assert.equal(processID, rows[0].pid, "the process id is the backend's");
     const marker = "wrong_key_marker";
     const running = victim.query(`SELECT pg_sleep(1) AS ${marker}`);
-    await waitUntilRunning(marker);
+    await waitUntilRunning(observer, marker);
     for (const guess of [secretKey ^ 1, secretKey + 1, 0]) {
       const cancel = Buffer.alloc(16);
       cancel.writeInt32BE(16, 0);

@@ -95,11 +95,15 @@ export function psql(conninfo: string, command: string): Promise<PsqlResult> {
 }
 
 /**
- * Sends raw bytes to a port and collects everything the peer sends until it
- * closes (or `timeoutMs` passes: then the connection is cut and the bytes so
- * far are returned).
+ * Sends raw bytes to a port (then half-closes when `end` is set) and collects
+ * everything the peer sends until it closes, or until `timeoutMs` passes:
+ * then the connection is cut and the bytes so far are returned.
  */
-export function rawExchange(port: number, bytes: Buffer, timeoutMs = 20_000): Promise<Buffer> {
+export function rawExchange(
+  port: number,
+  bytes: Buffer,
+  { end = false, timeoutMs = 20_000 } = {},
+): Promise<Buffer> {
   return new Promise((resolve) => {
     const socket = connect({ host: "127.0.0.1", port });
     const received: Buffer[] = [];
@@ -107,7 +111,8 @@ export function rawExchange(port: number, bytes: Buffer, timeoutMs = 20_000): Pr
     socket.on("error", () => {});
     socket.setTimeout(timeoutMs, () => socket.destroy());
     socket.once("close", () => resolve(Buffer.concat(received)));
-    socket.write(bytes);
+    if (end) socket.end(bytes);
+    else socket.write(bytes);
   });
 }
 
@@ -140,4 +145,33 @@ export function requestPacket(code: number): Buffer {
   packet.writeInt32BE(8, 0);
   packet.writeInt32BE(code, 4);
   return packet;
+}
+
+/** A pg client (not yet connected) for `database` through the proxy on `port`. */
+export function proxyClient(port: number, database: string): pg.Client {
+  return new pg.Client({ host: "127.0.0.1", port, user: "postgres", database });
+}
+
+/** Resolves once a query containing `marker` runs on the server `observer` is connected to. */
+export async function waitUntilRunning(observer: pg.Client, marker: string): Promise<void> {
+  for (let attempt = 0; attempt < 600; attempt++) {
+    const { rows } = await observer.query(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1 AND pid <> pg_backend_pid()",
+      [`%${marker}%`],
+    );
+    if (rows[0].n > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`the query ${marker} never started`);
+}
+
+/**
+ * Cancels `victim`'s running query the way pg does: a second client sends a
+ * CancelRequest with the first one's key to the same address.
+ */
+export function cancelWithPg(victim: pg.Client, port: number): void {
+  const canceller = proxyClient(port, "postgres") as unknown as {
+    cancel(client: pg.Client, query: unknown): void;
+  };
+  canceller.cancel(victim, (victim as unknown as { activeQuery: unknown }).activeQuery);
 }

@@ -9,6 +9,7 @@ import { PostgresProxy } from "../../src/proxy/postgres/index.ts";
 import {
   createDatabases,
   MAIN_SERVER,
+  proxyClient,
   psql,
   type RunningProxy,
   startProxy,
@@ -184,12 +185,7 @@ test("each resolver failure becomes the server's own SQLSTATE", async () => {
 
 test("connections beyond the limit get 53300 and the others keep working", async () => {
   const limited = await startProxy({ [alpha]: MAIN_SERVER }, { maxConnections: 1 });
-  const first = new pg.Client({
-    host: "127.0.0.1",
-    port: limited.port,
-    user: "postgres",
-    database: alpha,
-  });
+  const first = proxyClient(limited.port, alpha);
   await first.connect();
   try {
     const refused = await connectError({ port: limited.port, database: alpha });

@@ -89,43 +89,31 @@ function parseStartupMessage(packet: Buffer, version: number): StartupPacket {
       `unsupported frontend protocol ${major}.${minor}: server supports 3.0 to 3.${LATEST_PROTOCOL_MINOR}`,
     );
   }
+  // name NUL value NUL … NUL: PostgreSQL's own layout check, step by step.
   const body = packet.subarray(8);
-  if (body[body.length - 1] !== 0) {
-    throw new SqlStateError(
-      "08P01",
-      "invalid startup packet layout: expected terminator as last byte",
-    );
-  }
+  const layoutError = () =>
+    new SqlStateError("08P01", "invalid startup packet layout: expected terminator as last byte");
   const parameters = new Map<string, string>();
   let offset = 0;
-  while (offset < body.length - 1) {
+  while (offset < body.length && body[offset] !== 0) {
     const name = readCString(body, offset);
-    offset = name.end;
-    if (name.text === "") {
-      throw new SqlStateError(
-        "08P01",
-        "invalid startup packet layout: expected terminator as last byte",
-      );
-    }
-    if (offset >= body.length - 1) {
-      throw new SqlStateError(
-        "08P01",
-        `invalid startup packet layout: parameter ${JSON.stringify(name.text)} has no value`,
-      );
-    }
-    const value = readCString(body, offset);
-    offset = value.end;
+    if (name === undefined || name.end >= body.length) throw layoutError();
+    const value = readCString(body, name.end);
+    if (value === undefined) throw layoutError();
     parameters.set(name.text, value.text);
+    offset = value.end;
   }
+  if (offset !== body.length - 1) throw layoutError();
   if (!parameters.has("user") || parameters.get("user") === "") {
     throw new SqlStateError("28000", "no PostgreSQL user name specified in startup packet");
   }
   return { kind: "startup", major, minor, parameters };
 }
 
-function readCString(body: Buffer, offset: number): { text: string; end: number } {
+/** The NUL-terminated string at `offset`, or undefined when no NUL ends it. */
+function readCString(body: Buffer, offset: number): { text: string; end: number } | undefined {
   const nul = body.indexOf(0, offset);
-  // The terminator check above guarantees a NUL at the end of the body.
+  if (nul < 0) return undefined;
   try {
     return { text: utf8.decode(body.subarray(offset, nul)), end: nul + 1 };
   } catch {

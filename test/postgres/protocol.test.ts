@@ -1,0 +1,128 @@
+// Protocol details at the byte level: 3.2 startups negotiated down by a 3.0
+// server, the database defaulting to the user name, and long (3.2) cancel
+// keys mapped both ways.
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { connect, createServer, type Socket } from "node:net";
+import { after, before, test } from "node:test";
+import { MAIN_SERVER, type RunningProxy, startProxy, startupMessage } from "./harness.ts";
+
+let proxy: RunningProxy;
+
+before(async () => {
+  proxy = await startProxy({ postgres: MAIN_SERVER });
+});
+
+after(async () => {
+  await proxy?.close();
+});
+
+interface Message {
+  readonly type: string;
+  readonly body: Buffer;
+}
+
+/** Reads backend messages from `socket` until ReadyForQuery or ErrorResponse. */
+async function readUntilReady(socket: Socket): Promise<Message[]> {
+  const messages: Message[] = [];
+  let buffered = Buffer.alloc(0);
+  for (;;) {
+    const [chunk] = (await once(socket, "data")) as [Buffer];
+    buffered = Buffer.concat([buffered, chunk]);
+    while (buffered.length >= 5 && buffered.length >= 1 + buffered.readInt32BE(1)) {
+      const end = 1 + buffered.readInt32BE(1);
+      const message = { type: String.fromCharCode(buffered[0]!), body: buffered.subarray(5, end) };
+      messages.push(message);
+      buffered = buffered.subarray(end);
+      if (message.type === "Z" || message.type === "E") return messages;
+    }
+  }
+}
+
+async function startSession(
+  port: number,
+  startup: Buffer,
+): Promise<{ socket: Socket; messages: Message[] }> {
+  const socket = connect({ host: "127.0.0.1", port });
+  await once(socket, "connect");
+  socket.write(startup);
+  return { socket, messages: await readUntilReady(socket) };
+}
+
+test("a 3.2 startup reaches a 3.0 server, which negotiates the version down", async () => {
+  const { socket, messages } = await startSession(
+    proxy.port,
+    startupMessage({ user: "postgres", database: "postgres" }, 2),
+  );
+  socket.destroy();
+  const types = messages.map((m) => m.type);
+  assert.equal(types[0], "v", "NegotiateProtocolVersion passes through");
+  assert.equal(messages[0]!.body.readInt32BE(0), 3 << 16, "the server offers 3.0");
+  const key = messages.find((m) => m.type === "K");
+  assert.equal(key?.body.length, 8, "a 3.0 key is four bytes");
+  assert.equal(types.at(-1), "Z");
+});
+
+test("without a database the user name routes, as the server's default", async () => {
+  const { socket, messages } = await startSession(proxy.port, startupMessage({ user: "postgres" }));
+  socket.destroy();
+  assert.equal(messages.at(-1)?.type, "Z");
+});
+
+test("a long 3.2 cancel key is replaced by one as long and mapped back", async () => {
+  // No PostgreSQL here issues 3.2 keys (18+ does): a minimal server stands in.
+  const backendKey = Buffer.alloc(32, 0xab);
+  const cancels: Buffer[] = [];
+  const server = createServer((socket) => {
+    socket.once("data", (first: Buffer) => {
+      if (first.readInt32BE(4) === 80877102) {
+        cancels.push(first);
+        socket.end();
+        return;
+      }
+      const key = Buffer.alloc(9 + backendKey.length);
+      key.write("K", 0, "latin1");
+      key.writeInt32BE(8 + backendKey.length, 1);
+      key.writeInt32BE(777, 5);
+      backendKey.copy(key, 9);
+      socket.write(
+        Buffer.concat([
+          Buffer.from("R\0\0\0\x08\0\0\0\0", "latin1"),
+          key,
+          Buffer.from("Z\0\0\0\x05I", "latin1"),
+        ]),
+      );
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as { port: number };
+  const fake = await startProxy({ fake: `127.0.0.1:${port}` });
+  try {
+    const { socket, messages } = await startSession(
+      fake.port,
+      startupMessage({ user: "u", database: "fake" }, 2),
+    );
+    const key = messages.find((m) => m.type === "K")!;
+    assert.equal(key.body.readInt32BE(0), 777);
+    const clientKey = key.body.subarray(4);
+    assert.equal(clientKey.length, 32);
+    assert.notDeepEqual(clientKey, backendKey);
+    const cancel = Buffer.alloc(12 + clientKey.length);
+    cancel.writeInt32BE(cancel.length, 0);
+    cancel.writeInt32BE(80877102, 4);
+    cancel.writeInt32BE(777, 8);
+    clientKey.copy(cancel, 12);
+    const canceller = connect({ host: "127.0.0.1", port: fake.port });
+    canceller.end(cancel);
+    canceller.resume();
+    await once(canceller, "close");
+    assert.equal(cancels.length, 1);
+    assert.equal(cancels[0]!.readInt32BE(8), 777);
+    assert.deepEqual(cancels[0]!.subarray(12), backendKey);
+    socket.destroy();
+  } finally {
+    await fake.close();
+    server.close();
+  }
+});

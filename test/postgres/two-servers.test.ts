@@ -1,0 +1,94 @@
+// Two PostgreSQL servers behind one proxy port: routing by database to the
+// right instance, cancel reaching the instance that owns the session, and
+// 200 clients at once.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { startCluster, type TestCluster } from "./cluster.ts";
+import {
+  cancelWithPg,
+  createDatabases,
+  directClient,
+  MAIN_SERVER,
+  proxyClient,
+  psql,
+  type RunningProxy,
+  startProxy,
+  uniqueName,
+  waitUntilRunning,
+} from "./harness.ts";
+
+const onMain = uniqueName("nexus_main");
+const onSecond = uniqueName("nexus_second");
+let second: TestCluster;
+let dropMain: () => Promise<void>;
+let proxy: RunningProxy;
+
+before(async () => {
+  second = await startCluster({ maxConnections: 250 });
+  dropMain = await createDatabases([onMain]);
+  await createDatabases([onSecond], second.port);
+  proxy = await startProxy({
+    [onMain]: MAIN_SERVER,
+    [onSecond]: `127.0.0.1:${second.port}`,
+  });
+});
+
+after(async () => {
+  await proxy?.close();
+  await dropMain?.();
+  await second?.stop();
+});
+
+async function serverPort(database: string): Promise<number> {
+  const client = proxyClient(proxy.port, database);
+  await client.connect();
+  try {
+    const { rows } = await client.query("SELECT current_setting('port')::int AS port");
+    return rows[0].port;
+  } finally {
+    await client.end();
+  }
+}
+
+test("each database is served by its own server instance", async () => {
+  assert.equal(await serverPort(onMain), 5432);
+  assert.equal(await serverPort(onSecond), second.port);
+  const result = await psql(
+    `host=127.0.0.1 port=${proxy.port} user=postgres dbname=${onSecond}`,
+    "SHOW port",
+  );
+  assert.equal(result.stdout, String(second.port), result.stderr);
+});
+
+test("a cancel goes to the instance that runs the query", async () => {
+  const victim = proxyClient(proxy.port, onSecond);
+  await victim.connect();
+  const observer = await directClient(second.port);
+  try {
+    const running = victim.query("SELECT pg_sleep(60) AS second_instance_marker");
+    await waitUntilRunning(observer, "second_instance_marker");
+    cancelWithPg(victim, proxy.port);
+    await assert.rejects(running, { code: "57014" });
+  } finally {
+    await observer.end();
+    await victim.end();
+  }
+});
+
+test("200 clients at once each get their own session", async () => {
+  const clients = Array.from({ length: 200 }, () => proxyClient(proxy.port, onSecond));
+  try {
+    await Promise.all(clients.map((client) => client.connect()));
+    assert.equal(proxy.proxy.connections, 200);
+    const pids = await Promise.all(
+      clients.map(async (client, i) => {
+        const { rows } = await client.query("SELECT pg_backend_pid() AS pid, $1::int AS i", [i]);
+        assert.equal(rows[0].i, i);
+        return rows[0].pid as number;
+      }),
+    );
+    assert.equal(new Set(pids).size, 200);
+  } finally {
+    await Promise.all(clients.map((client) => client.end().catch(() => {})));
+  }
+});

@@ -1,0 +1,161 @@
+import assert from "node:assert/strict";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { test } from "node:test";
+import { setImmediate } from "node:timers/promises";
+import { broken, eventually, runOrchestrator, tempDir, workerService } from "./harness.ts";
+
+type Pid = { pid: number };
+
+test("an instance killed with SIGKILL is restarted and the restart is counted", async () => {
+  await using run = await runOrchestrator({ services: { w: workerService("w") } });
+  const before = (await run.client.request("w", "GET", "/pid")) as Pid;
+  process.kill(before.pid, "SIGKILL");
+  const after = await eventually("a new instance", () => {
+    const [w] = run.orchestrator.status();
+    const pid = w?.instances[0]?.pid;
+    return w?.status === "running" && pid !== before.pid && w;
+  });
+  assert.equal(after.restarts, 1);
+  const answer = (await run.client.request("w", "GET", "/pid")) as Pid;
+  assert.equal(answer.pid, after.instances[0]!.pid);
+  assert.ok(
+    run.events.some((e) => e.includes("exited: killed by SIGKILL")),
+    run.events.join("\n"),
+  );
+});
+
+test("a service that keeps failing is errored, with the reason and its last output", async () => {
+  await using run = await runOrchestrator({
+    services: { bad: { entry: broken, restart: { maxRestarts: 3, windowMs: 60_000 } } },
+  });
+  const [bad] = run.orchestrator.status();
+  assert.equal(bad!.status, "errored");
+  assert.match(bad!.reason!, /startup failed on purpose; exited 4 times within 60000 ms/);
+  assert.equal(bad!.restarts, 3);
+  assert.ok(bad!.lastLines.includes("broken: cannot reach the database at db.invalid"));
+  assert.equal(bad!.instances.length, 0);
+});
+
+test("services start in dependsOn order and stop in reverse; a failed dependency blocks dependents", async () => {
+  const dir = await tempDir("order");
+  const orderFile = join(dir, "order.txt");
+  const env = { ORDER_FILE: orderFile };
+  {
+    await using run = await runOrchestrator({
+      services: {
+        web: workerService("web", { env, dependsOn: ["api"] }),
+        api: workerService("api", { env, dependsOn: ["db"] }),
+        db: workerService("db", { env }),
+        bad: { entry: broken, restart: { policy: "never" } },
+        after: workerService("after", { env, dependsOn: ["bad"] }),
+      },
+    });
+    const status = Object.fromEntries(run.orchestrator.status().map((s) => [s.name, s.status]));
+    assert.deepEqual(status, {
+      web: "running",
+      api: "running",
+      db: "running",
+      bad: "errored",
+      after: "stopped",
+    });
+  }
+  const lines = (await readFile(orderFile, "utf8")).trim().split("\n");
+  assert.deepEqual(lines, [
+    "db start",
+    "api start",
+    "web start",
+    "web stop",
+    "api stop",
+    "db stop",
+  ]);
+});
+
+test("an on-demand service starts on its first call and sleeps again when idle", async () => {
+  await using run = await runOrchestrator({
+    services: { lazy: workerService("lazy", { onDemand: { idleMs: 1500 } }) },
+  });
+  const status = () => run.orchestrator.status()[0]!;
+  assert.equal(status().status, "sleeping");
+  assert.equal(status().instances.length, 0);
+  const first = (await run.client.request("lazy", "GET", "/pid")) as Pid;
+  assert.equal(status().status, "running");
+  assert.equal(status().instances[0]!.pid, first.pid);
+  await eventually("idle stop", () => status().status === "sleeping");
+  assert.equal(status().instances.length, 0);
+  // Asleep again, the socket still answers: the next call wakes a new process.
+  const second = (await run.client.request("lazy", "GET", "/pid")) as Pid;
+  assert.notEqual(second.pid, first.pid);
+});
+
+test("calls balance across instances by requests in flight", async () => {
+  await using run = await runOrchestrator({
+    services: { multi: workerService("multi", { instances: 3 }) },
+  });
+  assert.equal(run.orchestrator.status()[0]!.instances.length, 3);
+  // After a first call has found the instances, one turn of the event loop
+  // between calls lets each count as in flight before the next one picks.
+  await run.client.request("multi", "GET", "/pid");
+  const calls: Promise<unknown>[] = [];
+  for (let i = 0; i < 9; i += 1) {
+    calls.push(run.client.request("multi", "GET", "/slow/300"));
+    await setImmediate();
+  }
+  const answers = (await Promise.all(calls)) as Pid[];
+  assert.equal(new Set(answers.map((a) => a.pid)).size, 3);
+});
+
+test("a rolling reload under constant load fails no request", async () => {
+  await using run = await runOrchestrator({
+    services: { steady: workerService("steady", { instances: 2 }) },
+  });
+  let running = true;
+  let ok = 0;
+  const failures: string[] = [];
+  const pids = new Set<number>();
+  const caller = async () => {
+    while (running) {
+      try {
+        pids.add(((await run.client.request("steady", "GET", "/slow/5")) as Pid).pid);
+        ok += 1;
+      } catch (error) {
+        failures.push((error as Error).message);
+      }
+    }
+  };
+  const callers = Array.from({ length: 8 }, caller);
+  await eventually("load to flow", () => ok > 20);
+  const before = new Set(run.orchestrator.status()[0]!.instances.map((i) => i.pid));
+  await run.orchestrator.reload("steady");
+  await run.orchestrator.reload("steady");
+  const countAfterReload = ok;
+  await eventually("load to continue", () => ok > countAfterReload + 20);
+  running = false;
+  await Promise.all(callers);
+  assert.deepEqual(failures, []);
+  const now = run.orchestrator.status()[0]!;
+  assert.equal(now.status, "running");
+  assert.ok(
+    now.instances.every((i) => !before.has(i.pid)),
+    "every instance was replaced",
+  );
+  assert.ok(pids.size >= 4, `answers came from old and new processes (${pids.size})`);
+});
+
+test("logs are written per service and rotated by size", async () => {
+  await using run = await runOrchestrator({
+    services: { chatty: workerService("chatty") },
+    logs: { maxBytes: 2048, keep: 2 },
+  });
+  for (let i = 0; i < 40; i += 1) {
+    await run.client.request("chatty", "GET", `/say/hello-${i}`);
+  }
+  const logs = join(run.dir, "logs");
+  const files = await eventually("rotation", async () => {
+    const names = (await readdir(logs)).sort();
+    return names.includes("chatty.log.1") && names;
+  });
+  assert.deepEqual(files, ["chatty.log", "chatty.log.1", "chatty.log.2"]);
+  const current = await readFile(join(logs, "chatty.log"), "utf8");
+  assert.match(current, /hello-39/);
+});

@@ -14,6 +14,7 @@ import { MysqlProxy, type MysqlProxyOptions } from "../../src/proxy/mysql/index.
 import { encodePacket } from "../../src/proxy/mysql/packet.ts";
 import { makeCertificate, type TestCertificate } from "../support/certificates.ts";
 import { mariadb, requireService } from "../support/services.ts";
+import { type CachingSha2Server, startCachingSha2Server } from "./caching-sha2-server.ts";
 import { type MariadbInstance, startMariadb } from "./mariadb-instance.ts";
 import { errorOrClose, mariadbCli, rawConnect } from "./mysql-clients.ts";
 
@@ -25,6 +26,7 @@ const password = "s3cret-Pass";
 
 describe("MySQL proxy with real clients and servers", () => {
   let second: MariadbInstance;
+  let sha2: CachingSha2Server;
   let certificate: TestCertificate;
   const proxies: MysqlProxy[] = [];
   let routes: StaticRoutes;
@@ -57,6 +59,7 @@ describe("MySQL proxy with real clients and servers", () => {
     await requireService(mariadb);
     second = await startMariadb();
     certificate = makeCertificate(["localhost"]);
+    sha2 = await startCachingSha2Server("sha2user", "sha2-Secret");
     await admin(3306, `CREATE DATABASE ${dbMain}`);
     await admin(second.port, `CREATE DATABASE ${dbSecond}`);
     await admin(
@@ -68,6 +71,7 @@ describe("MySQL proxy with real clients and servers", () => {
       [dbMain]: "127.0.0.1:3306",
       [dbSecond]: second.endpoint,
       nexus_down: "127.0.0.1:1",
+      nexus_sha2: sha2.endpoint,
     };
     port = await startProxy();
     tlsPort = await startProxy({ tls: { cert: certificate.cert, key: certificate.key } });
@@ -78,6 +82,7 @@ describe("MySQL proxy with real clients and servers", () => {
     await admin(3306, `DROP USER IF EXISTS '${user}'@'127.0.0.1'`).catch(() => {});
     await admin(3306, `DROP DATABASE IF EXISTS ${dbMain}`).catch(() => {});
     await second?.stop();
+    await sha2?.close();
     certificate?.dispose();
   });
 
@@ -282,6 +287,21 @@ describe("MySQL proxy with real clients and servers", () => {
       await onSecond.end();
       await onMain.end();
     }
+  });
+
+  test("caching_sha2_password full then fast authentication is relayed (scripted MySQL 8)", async () => {
+    const options = { host: "127.0.0.1", port, user: "sha2user", database: "nexus_sha2" };
+    for (let i = 0; i < 2; i++) {
+      const connection = await mysql.createConnection({ ...options, password: "sha2-Secret" });
+      await connection.ping();
+      await connection.end();
+    }
+    // First: AuthMoreData(perform full auth), public key request, the key,
+    // the RSA-encrypted password. Then the cached fast path.
+    assert.deepEqual(sha2.logins, ["full", "fast"]);
+    await assert.rejects(mysql.createConnection({ ...options, password: "wrong" }), {
+      errno: 1045,
+    });
   });
 
   test("a client without CLIENT_PLUGIN_AUTH is refused with 1251", async () => {

@@ -1,0 +1,96 @@
+// Header rewriting at the proxy (RFC 9110 §7.6): hop-by-hop headers belong to
+// one connection and are dropped in both directions, together with any header
+// the Connection header names; the request gains X-Forwarded-For/Proto/Host
+// and Via so the backend knows who asked and through what.
+import type { IncomingHttpHeaders } from "node:http";
+
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  // Node's server has already answered `Expect: 100-continue` to the client.
+  "expect",
+]);
+
+export interface ForwardedFor {
+  /** The client's address as the proxy saw it. */
+  readonly clientAddress: string | undefined;
+  /** `http` or `https`: what the client spoke to the proxy. */
+  readonly proto: string;
+  /** Value appended to Via, e.g. `1.1 nexus`. */
+  readonly via: string;
+}
+
+/** Header names listed in a Connection header, lower-cased. */
+function connectionTokens(value: string | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  const tokens = new Set<string>();
+  for (const token of value.split(",")) tokens.add(token.trim().toLowerCase());
+  return tokens;
+}
+
+/**
+ * The headers to send to the backend, as a flat name/value list, from the
+ * client's raw headers. `upgrade` keeps the Upgrade handshake headers.
+ */
+export function requestHeadersForBackend(
+  rawHeaders: readonly string[],
+  connection: string | undefined,
+  host: string,
+  forwarded: ForwardedFor,
+  upgrade?: string,
+): string[] {
+  const listed = connectionTokens(connection);
+  const out: string[] = [];
+  let forwardedFor: string | undefined;
+  let via: string | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    const value = rawHeaders[i + 1]!;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || listed?.has(lower)) continue;
+    if (lower === "x-forwarded-for") {
+      forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+    } else if (lower === "via") {
+      via = via === undefined ? value : `${via}, ${value}`;
+    } else if (lower !== "x-forwarded-proto" && lower !== "x-forwarded-host") {
+      out.push(name, value);
+    }
+  }
+  const client = forwarded.clientAddress ?? "unknown";
+  out.push(
+    "x-forwarded-for",
+    forwardedFor === undefined ? client : `${forwardedFor}, ${client}`,
+    "x-forwarded-proto",
+    forwarded.proto,
+    "x-forwarded-host",
+    host,
+    "via",
+    via === undefined ? forwarded.via : `${via}, ${forwarded.via}`,
+  );
+  if (upgrade !== undefined) out.push("connection", "upgrade", "upgrade", upgrade);
+  return out;
+}
+
+/** The backend's response headers minus hop-by-hop ones, with Via appended. */
+export function responseHeadersForClient(
+  headers: IncomingHttpHeaders,
+  via: string,
+): IncomingHttpHeaders {
+  const listed = connectionTokens(
+    typeof headers.connection === "string" ? headers.connection : undefined,
+  );
+  const out: IncomingHttpHeaders = {};
+  for (const name in headers) {
+    if (HOP_BY_HOP.has(name) || listed?.has(name)) continue;
+    out[name] = headers[name];
+  }
+  out.via = headers.via === undefined ? via : `${headers.via}, ${via}`;
+  return out;
+}

@@ -1,0 +1,29 @@
+// The routing key of an HTTP request is its Host header (RFC 9110 §7.2):
+// the host part only, lower-cased, without the port. Anything that is not a
+// valid `uri-host [ ":" port ]` is refused so that odd spellings cannot reach
+// a resolver (which might match them loosely) or a backend.
+import { isIP } from "node:net";
+
+/** Characters of a reg-name (RFC 3986 §3.2.2): unreserved, pct-encoded, sub-delims. */
+const REG_NAME = /^[a-z0-9\-._~!$&'()*+,;=%]+$/;
+const PORT = /^\d{0,5}$/;
+
+/** The routing key for a Host header value, or undefined when it is missing or invalid. */
+export function routingKeyFromHost(host: string | undefined): string | undefined {
+  if (host === undefined || host.length === 0 || host.length > 1024) return undefined;
+  const value = host.toLowerCase();
+  if (value.startsWith("[")) {
+    const close = value.indexOf("]");
+    if (close < 0) return undefined;
+    const address = value.slice(1, close);
+    const rest = value.slice(close + 1);
+    if (isIP(address) !== 6) return undefined;
+    if (rest !== "" && !(rest.startsWith(":") && PORT.test(rest.slice(1)))) return undefined;
+    return address;
+  }
+  const colon = value.indexOf(":");
+  const name = colon < 0 ? value : value.slice(0, colon);
+  if (colon >= 0 && !PORT.test(value.slice(colon + 1))) return undefined;
+  if (!REG_NAME.test(name)) return undefined;
+  return name.endsWith(".") ? name.slice(0, -1) || undefined : name;
+}

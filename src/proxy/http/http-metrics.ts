@@ -1,0 +1,39 @@
+// Prometheus metrics of the HTTP proxy, per route (the Host key) and backend
+// (the endpoint). Requests that never got a route are labelled route="".
+// Routing cache, cold start and breaker figures are the core's (ProxyMetrics).
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+
+export class HttpMetrics {
+  readonly requests: Counter<"route" | "backend" | "status">;
+  readonly errors: Counter<"route" | "backend" | "reason">;
+  readonly duration: Histogram<"route" | "backend">;
+  readonly activeConnections: Gauge;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.requests = new Counter({
+      name: "nexus_http_requests_total",
+      help: "HTTP requests answered, by route, backend and status code",
+      labelNames: ["route", "backend", "status"],
+      registers,
+    });
+    this.errors = new Counter({
+      name: "nexus_http_errors_total",
+      help: "HTTP requests the proxy answered with an error of its own, by reason",
+      labelNames: ["route", "backend", "reason"],
+      registers,
+    });
+    this.duration = new Histogram({
+      name: "nexus_http_request_duration_seconds",
+      help: "Time from request arrival to the end of the response",
+      labelNames: ["route", "backend"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.activeConnections = new Gauge({
+      name: "nexus_http_active_connections",
+      help: "Client connections open to the HTTP proxy",
+      registers,
+    });
+  }
+}

@@ -1,0 +1,368 @@
+// The HTTP/1.1 reverse proxy: reads the Host header, asks the BackendRouter
+// for the route, and streams the request to a pooled keep-alive connection to
+// that backend and the response back. Upgrades (WebSocket) get a dedicated
+// tunnel. Every failure is answered with its own status; nothing one client
+// sends can stop the proxy from serving the others.
+import { once } from "node:events";
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import { Registry } from "prom-client";
+import {
+  type BackendRouter,
+  formatEndpoint,
+  type ResolverError,
+  type Route,
+  toResolverError,
+} from "../core/index.ts";
+import { BackendPools, type PoolOptions } from "./backend-pools.ts";
+import { limitBody } from "./body-limit.ts";
+import {
+  type ErrorResponse,
+  responseForBackendError,
+  responseForResolverError,
+} from "./error-status.ts";
+import { type ForwardedFor, requestHeadersForBackend } from "./forwarded-headers.ts";
+import { routingKeyFromHost } from "./host.ts";
+import { HttpMetrics } from "./http-metrics.ts";
+import { writeRawResponse } from "./raw-response.ts";
+import { type ForwardOutcome, ResponseForwarder } from "./response-forwarder.ts";
+import { tunnelUpgrade } from "./upgrade-tunnel.ts";
+
+export interface HttpLimits {
+  /** Largest request head (request line and headers); larger is 431. Default 16 KiB. */
+  readonly maxHeaderBytes?: number;
+  /** Time for a client to send the whole request head (slowloris); then 408. Default 10 s. */
+  readonly headersTimeoutMs?: number;
+  /** Time for a client to send the whole request, body included; then 408. Default 300 s. */
+  readonly requestTimeoutMs?: number;
+  /** A client connection with no traffic either way is closed. Default 60 s. */
+  readonly idleTimeoutMs?: number;
+  /** How long a keep-alive client connection waits for its next request. Default 5 s. */
+  readonly keepAliveTimeoutMs?: number;
+  /** Largest request body; larger is 413. Default: no limit. */
+  readonly maxBodyBytes?: number;
+  /** Client connections held at once; past it new ones get 503. Default: no limit. */
+  readonly maxConnections?: number;
+  /** Time for the backend to send its response head; then 504. Default 30 s. */
+  readonly backendResponseTimeoutMs?: number;
+  /** Longest silence inside a backend response body; then the exchange is cut. Default 60 s. */
+  readonly backendIdleTimeoutMs?: number;
+}
+
+export interface HttpProxyOptions {
+  readonly router: BackendRouter;
+  readonly limits?: HttpLimits;
+  readonly pool?: PoolOptions;
+  /** Adds x-nexus-proxy-latency-ms and x-nexus-cache to responses. */
+  readonly telemetryHeaders?: boolean;
+  /** Shared by every HTTP listener of one process; one is made when absent. */
+  readonly metrics?: HttpMetrics;
+  /** Name in the Via header (default `nexus`). */
+  readonly via?: string;
+}
+
+export interface ListenOptions {
+  /** Lets several processes listen on one port (SO_REUSEPORT). */
+  readonly reusePort?: boolean;
+}
+
+export class HttpProxy {
+  readonly metrics: HttpMetrics;
+  readonly #server: Server;
+  readonly #pools: BackendPools;
+  readonly #limits: HttpLimits;
+  readonly #telemetry: boolean;
+  readonly #via: string;
+  readonly #tunnels = new Set<Duplex>();
+  #router: BackendRouter;
+  #connections = 0;
+  #closing = false;
+
+  constructor(options: HttpProxyOptions) {
+    this.#router = options.router;
+    this.#limits = options.limits ?? {};
+    this.#telemetry = options.telemetryHeaders ?? false;
+    this.#via = `1.1 ${options.via ?? "nexus"}`;
+    this.metrics = options.metrics ?? new HttpMetrics(new Registry());
+    this.#pools = new BackendPools(options.router, options.pool);
+    const limits = this.#limits;
+    this.#server = createServer(
+      {
+        maxHeaderSize: limits.maxHeaderBytes ?? 16 * 1024,
+        headersTimeout: limits.headersTimeoutMs ?? 10_000,
+        requestTimeout: limits.requestTimeoutMs ?? 300_000,
+        keepAliveTimeout: limits.keepAliveTimeoutMs ?? 5000,
+        connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs ?? 1000),
+        noDelay: true,
+      },
+      this.#onRequest,
+    );
+    this.#server.timeout = limits.idleTimeoutMs ?? 60_000;
+    this.#server.on("clientError", this.#onClientError);
+    this.#server.on("upgrade", this.#onUpgrade);
+    this.#gateConnections();
+  }
+
+  /** Starts listening; resolves with the bound address. */
+  async listen(port: number, host?: string, options: ListenOptions = {}): Promise<AddressInfo> {
+    this.#server.listen({ port, host, reusePort: options.reusePort ?? false });
+    await once(this.#server, "listening");
+    return this.#server.address() as AddressInfo;
+  }
+
+  address(): AddressInfo {
+    return this.#server.address() as AddressInfo;
+  }
+
+  /** Routes new requests with `router`; requests in flight finish on the old one. */
+  async replaceRouter(router: BackendRouter): Promise<void> {
+    this.#router = router;
+    await this.#pools.replaceRouter(router);
+  }
+
+  /**
+   * Stops accepting, lets requests in flight finish (each connection is
+   * closed after its current response), then releases the backend pools.
+   * Upgraded tunnels are cut once the last plain request is done.
+   */
+  async close(): Promise<void> {
+    this.#closing = true;
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeIdleConnections();
+    for (const tunnel of this.#tunnels) tunnel.destroy();
+    await closed;
+    await this.#pools.close();
+  }
+
+  readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const started = performance.now();
+    if (this.#closing) res.setHeader("connection", "close");
+    const key = routingKeyFromHost(req.headers.host);
+    if (key === undefined) {
+      this.#replyError(req, res, started, undefined, {
+        status: 400,
+        message: "missing or invalid Host header",
+        reason: "bad_host",
+      });
+      return;
+    }
+    const maxBody = this.#limits.maxBodyBytes;
+    const length = req.headers["content-length"];
+    if (maxBody !== undefined && length !== undefined && Number(length) > maxBody) {
+      this.#replyError(req, res, started, undefined, {
+        status: 413,
+        message: "request body too large",
+        reason: "body_too_large",
+      });
+      return;
+    }
+    this.#router.route(key, { protocol: "http", clientAddress: req.socket.remoteAddress }).then(
+      (route) => this.#forward(req, res, route, started),
+      (error: unknown) =>
+        this.#replyError(
+          req,
+          res,
+          started,
+          undefined,
+          responseForResolverError(toResolverError(error)),
+        ),
+    );
+  };
+
+  #forward(req: IncomingMessage, res: ServerResponse, route: Route, started: number): void {
+    let extra: IncomingHttpHeaders | undefined;
+    if (route.coldStartMs > 0) {
+      extra = { "x-nexus-cold-start-ms": String(Math.round(route.coldStartMs)) };
+    }
+    if (this.#telemetry) {
+      extra ??= {};
+      extra["x-nexus-proxy-latency-ms"] = (performance.now() - started).toFixed(3);
+      extra["x-nexus-cache"] = route.cacheHit ? "hit" : "miss";
+    }
+    const headers = requestHeadersForBackend(
+      req.rawHeaders,
+      req.headers.connection,
+      req.headers.host ?? route.key,
+      this.#forwardedFor(req),
+    );
+    const handler = new ResponseForwarder(res, this.#via, extra, (outcome) =>
+      this.#finish(req, res, route, started, outcome),
+    );
+    try {
+      this.#pools.poolFor(route).dispatch(
+        {
+          method: req.method as "GET",
+          path: req.url ?? "/",
+          headers,
+          body: this.#requestBody(req),
+          headersTimeout: this.#limits.backendResponseTimeoutMs ?? route.result.timeout ?? 30_000,
+          bodyTimeout: this.#limits.backendIdleTimeoutMs ?? 60_000,
+        },
+        handler,
+      );
+    } catch (error) {
+      handler.onResponseError(undefined as never, error as Error);
+    }
+  }
+
+  #requestBody(req: IncomingMessage): IncomingMessage | Duplex | null {
+    if (!hasBody(req)) return null;
+    const limit = this.#limits.maxBodyBytes;
+    // A declared length was checked against the limit before routing.
+    if (limit === undefined || req.headers["content-length"] !== undefined) return req;
+    return limitBody(req, limit);
+  }
+
+  #finish(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: Route,
+    started: number,
+    outcome: ForwardOutcome,
+  ): void {
+    const backend = formatEndpoint(route.endpoint);
+    if (outcome.error !== undefined) {
+      if (res.headersSent) {
+        // The status is gone already: cutting the connection is the only
+        // honest way to tell the client the body is incomplete.
+        res.destroy();
+        this.metrics.errors.inc({ route: route.key, backend, reason: "response_cut" });
+      } else {
+        const answer = responseForBackendError(outcome.error);
+        // Passive outlier detection: a backend that breaks exchanges feeds its breaker.
+        if (answer.reason === "backend_error" || answer.reason === "backend_timeout") {
+          this.#router.reportFailure(route);
+        }
+        this.#replyError(req, res, started, route, answer);
+        return;
+      }
+    }
+    const labels = { route: route.key, backend };
+    this.metrics.requests.inc({ ...labels, status: outcome.status });
+    this.metrics.duration.observe(labels, (performance.now() - started) / 1000);
+    if (this.#closing) setImmediate(() => this.#server.closeIdleConnections());
+  }
+
+  #replyError(
+    req: IncomingMessage,
+    res: ServerResponse,
+    started: number,
+    route: Route | undefined,
+    error: ErrorResponse,
+  ): void {
+    const labels = {
+      route: route?.key ?? "",
+      backend: route ? formatEndpoint(route.endpoint) : "",
+    };
+    this.metrics.errors.inc({ ...labels, reason: error.reason });
+    this.metrics.requests.inc({ ...labels, status: error.status });
+    this.metrics.duration.observe(labels, (performance.now() - started) / 1000);
+    if (res.destroyed) return;
+    const body = `${error.message}\n`;
+    const headers: Record<string, string | number> = {
+      "content-type": "text/plain; charset=utf-8",
+      "content-length": Buffer.byteLength(body),
+    };
+    if (error.retryAfter !== undefined) headers["retry-after"] = error.retryAfter;
+    // An unread request body would have to be drained before the next request.
+    if ((hasBody(req) && !req.complete) || this.#closing) headers.connection = "close";
+    res.writeHead(error.status, headers);
+    res.end(body);
+  }
+
+  readonly #onUpgrade = (req: IncomingMessage, client: Duplex, head: Buffer): void => {
+    client.on("error", () => client.destroy());
+    const key = routingKeyFromHost(req.headers.host);
+    if (key === undefined || this.#closing) {
+      const [status, message] =
+        key === undefined ? [400, "missing or invalid Host header"] : [503, "shutting down"];
+      writeRawResponse(client, status, message);
+      return;
+    }
+    const context = { protocol: "http" as const, clientAddress: req.socket.remoteAddress };
+    const router = this.#router;
+    router
+      .route(key, context)
+      .then(async (route) => {
+        const backend: Socket = await router.connect(route, context);
+        if (client.destroyed) {
+          backend.destroy();
+          return;
+        }
+        this.#tunnels.add(client);
+        const forwarded = this.#forwardedFor(req);
+        await tunnelUpgrade(req, client, head, backend, req.headers.host ?? key, forwarded);
+        this.#tunnels.delete(client);
+      })
+      .catch((error: unknown) => this.#refuseUpgrade(client, toResolverError(error)));
+  };
+
+  #refuseUpgrade(client: Duplex, error: ResolverError): void {
+    const answer = responseForResolverError(error);
+    this.metrics.errors.inc({ route: "", backend: "", reason: answer.reason });
+    const headers: Record<string, number> = {};
+    if (answer.retryAfter !== undefined) headers["retry-after"] = answer.retryAfter;
+    writeRawResponse(client, answer.status, answer.message, headers);
+  }
+
+  readonly #onClientError = (error: Error & { code?: string }, socket: Duplex): void => {
+    if (error.code === "ECONNRESET") {
+      socket.destroy();
+      return;
+    }
+    const status =
+      error.code === "HPE_HEADER_OVERFLOW"
+        ? 431
+        : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? 408
+          : 400;
+    this.metrics.errors.inc({ route: "", backend: "", reason: `client_${status}` });
+    writeRawResponse(socket, status, STATUS_CODES[status] ?? "bad request");
+  };
+
+  #forwardedFor(req: IncomingMessage): ForwardedFor {
+    return { clientAddress: req.socket.remoteAddress, proto: "http", via: this.#via };
+  }
+
+  /**
+   * Node's HTTP server can only drop connections past `maxConnections`
+   * silently; to answer them with a 503 instead, its own connection
+   * listener is wrapped by a gate that counts open connections.
+   */
+  #gateConnections(): void {
+    const server = this.#server;
+    const [serve] = server.listeners("connection") as ((socket: Socket) => void)[];
+    if (!serve) throw new Error("the HTTP server has no connection listener");
+    server.removeListener("connection", serve);
+    const max = this.#limits.maxConnections ?? Number.POSITIVE_INFINITY;
+    server.on("connection", (socket: Socket) => {
+      if (this.#connections >= max) {
+        this.metrics.errors.inc({ route: "", backend: "", reason: "too_many_connections" });
+        socket.on("error", () => socket.destroy());
+        socket.setTimeout(10_000, () => socket.destroy());
+        writeRawResponse(socket, 503, "too many connections", { "retry-after": 1 });
+        return;
+      }
+      this.#connections += 1;
+      this.metrics.activeConnections.inc();
+      socket.once("close", () => {
+        this.#connections -= 1;
+        this.metrics.activeConnections.dec();
+      });
+      serve.call(server, socket);
+    });
+  }
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers["content-length"];
+  return length === undefined ? req.headers["transfer-encoding"] !== undefined : length !== "0";
+}

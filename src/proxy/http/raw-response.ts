@@ -1,0 +1,25 @@
+// An answer written straight to a client socket, for the moments when no
+// ServerResponse exists: a refused connection, a malformed request, an
+// upgrade that cannot be tunnelled. The connection is closed after it.
+import { STATUS_CODES } from "node:http";
+import type { Duplex } from "node:stream";
+
+export function writeRawResponse(
+  socket: Duplex,
+  status: number,
+  message: string,
+  headers: Readonly<Record<string, string | number>> = {},
+): void {
+  if (socket.destroyed || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = `${message}\n`;
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\nconnection: close\r\n`;
+  for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
+  head += `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n`;
+  // Whatever else the client sends is read and dropped, so its end of the
+  // stream arrives and the socket can close.
+  socket.resume();
+  socket.end(head + body);
+}

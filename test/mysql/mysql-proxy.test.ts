@@ -62,6 +62,13 @@ describe("MySQL proxy with real clients and servers", () => {
     sha2 = await startCachingSha2Server("sha2user", "sha2-Secret");
     await admin(3306, `CREATE DATABASE ${dbMain}`);
     await admin(second.port, `CREATE DATABASE ${dbSecond}`);
+    // A user of another plugin, on the throwaway server only.
+    await admin(second.port, "INSTALL SONAME 'auth_ed25519'");
+    await admin(
+      second.port,
+      `CREATE USER 'nexus_ed'@'127.0.0.1' IDENTIFIED VIA ed25519 USING PASSWORD('${password}')`,
+    );
+    await admin(second.port, `GRANT ALL ON ${dbSecond}.* TO 'nexus_ed'@'127.0.0.1'`);
     await admin(
       3306,
       `CREATE USER '${user}'@'127.0.0.1' IDENTIFIED VIA mysql_native_password USING PASSWORD('${password}')`,
@@ -175,6 +182,34 @@ describe("MySQL proxy with real clients and servers", () => {
     assert.match(none.stderr, /ERROR 1046 \(3D000\)/);
   });
 
+  test("the backend's own AuthSwitchRequest (an ed25519 user) reaches the CLI", async () => {
+    const result = await mariadbCli(port, [
+      "-unexus_ed",
+      `-p${password}`,
+      dbSecond,
+      "-e",
+      "SELECT CURRENT_USER()",
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout.trim(), "nexus_ed@127.0.0.1");
+  });
+
+  test("mysql2 changeUser re-authenticates on the same backend connection", async () => {
+    const connection = await mysql.createConnection({
+      host: "127.0.0.1",
+      port,
+      user: "root",
+      database: dbMain,
+    });
+    try {
+      await connection.changeUser({ user, password, database: dbMain });
+      const [rows] = await connection.query("SELECT CURRENT_USER() AS me");
+      assert.deepEqual(rows, [{ me: `${user}@127.0.0.1` }]);
+    } finally {
+      await connection.end();
+    }
+  });
+
   test("TLS is terminated for mysql2 and the CLI, verified against the certificate", async () => {
     const connection = await mysql.createConnection({
       host: "127.0.0.1",
@@ -219,6 +254,22 @@ describe("MySQL proxy with real clients and servers", () => {
       "SELECT 1 AS one",
     );
     assert.deepEqual(rows, [{ one: 1 }]);
+  });
+
+  test("40 concurrent clients each reach their own server and keep their session", async () => {
+    const results = await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const database = i % 2 === 0 ? dbMain : dbSecond;
+        const rows = await query<{ db: string; marker: number }>(
+          { port, user: "root", database },
+          `SELECT DATABASE() AS db, ${i} AS marker`,
+        );
+        return { expected: database, rows };
+      }),
+    );
+    results.forEach(({ expected, rows }, i) => {
+      assert.deepEqual(rows, [{ db: expected, marker: i }]);
+    });
   });
 
   test("large results and many queries relay intact", async () => {

@@ -29,6 +29,8 @@ export interface MailBackendOptions {
   readonly auth?: boolean;
   /** Offer STARTTLS with this certificate. */
   readonly tls?: { readonly cert: string; readonly key: string };
+  /** A sender address refused at MAIL FROM with 550. */
+  readonly refuseSender?: string;
 }
 
 export async function startMailBackend(
@@ -55,6 +57,13 @@ export async function startMailBackend(
         callback(null, { user: auth.username });
       } else {
         callback(new Error("Invalid username or password"));
+      }
+    },
+    onMailFrom(address, _session, callback) {
+      if (address.address === options.refuseSender) {
+        callback(Object.assign(new Error("5.7.1 Sender refused"), { responseCode: 550 }));
+      } else {
+        callback();
       }
     },
     onData(stream, session, callback) {

@@ -277,13 +277,15 @@ export class MysqlSession {
     this.#closed = true;
     this.#backend?.socket.destroy();
     const socket = this.#client.socket;
-    // Let the ERR packet drain before the socket goes away.
-    if (socket.writableLength > 0 || !socket.writableFinished) {
-      socket.once("finish", () => socket.destroy());
-      setTimeout(() => socket.destroy(), 1000).unref();
-    } else {
+    if (socket.writableFinished || socket.destroyed) {
       socket.destroy();
+      return;
     }
+    // End rather than destroy, so that a last ERR packet is delivered; a
+    // client that does not read it is cut off after a second.
+    socket.once("finish", () => socket.destroy());
+    socket.end();
+    setTimeout(() => socket.destroy(), 1000).unref();
   }
 }
 

@@ -5,10 +5,12 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { connect } from "node:net";
 import { after, before, test } from "node:test";
+import { connect as tlsConnect } from "node:tls";
 import pg from "pg";
 import { makeCertificate, type TestCertificate } from "../support/certificates.ts";
 import {
   createDatabases,
+  directClient,
   errorCode,
   MAIN_SERVER,
   psql,
@@ -18,6 +20,7 @@ import {
   startProxy,
   startupMessage,
   uniqueName,
+  waitUntilRunning,
 } from "./harness.ts";
 
 const alpha = uniqueName("nexus_tls_alpha");
@@ -138,5 +141,40 @@ test("a GSSENCRequest is answered N and the session goes on in the clear", async
     assert.equal(String.fromCharCode(reply[0]!), "R", "AuthenticationOk follows");
   } finally {
     socket.destroy();
+  }
+});
+
+test("a CancelRequest sent inside TLS cancels the session's query", async () => {
+  const victim = new pg.Client({
+    host: "127.0.0.1",
+    port: secure.port,
+    user: "postgres",
+    database: alpha,
+    ssl: { ca: certificate.cert },
+  });
+  await victim.connect();
+  const observer = await directClient();
+  try {
+    const running = victim.query("SELECT pg_sleep(60) AS tls_cancel_marker");
+    await waitUntilRunning(observer, "tls_cancel_marker");
+    const { processID, secretKey } = victim as unknown as { processID: number; secretKey: number };
+    const raw = connect({ host: "127.0.0.1", port: secure.port });
+    raw.write(requestPacket(80877103));
+    const [answer] = (await once(raw, "data")) as [Buffer];
+    assert.equal(answer.toString(), "S");
+    const secured = tlsConnect({ socket: raw, ca: certificate.cert, servername: "localhost" });
+    await once(secured, "secureConnect");
+    const cancel = Buffer.alloc(16);
+    cancel.writeInt32BE(16, 0);
+    cancel.writeInt32BE(80877102, 4);
+    cancel.writeInt32BE(processID, 8);
+    cancel.writeInt32BE(secretKey, 12);
+    secured.end(cancel);
+    secured.resume();
+    await assert.rejects(running, { code: "57014" });
+    secured.destroy();
+  } finally {
+    await observer.end();
+    await victim.end();
   }
 });

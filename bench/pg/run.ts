@@ -1,0 +1,258 @@
+// `npm run bench:pg`: pgbench select-only (-S, 16 clients) against PostgreSQL
+// directly, through Nexus, through PgBouncer in session mode (the peer), and
+// through HAProxy in TCP mode (a byte-level hop that reads nothing, for
+// scale), with the same duration each, in interleaved rounds of one run.
+// Writes bench/results/pg.json and prints a Markdown table for docs/postgres.md.
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
+import { chown, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { connect, createServer } from "node:net";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs, promisify } from "node:util";
+import { BackendRouter, LOOPBACK_RANGES, StaticResolver } from "../../src/proxy/core/index.ts";
+import { PostgresProxy } from "../../src/proxy/postgres/index.ts";
+
+const run = promisify(execFile);
+const DATABASE = "nexus_bench_pg";
+const SERVER = { host: "127.0.0.1", port: 5432 };
+
+const { values: flags } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "15" },
+    rounds: { type: "string", default: "2" },
+  },
+});
+const settings = {
+  mode: "select-only (-S), simple protocol",
+  clients: 16,
+  threads: 2,
+  scale: 10,
+  seconds: Number(flags.seconds),
+  rounds: Number(flags.rounds),
+};
+
+interface Measurement {
+  readonly target: string;
+  readonly tps: number;
+  readonly latencyAvgMs: number;
+  readonly transactions: number;
+  readonly failed: number;
+}
+
+const psqlArgs = ["-X", "-q", "-h", SERVER.host, "-p", String(SERVER.port), "-U", "postgres"];
+
+async function pgbench(target: string, port: number): Promise<Measurement> {
+  const { stdout } = await run(
+    "pgbench",
+    [
+      ...["-h", "127.0.0.1", "-p", String(port), "-U", "postgres"],
+      ...["-S", "-n", "-c", String(settings.clients), "-j", String(settings.threads)],
+      ...["-T", String(settings.seconds), DATABASE],
+    ],
+    { maxBuffer: 1 << 24 },
+  );
+  const number = (pattern: RegExp): number => {
+    const match = pattern.exec(stdout);
+    if (!match?.[1]) throw new Error(`pgbench output lacks ${pattern}:\n${stdout}`);
+    return Number(match[1]);
+  };
+  return {
+    target,
+    tps: number(/tps = ([\d.]+) \(without initial connection time\)/),
+    latencyAvgMs: number(/latency average = ([\d.]+) ms/),
+    transactions: number(/number of transactions actually processed: (\d+)/),
+    failed: number(/number of failed transactions: (\d+)/),
+  };
+}
+
+async function freePort(): Promise<number> {
+  const probe = createServer().listen(0, "127.0.0.1");
+  await once(probe, "listening");
+  const { port } = probe.address() as { port: number };
+  probe.close();
+  await once(probe, "close");
+  return port;
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host: "127.0.0.1", port });
+      socket.once("connect", () => resolve(true)).once("error", () => resolve(false));
+      socket.once("close", () => socket.destroy());
+      socket.setTimeout(1000, () => socket.destroy());
+    });
+    if (open) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`nothing answers on port ${port}`);
+}
+
+interface Peer {
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/** PgBouncer in session mode; it refuses to run as root, so it runs as `postgres`. */
+async function startPgbouncer(dir: string): Promise<Peer> {
+  const port = await freePort();
+  const config = join(dir, "pgbouncer.ini");
+  const users = join(dir, "userlist.txt");
+  await writeFile(users, '"postgres" ""\n');
+  await writeFile(
+    config,
+    [
+      "[databases]",
+      `${DATABASE} = host=${SERVER.host} port=${SERVER.port} dbname=${DATABASE}`,
+      "[pgbouncer]",
+      "listen_addr = 127.0.0.1",
+      `listen_port = ${port}`,
+      "unix_socket_dir =",
+      "auth_type = trust",
+      `auth_file = ${users}`,
+      "pool_mode = session",
+      "max_client_conn = 200",
+      `default_pool_size = ${settings.clients * 2}`,
+      `logfile = ${join(dir, "pgbouncer.log")}`,
+      "",
+    ].join("\n"),
+  );
+  const { stdout } = await run("id", ["-u", "postgres"]);
+  const uid = Number(stdout.trim());
+  for (const path of [dir, config, users]) await chown(path, uid, uid);
+  const pgbouncer = spawn("runuser", ["-u", "postgres", "--", "pgbouncer", config], {
+    stdio: "ignore",
+  });
+  await waitForPort(port);
+  return {
+    port,
+    async stop() {
+      pgbouncer.kill("SIGTERM");
+      await once(pgbouncer, "exit");
+    },
+  };
+}
+
+/** HAProxy forwarding TCP to PostgreSQL: the cost of one byte-level hop. */
+async function startHaproxy(dir: string): Promise<Peer> {
+  const port = await freePort();
+  const config = join(dir, "haproxy.cfg");
+  await writeFile(
+    config,
+    [
+      "global",
+      "  maxconn 1024",
+      "defaults",
+      "  mode tcp",
+      "  timeout connect 5s",
+      "  timeout client 60s",
+      "  timeout server 60s",
+      "listen postgres",
+      `  bind 127.0.0.1:${port}`,
+      `  server postgres ${SERVER.host}:${SERVER.port}`,
+      "",
+    ].join("\n"),
+  );
+  const haproxy = spawn("haproxy", ["-db", "-f", config], { stdio: "ignore" });
+  await waitForPort(port);
+  return {
+    port,
+    async stop() {
+      haproxy.kill("SIGTERM");
+      await once(haproxy, "exit");
+    },
+  };
+}
+
+async function serverVersion(): Promise<string> {
+  const { stdout } = await run("psql", [...psqlArgs, "-At", "-c", "SHOW server_version"]);
+  return stdout.trim();
+}
+
+async function main(): Promise<void> {
+  await run("psql", [...psqlArgs, "-c", `DROP DATABASE IF EXISTS ${DATABASE}`]);
+  await run("psql", [...psqlArgs, "-c", `CREATE DATABASE ${DATABASE}`]);
+  const dir = await mkdtemp(join(tmpdir(), "nexus-bench-pg-"));
+  const router = new BackendRouter({
+    resolver: new StaticResolver({ [DATABASE]: `${SERVER.host}:${SERVER.port}` }),
+    ssrf: { allow: LOOPBACK_RANGES },
+  });
+  const proxy = new PostgresProxy({ router });
+  const peers: Peer[] = [];
+  try {
+    console.error(`preparing pgbench tables (scale ${settings.scale})…`);
+    await run("pgbench", [
+      ...psqlArgs.slice(2),
+      "-i",
+      "-q",
+      "-s",
+      String(settings.scale),
+      DATABASE,
+    ]);
+    const nexusPort = (await proxy.listen(0, "127.0.0.1")).port;
+    const pgbouncer = await startPgbouncer(dir);
+    peers.push(pgbouncer);
+    const haproxy = await startHaproxy(dir);
+    peers.push(haproxy);
+    const targets: [string, number][] = [
+      ["direct", SERVER.port],
+      ["nexus", nexusPort],
+      ["pgbouncer (session)", pgbouncer.port],
+      ["haproxy (tcp)", haproxy.port],
+    ];
+    const measurements: Measurement[] = [];
+    // Interleaved rounds, so that a slow moment of the machine hits all.
+    for (let round = 0; round < settings.rounds; round++) {
+      for (const [target, port] of targets) {
+        console.error(`round ${round + 1}: ${target}…`);
+        measurements.push(await pgbench(target, port));
+      }
+    }
+    const best = targets.map(
+      ([target]) =>
+        measurements
+          .filter((m) => m.target === target)
+          .sort((a, b) => b.tps - a.tps)[0] as Measurement,
+    );
+    const direct = best[0]!.tps;
+    const rows = best.map((m) => ({ ...m, ratio: Number((m.tps / direct).toFixed(3)) }));
+    await mkdir("bench/results", { recursive: true });
+    await writeFile(
+      "bench/results/pg.json",
+      `${JSON.stringify(
+        {
+          benchmark: "pgbench -S",
+          date: new Date().toISOString(),
+          machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+          server: `PostgreSQL ${await serverVersion()}`,
+          settings,
+          note: "best of the rounds per target; ratio = tps / direct tps",
+          results: rows,
+          rounds: measurements,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    console.log("| target | TPS | avg latency (ms) | vs direct |");
+    console.log("|---|---:|---:|---:|");
+    for (const r of rows) {
+      console.log(
+        `| ${r.target} | ${r.tps.toFixed(0)} | ${r.latencyAvgMs.toFixed(3)} | ${r.ratio.toFixed(2)}× |`,
+      );
+    }
+  } finally {
+    for (const peer of peers) await peer.stop();
+    await proxy.close();
+    await router.close();
+    await run("psql", [
+      ...psqlArgs,
+      "-c",
+      `DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`,
+    ]).catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

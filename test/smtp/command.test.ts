@@ -124,7 +124,7 @@ describe("SMTP command parser", () => {
           }
         }
       }),
-      { numRuns: 3000 },
+      { numRuns: 1000 },
     );
   });
 });

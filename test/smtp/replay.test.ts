@@ -1,16 +1,14 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { SmtpProxy } from "../../src/proxy/smtp/index.ts";
 import { makeCertificate } from "../support/certificates.ts";
-import { loopbackRouter } from "../tls/loopback-router.ts";
 import { type MailBackend, startMailBackend } from "./mail-backend.ts";
+import { type ProxyPair, startProxyPair } from "./proxy-pair.ts";
 import { RawSmtpClient } from "./raw-smtp-client.ts";
 
 describe("SmtpProxy replays the session start and reconciles the backend's replies", () => {
   const certificate = makeCertificate(["backend.test"]);
   let backend: MailBackend;
-  let byHello: SmtpProxy;
-  let byRecipient: SmtpProxy;
+  let proxies: ProxyPair;
   let helloPort: number;
   let recipientPort: number;
 
@@ -21,20 +19,12 @@ describe("SmtpProxy replays the session start and reconciles the backend's repli
       tls: certificate,
       refuseSender: "refused@client.test",
     });
-    const routes = { "a.test": `127.0.0.1:${backend.port}` };
-    byHello = new SmtpProxy({ router: loopbackRouter(routes), hostname: "proxy.test" });
-    byRecipient = new SmtpProxy({
-      router: loopbackRouter(routes),
-      routeBy: "recipient",
-      hostname: "proxy.test",
-    });
-    helloPort = (await byHello.listen(0, "127.0.0.1")).port;
-    recipientPort = (await byRecipient.listen(0, "127.0.0.1")).port;
+    proxies = await startProxyPair({ "a.test": `127.0.0.1:${backend.port}` });
+    ({ helloPort, recipientPort } = proxies);
   });
 
   after(async () => {
-    await byHello.close();
-    await byRecipient.close();
+    await proxies.close();
     await backend.close();
     certificate.dispose();
   });

@@ -5,9 +5,8 @@ import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import nodemailer from "nodemailer";
 import MailComposer from "nodemailer/lib/mail-composer/index.js";
-import { SmtpProxy } from "../../src/proxy/smtp/index.ts";
-import { loopbackRouter } from "../tls/loopback-router.ts";
 import { type MailBackend, startMailBackend } from "./mail-backend.ts";
+import { type ProxyPair, startProxyPair } from "./proxy-pair.ts";
 
 const run = promisify(execFile);
 
@@ -45,31 +44,22 @@ function transport(port: number, name: string, auth?: { user: string; pass: stri
 describe("SmtpProxy with nodemailer and swaks against smtp-server backends", () => {
   let backendA: MailBackend;
   let backendB: MailBackend;
-  let byHello: SmtpProxy;
-  let byRecipient: SmtpProxy;
+  let proxies: ProxyPair;
   let helloPort: number;
   let recipientPort: number;
 
   before(async () => {
     backendA = await startMailBackend("backend-a", { auth: true });
     backendB = await startMailBackend("backend-b", { auth: true });
-    const routes = {
+    proxies = await startProxyPair({
       "a.test": `127.0.0.1:${backendA.port}`,
       "b.test": `127.0.0.1:${backendB.port}`,
-    };
-    byHello = new SmtpProxy({ router: loopbackRouter(routes), hostname: "proxy.test" });
-    byRecipient = new SmtpProxy({
-      router: loopbackRouter(routes),
-      routeBy: "recipient",
-      hostname: "proxy.test",
     });
-    helloPort = (await byHello.listen(0, "127.0.0.1")).port;
-    recipientPort = (await byRecipient.listen(0, "127.0.0.1")).port;
+    ({ helloPort, recipientPort } = proxies);
   });
 
   after(async () => {
-    await byHello.close();
-    await byRecipient.close();
+    await proxies.close();
     await backendA.close();
     await backendB.close();
   });

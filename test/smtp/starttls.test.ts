@@ -7,6 +7,7 @@ import { SmtpProxy } from "../../src/proxy/smtp/index.ts";
 import { makeCertificate } from "../support/certificates.ts";
 import { loopbackRouter } from "../tls/loopback-router.ts";
 import { type MailBackend, startMailBackend } from "./mail-backend.ts";
+import { type ProxyPair, startProxyPair } from "./proxy-pair.ts";
 import { RawSmtpClient } from "./raw-smtp-client.ts";
 
 const run = promisify(execFile);
@@ -15,33 +16,25 @@ describe("SmtpProxy STARTTLS", () => {
   const certificate = makeCertificate(["proxy.test", "backend.test"]);
   let plainBackend: MailBackend;
   let tlsBackend: MailBackend;
-  let byHello: SmtpProxy;
-  let byRecipient: SmtpProxy;
+  let proxies: ProxyPair;
   let helloPort: number;
   let recipientPort: number;
 
   before(async () => {
     plainBackend = await startMailBackend("plain-backend", { auth: true });
     tlsBackend = await startMailBackend("tls-backend", { tls: certificate });
-    const routes = {
-      "a.test": `127.0.0.1:${plainBackend.port}`,
-      "secure.test": `127.0.0.1:${tlsBackend.port}`,
-    };
-    const tls = { cert: certificate.cert, key: certificate.key };
-    byHello = new SmtpProxy({ router: loopbackRouter(routes), hostname: "proxy.test", tls });
-    byRecipient = new SmtpProxy({
-      router: loopbackRouter(routes),
-      routeBy: "recipient",
-      hostname: "proxy.test",
-      tls,
-    });
-    helloPort = (await byHello.listen(0, "127.0.0.1")).port;
-    recipientPort = (await byRecipient.listen(0, "127.0.0.1")).port;
+    proxies = await startProxyPair(
+      {
+        "a.test": `127.0.0.1:${plainBackend.port}`,
+        "secure.test": `127.0.0.1:${tlsBackend.port}`,
+      },
+      { tls: { cert: certificate.cert, key: certificate.key } },
+    );
+    ({ helloPort, recipientPort } = proxies);
   });
 
   after(async () => {
-    await byHello.close();
-    await byRecipient.close();
+    await proxies.close();
     await plainBackend.close();
     await tlsBackend.close();
     certificate.dispose();

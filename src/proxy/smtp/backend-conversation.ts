@@ -78,8 +78,8 @@ export class BackendConversation {
     try {
       this.#replies.push(...this.#reader.push(chunk));
     } catch (error) {
-      if (!(error instanceof SmtpReplyError)) throw error;
-      this.#fail(new BackendSmtpError(`backend broke SMTP: ${error.message}`, { cause: error }));
+      const why = error instanceof SmtpReplyError ? error.message : "unreadable reply";
+      this.#fail(new BackendSmtpError(`backend broke SMTP: ${why}`, { cause: error }));
     }
     this.#wake?.();
   };

@@ -5,12 +5,7 @@ import type { AddressInfo, Socket } from "node:net";
 import { type BackendRouter, ResolverError, relay } from "../core/index.ts";
 import { ConnectionListener } from "../tcp/connection-listener.ts";
 import { openBackend } from "../tcp/open-backend.ts";
-import {
-  type ClientHello,
-  ClientHelloError,
-  DEFAULT_MAX_CLIENT_HELLO,
-  readClientHello,
-} from "./client-hello.ts";
+import { type ClientHello, DEFAULT_MAX_CLIENT_HELLO, readClientHello } from "./client-hello.ts";
 import { alertRecord, TlsAlert, type TlsAlertDescription } from "./tls-alert.ts";
 
 export interface TlsSniProxyOptions {
@@ -95,8 +90,9 @@ export class TlsSniProxy {
         try {
           const read = readClientHello(bytes, this.#maxHelloBytes);
           if (read.complete) finish({ hello: read.hello, bytes });
-        } catch (error) {
-          if (!(error instanceof ClientHelloError)) throw error;
+        } catch {
+          // A ClientHelloError; anything else is refused alike, never thrown
+          // out of an event handler.
           refuse(client, TlsAlert.decodeError);
           finish(undefined);
         }

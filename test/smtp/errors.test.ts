@@ -176,6 +176,12 @@ describe("SmtpProxy errors in SMTP terms", () => {
     await client.closed();
   });
 
+  test("a relayed session idle for too long is closed on both sides", async () => {
+    const client = await session({ relayIdleTimeoutMs: 100 });
+    assert.equal((await client.send("EHLO a.test")).code, 250);
+    await client.closed();
+  });
+
   test("commands out of order and bad syntax get 503 and 501", async () => {
     const client = await session({ routeBy: "recipient", maxMessageSize: 1000 });
     assert.equal((await client.send("MAIL FROM:<s@client.test>")).code, 503);

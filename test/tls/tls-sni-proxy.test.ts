@@ -183,6 +183,17 @@ describe("TlsSniProxy", () => {
     assert.deepEqual([...(await closedWith(proxyPort, dead))], [21, 3, 3, 0, 2, 2, 80]);
   });
 
+  test("a client that never finishes its ClientHello is closed", async () => {
+    const impatient = new TlsSniProxy({ router: loopbackRouter({}), helloTimeoutMs: 100 });
+    const { port } = await impatient.listen(0, "127.0.0.1");
+    try {
+      const hello = await recordClientHello({ servername: "a.test" });
+      assert.equal((await closedWith(port, hello.subarray(0, 20))).length, 0);
+    } finally {
+      await impatient.close();
+    }
+  });
+
   test("malformed and oversize ClientHellos are closed; the proxy keeps serving", async () => {
     const http = Buffer.from("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n");
     assert.deepEqual([...(await closedWith(proxyPort, http))], [21, 3, 3, 0, 2, 2, 50]);

@@ -55,11 +55,6 @@ export class MysqlProxy {
     return this.#server.address() as AddressInfo;
   }
 
-  /** Client connections currently open (handshaking or relaying). */
-  get connectionCount(): number {
-    return this.#sessions.size;
-  }
-
   /** Stops listening and closes every open connection. */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));

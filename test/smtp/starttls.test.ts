@@ -74,6 +74,24 @@ describe("SmtpProxy STARTTLS", () => {
     assert.deepEqual((await plainBackend.nextMail()).to, ["r@a.test"]);
   });
 
+  test("a client that declines STARTTLS is connected at its first mail command", async () => {
+    await run("swaks", [
+      "--server",
+      `127.0.0.1:${helloPort}`,
+      "--ehlo",
+      "a.test",
+      "--from",
+      "s@client.test",
+      "--to",
+      "r@elsewhere.test",
+      "--silent",
+      "2",
+    ]);
+    const mail = await plainBackend.nextMail();
+    assert.equal(mail.helo, "a.test");
+    assert.equal(mail.secure, false);
+  });
+
   test("AUTH is offered only once TLS is up; a fresh EHLO is required after it", async () => {
     const client = await RawSmtpClient.connect(helloPort);
     assert.equal((await client.read()).code, 220);

@@ -1,0 +1,128 @@
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { test } from "node:test";
+import { request } from "undici";
+import { broken, eventually, runOrchestrator, workerService } from "./harness.ts";
+
+test("the gateway routes, checks tokens, streams bodies and maps errors to statuses", async () => {
+  await using run = await runOrchestrator({
+    services: {
+      api: workerService("api"),
+      open: workerService("open"),
+      fragile: workerService("fragile", { restart: { policy: "never" } }),
+      bad: { entry: broken, restart: { policy: "never" } },
+    },
+    gateway: {
+      port: 0,
+      timeoutMs: 1000,
+      routes: [
+        { prefix: "/api", service: "api" },
+        { prefix: "/open", service: "open", public: true },
+        { prefix: "/fragile", service: "fragile" },
+        { prefix: "/bad", service: "bad" },
+      ],
+    },
+  });
+  const base = run.orchestrator.gatewayUrl!;
+  const token = (await readFile(join(run.dir, "sockets", "token"), "utf8")).trim();
+  const auth = { authorization: `Bearer ${token}` };
+  const get = async (path: string, headers: Record<string, string> = {}) => {
+    const response = await request(`${base}${path}`, { headers });
+    return {
+      status: response.statusCode,
+      headers: response.headers,
+      body: await response.body.json(),
+    };
+  };
+
+  // Token: required unless the service route or the gateway route is public.
+  assert.equal((await get("/api/pid")).status, 401);
+  assert.equal((await get("/api/pid", { authorization: "Bearer wrong" })).status, 401);
+  assert.equal((await get("/api/pid", auth)).status, 200);
+  assert.deepEqual((await get("/api/public")).body, { open: true });
+  assert.equal((await get("/open/pid")).status, 200);
+
+  // Statuses from the service pass through.
+  const missing = await get("/api/nowhere", auth);
+  assert.equal(missing.status, 404);
+  assert.equal((missing.body as { error: { code: string } }).error.code, "NOT_FOUND");
+  assert.equal((await get("/api/pid/extra", auth)).status, 404);
+
+  // A request body streams through, chunk by chunk.
+  const chunks = ['{"items":[', '"a",', '"b"', "]}"];
+  const echoed = await request(`${base}/api/echo`, {
+    method: "POST",
+    headers: { ...auth, "content-type": "application/json" },
+    body: Readable.from(chunks),
+  });
+  assert.equal(echoed.statusCode, 200);
+  assert.deepEqual(await echoed.body.json(), { items: ["a", "b"] });
+
+  // Slower than the gateway's timeout: 504.
+  const slow = await get("/api/slow/3000", auth);
+  assert.equal(slow.status, 504);
+
+  // No gateway route: 404 from the gateway itself.
+  assert.equal((await get("/unknown/x", auth)).status, 404);
+
+  // A service that is down answers 503 with Retry-After, never 404.
+  const errored = await get("/bad/anything", auth);
+  assert.equal(errored.status, 503);
+  assert.equal(errored.headers["retry-after"], "30");
+  const { pid } = (await get("/fragile/pid", auth)).body as { pid: number };
+  process.kill(pid, "SIGKILL");
+  await eventually("fragile to stop", () =>
+    run.orchestrator.status().find((s) => s.name === "fragile" && s.status === "stopped"),
+  );
+  const stopped = await get("/fragile/pid", auth);
+  assert.equal(stopped.status, 503);
+  assert.ok(stopped.headers["retry-after"]);
+  assert.match(
+    (stopped.body as { error: { message: string } }).error.message,
+    /fragile is stopped/,
+  );
+
+  // The gateway's own endpoints.
+  const health = await get("/healthz");
+  assert.equal(health.status, 200);
+  assert.deepEqual(health.body, {
+    status: "ok",
+    services: { api: "running", open: "running", fragile: "stopped", bad: "errored" },
+  });
+  const metrics = await eventually("request figures in /metrics", async () => {
+    const text = await (await request(`${base}/metrics`)).body.text();
+    return /nexus_requests_total\{service="api"\} [1-9]/.test(text) && text;
+  });
+  assert.match(metrics, /nexus_request_duration_seconds_bucket\{le="0\.001",service="api"\}/);
+  assert.match(metrics, /nexus_service_up\{service="bad"\} 0/);
+  assert.match(metrics, /nexus_service_restarts\{service="api"\} 0/);
+});
+
+test("a reload behind the gateway fails no request", async () => {
+  await using run = await runOrchestrator({
+    services: { api: workerService("api") },
+    gateway: { port: 0 },
+  });
+  const base = run.orchestrator.gatewayUrl!;
+  let running = true;
+  let ok = 0;
+  const failures: number[] = [];
+  const caller = async () => {
+    while (running) {
+      const response = await request(`${base}/api/public`);
+      await response.body.dump();
+      if (response.statusCode === 200) ok += 1;
+      else failures.push(response.statusCode);
+    }
+  };
+  const callers = Array.from({ length: 4 }, caller);
+  await eventually("load to flow", () => ok > 20);
+  await run.orchestrator.reload("api");
+  const afterReload = ok;
+  await eventually("load to continue", () => ok > afterReload + 20);
+  running = false;
+  await Promise.all(callers);
+  assert.deepEqual(failures, []);
+});

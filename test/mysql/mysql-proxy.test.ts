@@ -355,6 +355,43 @@ describe("MySQL proxy with real clients and servers", () => {
     });
   });
 
+  test("a backend address the SSRF guard blocks gets 1044", async () => {
+    const guarded = new MysqlProxy({
+      router: new BackendRouter({ resolver: new StaticResolver(routes), breaker: false }),
+    });
+    proxies.push(guarded);
+    const guardedPort = (await guarded.listen(0, "127.0.0.1")).port;
+    await assert.rejects(query({ port: guardedPort, user: "root", database: dbMain }, "SELECT 1"), {
+      errno: 1044,
+      sqlState: "42000",
+    });
+  });
+
+  test("an SSLRequest followed by bytes that are not TLS ends in a close", async () => {
+    const connection = await rawConnect(tlsPort);
+    const sslRequest = Buffer.alloc(32);
+    sslRequest.writeUInt32LE(0x200 | 0x800 | 0x8000 | 0x80000, 0);
+    connection.socket.write(encodePacket(1, sslRequest));
+    connection.socket.write("this is not a ClientHello\r\n");
+    assert.equal(await errorOrClose(connection), null);
+  });
+
+  test("close() ends open sessions", async () => {
+    const closingPort = await startProxy();
+    const closing = proxies.at(-1)!;
+    const connection = await mysql.createConnection({
+      host: "127.0.0.1",
+      port: closingPort,
+      user: "root",
+      database: dbMain,
+    });
+    const ended = new Promise((resolve) => connection.once("end", resolve));
+    connection.on("error", () => {});
+    await closing.close();
+    await ended;
+    await assert.rejects(connection.query("SELECT 1"));
+  });
+
   test("a client without CLIENT_PLUGIN_AUTH is refused with 1251", async () => {
     const connection = await rawConnect(port);
     const response = Buffer.alloc(32 + 5 + 1);

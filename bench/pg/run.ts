@@ -1,16 +1,21 @@
 // `npm run bench:pg`: pgbench select-only (-S, 16 clients) against PostgreSQL
 // directly, through Nexus, through PgBouncer in session mode (the peer), and
-// through HAProxy in TCP mode (a byte-level hop that reads nothing, for
+// through the core byte relay alone (a Node hop that parses nothing, for
 // scale), with the same duration each, in interleaved rounds of one run.
 // Writes bench/results/pg.json and prints a Markdown table for docs/postgres.md.
 import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { chown, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { connect, createServer } from "node:net";
+import { type AddressInfo, connect, createServer } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs, promisify } from "node:util";
-import { BackendRouter, LOOPBACK_RANGES, StaticResolver } from "../../src/proxy/core/index.ts";
+import {
+  BackendRouter,
+  LOOPBACK_RANGES,
+  relay,
+  StaticResolver,
+} from "../../src/proxy/core/index.ts";
 import { PostgresProxy } from "../../src/proxy/postgres/index.ts";
 
 const run = promisify(execFile);
@@ -20,7 +25,7 @@ const SERVER = { host: "127.0.0.1", port: 5432 };
 const { values: flags } = parseArgs({
   options: {
     seconds: { type: "string", default: "15" },
-    rounds: { type: "string", default: "2" },
+    rounds: { type: "string", default: "3" },
   },
 });
 const settings = {
@@ -134,35 +139,49 @@ async function startPgbouncer(dir: string): Promise<Peer> {
   };
 }
 
-/** HAProxy forwarding TCP to PostgreSQL: the cost of one byte-level hop. */
-async function startHaproxy(dir: string): Promise<Peer> {
-  const port = await freePort();
-  const config = join(dir, "haproxy.cfg");
-  await writeFile(
-    config,
-    [
-      "global",
-      "  maxconn 1024",
-      "defaults",
-      "  mode tcp",
-      "  timeout connect 5s",
-      "  timeout client 60s",
-      "  timeout server 60s",
-      "listen postgres",
-      `  bind 127.0.0.1:${port}`,
-      `  server postgres ${SERVER.host}:${SERVER.port}`,
-      "",
-    ].join("\n"),
-  );
-  const haproxy = spawn("haproxy", ["-db", "-f", config], { stdio: "ignore" });
-  await waitForPort(port);
+/**
+ * The core byte relay alone, without any PostgreSQL parsing: what one hop
+ * through Node streams costs, the floor under any Node proxy.
+ */
+async function startBareRelay(): Promise<Peer> {
+  const server = createServer({ noDelay: true }, (client) => {
+    const backend = connect({ ...SERVER, noDelay: true });
+    void relay(client, backend);
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
   return {
-    port,
+    port: (server.address() as AddressInfo).port,
     async stop() {
-      haproxy.kill("SIGTERM");
-      await once(haproxy, "exit");
+      server.close();
     },
   };
+}
+
+/**
+ * Runs every target once per round. Each round starts one target later, so
+ * a busy moment of the machine, or being first, favours no target.
+ */
+async function measureInRounds(targets: readonly [string, number][]): Promise<Measurement[]> {
+  const measurements: Measurement[] = [];
+  for (let round = 0; round < settings.rounds; round++) {
+    for (let i = 0; i < targets.length; i++) {
+      const [target, port] = targets[(round + i) % targets.length]!;
+      console.error(`round ${round + 1}: ${target}…`);
+      measurements.push(await pgbench(target, port));
+    }
+  }
+  return measurements;
+}
+
+/** The median round of each target (by TPS), with its ratio to direct. */
+function summarize(targets: readonly [string, number][], measurements: readonly Measurement[]) {
+  const medians = targets.map(([target]) => {
+    const runs = measurements.filter((m) => m.target === target).sort((a, b) => a.tps - b.tps);
+    return runs[Math.floor((runs.length - 1) / 2)]!;
+  });
+  const direct = medians[0]!.tps;
+  return medians.map((m) => ({ ...m, ratio: Number((m.tps / direct).toFixed(3)) }));
 }
 
 async function serverVersion(): Promise<string> {
@@ -193,30 +212,16 @@ async function main(): Promise<void> {
     const nexusPort = (await proxy.listen(0, "127.0.0.1")).port;
     const pgbouncer = await startPgbouncer(dir);
     peers.push(pgbouncer);
-    const haproxy = await startHaproxy(dir);
-    peers.push(haproxy);
+    const bare = await startBareRelay();
+    peers.push(bare);
     const targets: [string, number][] = [
       ["direct", SERVER.port],
       ["nexus", nexusPort],
       ["pgbouncer (session)", pgbouncer.port],
-      ["haproxy (tcp)", haproxy.port],
+      ["bare relay (no parsing)", bare.port],
     ];
-    const measurements: Measurement[] = [];
-    // Interleaved rounds, so that a slow moment of the machine hits all.
-    for (let round = 0; round < settings.rounds; round++) {
-      for (const [target, port] of targets) {
-        console.error(`round ${round + 1}: ${target}…`);
-        measurements.push(await pgbench(target, port));
-      }
-    }
-    const best = targets.map(
-      ([target]) =>
-        measurements
-          .filter((m) => m.target === target)
-          .sort((a, b) => b.tps - a.tps)[0] as Measurement,
-    );
-    const direct = best[0]!.tps;
-    const rows = best.map((m) => ({ ...m, ratio: Number((m.tps / direct).toFixed(3)) }));
+    const measurements = await measureInRounds(targets);
+    const rows = summarize(targets, measurements);
     await mkdir("bench/results", { recursive: true });
     await writeFile(
       "bench/results/pg.json",
@@ -227,7 +232,7 @@ async function main(): Promise<void> {
           machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
           server: `PostgreSQL ${await serverVersion()}`,
           settings,
-          note: "best of the rounds per target; ratio = tps / direct tps",
+          note: "median of the rounds per target; ratio = tps / direct tps",
           results: rows,
           rounds: measurements,
         },

@@ -52,6 +52,17 @@ after(async () => {
   certificate?.dispose();
 });
 
+/** A pg client that requires TLS and checks the proxy's certificate. */
+function tlsClient(port: number, database: string, servername?: string): pg.Client {
+  return new pg.Client({
+    host: "127.0.0.1",
+    port,
+    user: "postgres",
+    database,
+    ssl: { ca: certificate.cert, servername },
+  });
+}
+
 test("psql with sslmode=require gets TLS from the proxy", async () => {
   const result = await psql(
     `host=127.0.0.1 port=${secure.port} user=postgres dbname=${alpha} sslmode=require`,
@@ -62,13 +73,7 @@ test("psql with sslmode=require gets TLS from the proxy", async () => {
 });
 
 test("pg verifies the proxy's certificate and queries over TLS", async () => {
-  const client = new pg.Client({
-    host: "127.0.0.1",
-    port: secure.port,
-    user: "postgres",
-    database: alpha,
-    ssl: { ca: certificate.cert },
-  });
+  const client = tlsClient(secure.port, alpha);
   await client.connect();
   try {
     const { rows } = await client.query("SELECT current_database() AS name");
@@ -79,13 +84,7 @@ test("pg verifies the proxy's certificate and queries over TLS", async () => {
 });
 
 test("routing by SNI picks the backend from the TLS server name", async () => {
-  const client = new pg.Client({
-    host: "127.0.0.1",
-    port: bySni.port,
-    user: "postgres",
-    database: "postgres",
-    ssl: { ca: certificate.cert, servername: "alpha.test" },
-  });
+  const client = tlsClient(bySni.port, "postgres", "alpha.test");
   await client.connect();
   try {
     const { rows } = await client.query("SELECT current_database() AS name");
@@ -145,13 +144,7 @@ test("a GSSENCRequest is answered N and the session goes on in the clear", async
 });
 
 test("a CancelRequest sent inside TLS cancels the session's query", async () => {
-  const victim = new pg.Client({
-    host: "127.0.0.1",
-    port: secure.port,
-    user: "postgres",
-    database: alpha,
-    ssl: { ca: certificate.cert },
-  });
+  const victim = tlsClient(secure.port, alpha);
   await victim.connect();
   const observer = await directClient();
   try {

@@ -2,7 +2,7 @@
 // instances. initdb and pg_ctl run as the `postgres` OS user (the server
 // refuses to run as root) in a temporary folder removed by `stop`.
 import { execFile } from "node:child_process";
-import { chownSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chownSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +17,8 @@ export interface TestCluster {
 
 export interface ClusterOptions {
   readonly maxConnections?: number;
+  /** With a password, TCP clients must pass SCRAM-SHA-256 as `postgres`; without, trust. */
+  readonly password?: string;
 }
 
 export async function startCluster(options: ClusterOptions = {}): Promise<TestCluster> {
@@ -36,8 +38,15 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     "-c shared_buffers=16MB",
     "-c fsync=off",
   ].join(" ");
+  const auth = ["-A", "trust"];
+  if (options.password !== undefined) {
+    const passwordFile = join(dir, "password");
+    writeFileSync(passwordFile, options.password, { mode: 0o600 });
+    chownSync(passwordFile, uid, gid);
+    auth.push("--auth-host=scram-sha-256", `--pwfile=${passwordFile}`);
+  }
   try {
-    await asPostgres("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync"]);
+    await asPostgres("initdb", ["-D", data, ...auth, "-U", "postgres", "--no-sync"]);
     await asPostgres("pg_ctl", [
       "-D",
       data,

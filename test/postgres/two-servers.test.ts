@@ -1,8 +1,9 @@
 // Two PostgreSQL servers behind one proxy port: routing by database to the
-// right instance, cancel reaching the instance that owns the session, and
-// 200 clients at once.
+// right instance, SCRAM authentication relayed between client and backend,
+// cancel reaching the instance that owns the session, and 200 clients at once.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import pg from "pg";
 import { startCluster, type TestCluster } from "./cluster.ts";
 import {
   cancelWithPg,
@@ -17,6 +18,10 @@ import {
   waitUntilRunning,
 } from "./harness.ts";
 
+// The second server asks for a SCRAM password; pg and psql read PGPASSWORD
+// (the main server trusts local connections and ignores it).
+const PASSWORD = "s3cret-scram";
+process.env.PGPASSWORD = PASSWORD;
 const onMain = uniqueName("nexus_main");
 const onSecond = uniqueName("nexus_second");
 let second: TestCluster;
@@ -24,7 +29,7 @@ let dropMain: () => Promise<void>;
 let proxy: RunningProxy;
 
 before(async () => {
-  second = await startCluster({ maxConnections: 250 });
+  second = await startCluster({ maxConnections: 250, password: PASSWORD });
   dropMain = await createDatabases([onMain]);
   await createDatabases([onSecond], second.port);
   proxy = await startProxy({
@@ -58,6 +63,23 @@ test("each database is served by its own server instance", async () => {
     "SHOW port",
   );
   assert.equal(result.stdout, String(second.port), result.stderr);
+});
+
+test("SCRAM authentication passes through; a wrong password is the backend's own 28P01", async () => {
+  const wrong = new pg.Client({
+    host: "127.0.0.1",
+    port: proxy.port,
+    user: "postgres",
+    database: onSecond,
+    password: "not-the-password",
+  });
+  wrong.on("error", () => {});
+  await assert.rejects(wrong.connect(), { code: "28P01" });
+  const result = await psql(
+    `host=127.0.0.1 port=${proxy.port} user=postgres dbname=${onSecond} password=wrong`,
+    "SELECT 1",
+  );
+  assert.match(result.stderr, /password authentication failed for user "postgres"/);
 });
 
 test("a cancel goes to the instance that runs the query", async () => {

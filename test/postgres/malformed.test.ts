@@ -2,6 +2,8 @@
 // gets an ErrorResponse in PostgreSQL's terms or a close, the proxy never
 // crashes and keeps serving real clients.
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { connect } from "node:net";
 import { after, before, test } from "node:test";
 import fc from "fast-check";
 import {
@@ -96,4 +98,20 @@ test("property: a valid request followed by garbage never crashes the proxy", as
     { numRuns: 40 },
   );
   await assertStillServing();
+});
+
+test("a client that never finishes its startup packet is closed after the startup timeout", async () => {
+  const patient = await startProxy({ postgres: MAIN_SERVER }, { startupTimeoutMs: 300 });
+  try {
+    // Half a packet, then silence: the proxy must hang up, not wait forever.
+    const socket = connect({ host: "127.0.0.1", port: patient.port });
+    socket.on("error", () => {});
+    socket.write(startupMessage({ user: "postgres" }).subarray(0, 6));
+    const received: Buffer[] = [];
+    socket.on("data", (chunk) => received.push(chunk));
+    await once(socket, "close");
+    assert.equal(Buffer.concat(received).length, 0);
+  } finally {
+    await patient.close();
+  }
 });

@@ -42,6 +42,8 @@ export interface SessionSettings {
 type StartupMessage = Extract<StartupPacket, { kind: "startup" }>;
 
 const noop = () => {};
+/** How long a refused client has to read its ErrorResponse. */
+const REFUSAL_GRACE_MS = 5000;
 
 export class ClientSession {
   readonly #socket: Socket;
@@ -52,6 +54,8 @@ export class ClientSession {
   #backend: Socket | undefined;
   #clientKey: BackendKey | undefined;
   #closed = false;
+  /** Aborts a backend connection attempt when the client leaves first. */
+  readonly #abort = new AbortController();
 
   constructor(socket: Socket, settings: SessionSettings) {
     this.#socket = socket;
@@ -82,11 +86,14 @@ export class ClientSession {
     if (this.#closed) return;
     this.#backend?.destroy();
     this.#client.end(encodeFatalError(error), () => this.close());
+    // A client that does not read its error must not hold the socket open.
+    setTimeout(() => this.close(), REFUSAL_GRACE_MS).unref();
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#abort.abort();
     this.#backend?.destroy();
     this.#tls?.destroy();
     this.#socket.destroy();
@@ -181,7 +188,7 @@ export class ClientSession {
     let backend: Socket;
     try {
       route = await router.route(decision.subject.value, context);
-      backend = await router.connect(route, context);
+      backend = await router.connect(route, context, { signal: this.#abort.signal });
     } catch (error) {
       throw sqlStateForResolverError(toResolverError(error), decision.subject);
     }

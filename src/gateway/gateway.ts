@@ -1,15 +1,16 @@
 // The REST gateway: an HTTP server in front of the services' sockets. Each
-// request is matched to a service by path prefix, checked for the bearer
-// token unless its route is public, and streamed both ways to the least busy
-// ready instance through the service's HTTP dialect. A service that cannot
-// answer right now gives 503 with Retry-After, never 404. `/healthz` and
-// `/metrics` are the gateway's own.
+// request is matched to a service by path prefix and streamed both ways to
+// the least busy ready instance through the service's HTTP dialect. The
+// caller's bearer token goes along and the service checks it (it knows which
+// of its routes are public, even before it first started); on a gateway
+// route marked public, the gateway presents the token itself. A service that
+// cannot answer right now gives 503 with Retry-After, never 404. `/healthz`
+// and `/metrics` are the gateway's own.
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pipeline } from "node:stream/promises";
 import type { GatewayRoute } from "../orchestrator/config.ts";
-import { TokenCheck } from "../security/index.ts";
 import { type RouteMatch, RouteTable } from "./route-table.ts";
 import { retryAfterSeconds, type ServiceView } from "./service-view.ts";
 import { Upstreams } from "./upstreams.ts";
@@ -19,7 +20,7 @@ export interface GatewayOptions {
   readonly port: number;
   readonly routes: readonly GatewayRoute[];
   readonly timeoutMs: number;
-  /** The mesh token: checked on callers of non-public routes, presented to services. */
+  /** The mesh token, presented to services on public gateway routes. */
   readonly token: string;
   readonly services: ReadonlyMap<string, ServiceView>;
   readonly metrics?: () => Promise<{ contentType: string; text: string }>;
@@ -59,14 +60,12 @@ class GatewayError extends Error {
 export class Gateway {
   readonly #options: GatewayOptions;
   readonly #table: RouteTable;
-  readonly #tokenCheck: TokenCheck;
   readonly #upstreams: Upstreams;
   readonly #server: Server;
 
   constructor(options: GatewayOptions) {
     this.#options = options;
     this.#table = new RouteTable(options.routes);
-    this.#tokenCheck = new TokenCheck(options.token);
     this.#upstreams = new Upstreams(options.timeoutMs);
     this.#server = createServer((request, response) => {
       this.#handle(request, response).catch((error: unknown) => this.#fail(response, error));
@@ -94,7 +93,6 @@ export class Gateway {
 
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const target = request.url ?? "/";
-    const method = request.method ?? "GET";
     if (target === "/healthz") return this.#health(response);
     if (target === "/metrics" && this.#options.metrics) {
       const { contentType, text } = await this.#options.metrics();
@@ -105,15 +103,6 @@ export class Gateway {
     if (match === undefined)
       throw new GatewayError(404, "NOT_FOUND", `no gateway route for ${target}`);
     const service = this.#options.services.get(match.route.service)!;
-    const open = this.#table.isPublic(match, method, service.publicRoutes);
-    if (!open && !this.#tokenCheck.matches(bearer(request.headers.authorization))) {
-      response.setHeader("www-authenticate", 'Bearer realm="nexus"');
-      throw new GatewayError(
-        401,
-        "UNAUTHORIZED",
-        "a valid bearer token is required for this route",
-      );
-    }
     await this.#forward(request, response, match, service);
   }
 
@@ -139,7 +128,7 @@ export class Gateway {
         const upstream = await this.#upstreams.pool(socket).request({
           method: method as "GET",
           path: match.servicePath,
-          headers: this.#upstreamHeaders(request),
+          headers: this.#upstreamHeaders(request, match.route.public),
           body: hasBody ? request : null,
           signal: abort.signal,
         });
@@ -173,9 +162,9 @@ export class Gateway {
     return socket;
   }
 
-  #upstreamHeaders(request: IncomingMessage): Record<string, string | string[]> {
+  #upstreamHeaders(request: IncomingMessage, open: boolean): Record<string, string | string[]> {
     const headers = endToEnd(request.headers);
-    headers.authorization = `Bearer ${this.#options.token}`;
+    if (open) headers.authorization = `Bearer ${this.#options.token}`;
     const forwardedFor = request.headers["x-forwarded-for"];
     const client = request.socket.remoteAddress ?? "";
     headers["x-forwarded-for"] = forwardedFor ? `${forwardedFor}, ${client}` : client;
@@ -224,11 +213,6 @@ function upstreamError(service: ServiceView, code: string, error: Error): Gatewa
     undefined,
     error,
   );
-}
-
-function bearer(header: string | undefined): string | undefined {
-  const match = /^Bearer\s+(\S+)$/i.exec(header ?? "");
-  return match?.[1];
 }
 
 /** The headers that travel on to the next hop. */

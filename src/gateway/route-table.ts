@@ -1,10 +1,7 @@
 // Maps a gateway request to a service: the longest matching path prefix wins
 // (`/users` matches `/users` and `/users/1`, not `/usersx`), and the rest of
-// the path is what the service sees. A route is open to callers without a
-// token when the gateway route is public or the service marks it public.
-import FindMyWay from "find-my-way";
+// the path is what the service sees.
 import type { GatewayRoute } from "../orchestrator/config.ts";
-import type { PublicRoute } from "../orchestrator/host-messages.ts";
 
 export interface RouteMatch {
   readonly route: GatewayRoute;
@@ -12,12 +9,8 @@ export interface RouteMatch {
   readonly servicePath: string;
 }
 
-type Router = FindMyWay.Instance<FindMyWay.HTTPVersion.V1>;
-
 export class RouteTable {
   readonly #routes: readonly GatewayRoute[];
-  /** Public-route routers, rebuilt when a service reports a new list (after a reload). */
-  readonly #publicRouters = new WeakMap<readonly PublicRoute[], Router>();
 
   constructor(routes: readonly GatewayRoute[]) {
     const trimmed = routes.map((r) => ({ ...r, prefix: r.prefix.replace(/\/+$/, "") }));
@@ -36,19 +29,4 @@ export class RouteTable {
     }
     return undefined;
   }
-
-  isPublic(match: RouteMatch, method: string, publicRoutes: readonly PublicRoute[]): boolean {
-    if (match.route.public) return true;
-    if (publicRoutes.length === 0) return false;
-    let router = this.#publicRouters.get(publicRoutes);
-    if (router === undefined) {
-      router = FindMyWay({ ignoreTrailingSlash: true, caseSensitive: true });
-      for (const r of publicRoutes) router.on(r.method as FindMyWay.HTTPMethod, r.path, noop);
-      this.#publicRouters.set(publicRoutes, router);
-    }
-    const path = match.servicePath.split(/[?#]/)[0]!;
-    return router.find(method as FindMyWay.HTTPMethod, path) !== null;
-  }
 }
-
-function noop(): void {}

@@ -1,6 +1,5 @@
 // What the gateway needs to know about a supervised service: whether it can
-// answer now, on which sockets, and which of its routes are public.
-import type { PublicRoute } from "../orchestrator/host-messages.ts";
+// answer now, and on which sockets.
 
 export interface ServiceView {
   readonly name: string;
@@ -9,7 +8,6 @@ export interface ServiceView {
   readonly readySockets: readonly string[];
   /** While asleep, the socket whose first connection wakes the service. */
   readonly wakeSocket: string | undefined;
-  readonly publicRoutes: readonly PublicRoute[];
 }
 
 /** Seconds a caller should wait before retrying a service in this state. */

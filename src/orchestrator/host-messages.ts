@@ -2,15 +2,9 @@
 // fork IPC channel. Figures travel here, never on the request path.
 import type { MetricObjectWithValues, MetricValue } from "prom-client";
 
-/** A route the service answers without a token (the gateway lets callers in without one). */
-export interface PublicRoute {
-  readonly method: string;
-  readonly path: string;
-}
-
 export type HostReport =
   /** The socket listens at its final path. */
-  | { readonly type: "ready"; readonly publicRoutes: readonly PublicRoute[] }
+  | { readonly type: "ready" }
   /** The host could not start (entry module failed, socket taken …); it exits next. */
   | { readonly type: "failed"; readonly reason: string }
   | {

@@ -11,7 +11,6 @@ import {
   type HostReport,
   type HostSettings,
   isHostReport,
-  type PublicRoute,
 } from "./host-messages.ts";
 
 const hostModule = fileURLToPath(new URL("./service-host.ts", import.meta.url));
@@ -45,7 +44,6 @@ export class Instance {
   readonly #exited: Promise<ExitInfo>;
   #readyAt: number | undefined;
   #figures: InstanceFigures | undefined;
-  #publicRoutes: readonly PublicRoute[] = [];
 
   constructor(options: InstanceOptions) {
     this.settings = options.settings;
@@ -90,10 +88,6 @@ export class Instance {
     return this.#figures;
   }
 
-  get publicRoutes(): readonly PublicRoute[] {
-    return this.#publicRoutes;
-  }
-
   /** Resolves once the process exits, however it ends. */
   get exited(): Promise<ExitInfo> {
     return this.#exited;
@@ -124,10 +118,7 @@ export class Instance {
       this.#child.kill("SIGKILL");
       throw new StartError(outcome.reason);
     }
-    if (outcome.type === "ready") {
-      this.#readyAt = Date.now();
-      this.#publicRoutes = outcome.publicRoutes;
-    }
+    if (outcome.type === "ready") this.#readyAt = Date.now();
   }
 
   /** Asks the host to drain; kills it if it has not exited by the deadline. */

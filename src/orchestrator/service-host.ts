@@ -88,10 +88,7 @@ try {
     ...(settings.tokenFile ? { tokenPath: settings.tokenFile } : {}),
     onRequest: (outcome) => metrics.record(outcome.durationMs, outcome.error !== undefined),
   });
-  const publicRoutes = definition.routes
-    .filter((route) => route.public)
-    .map(({ method, path }) => ({ method, path }));
-  report({ type: "ready", publicRoutes });
+  report({ type: "ready" });
 } catch (error) {
   const reason = (error as Error).message;
   process.stderr.write(`${(error as Error).stack ?? reason}\n`);

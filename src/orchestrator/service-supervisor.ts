@@ -6,7 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { socketPathFor } from "../security/index.ts";
 import { ActivationSocket } from "./activation-socket.ts";
 import type { LogsConfig, ServiceConfig } from "./config.ts";
-import type { HostSettings, PublicRoute } from "./host-messages.ts";
+import type { HostSettings } from "./host-messages.ts";
 import { describeExit, Instance } from "./instance.ts";
 import { type MetricsJson, type RequestSummary, summarizeRequests } from "./request-metrics.ts";
 import { RestartPolicy } from "./restart-policy.ts";
@@ -111,13 +111,10 @@ export class ServiceSupervisor {
     return this.#slots.filter((s) => s.instance?.readyAt !== undefined).map((s) => s.socketPath);
   }
 
-  /** While sleeping, the first instance's path wakes the service on connect. */
+  /** While asleep or waking, the first instance's path: a connection there waits for the service. */
   get wakeSocket(): string | undefined {
-    return this.#status === "sleeping" ? this.#activation?.path : undefined;
-  }
-
-  get publicRoutes(): readonly PublicRoute[] {
-    return this.#slots.find((s) => s.instance?.readyAt !== undefined)?.instance?.publicRoutes ?? [];
+    const waking = this.#status === "sleeping" || this.#status === "starting";
+    return waking && this.#activation?.listening ? this.#activation.path : undefined;
   }
 
   /** Each live instance's prom-client registry, as last reported. */
@@ -142,9 +139,10 @@ export class ServiceSupervisor {
 
   /** Drains every instance (killing what outlives the stop deadline). Resolves how many were killed. */
   stop(): Promise<number> {
+    // Cancels pending restarts at once, even those of a start still under way.
+    this.#running.abort();
+    clearInterval(this.#idleTimer);
     return this.#serialize(async () => {
-      this.#running.abort();
-      clearInterval(this.#idleTimer);
       this.#setStatus("stopping");
       await this.#activation?.close();
       const killed = await this.#stopInstances();

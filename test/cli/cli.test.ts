@@ -193,13 +193,20 @@ test("services exit when the orchestrator is killed outright (no orphans)", asyn
   await eventually("every service process to exit", () => pids.every((pid) => !isAlive(pid)));
 });
 
-test("a second orchestrator on the same socket directory is refused; a bad config is reported", async () => {
-  const { config, dir } = await setUp({ a: worker("a") });
+test("a second orchestrator is refused; SIGHUP reloads; a bad config is reported", async () => {
+  const { config, dir, socketDir } = await setUp({ a: worker("a") });
   const running = await up(config);
   try {
     const second = await nexus(["up", config]);
     assert.equal(second.code, 1);
     assert.match(second.stderr, /an orchestrator is already running/);
+    // SIGHUP reloads: the service gets a new process.
+    const [before] = pidsOf(await status(socketDir));
+    running.child.kill("SIGHUP");
+    await eventually("a reloaded process", async () => {
+      const [a] = await status(socketDir);
+      return a!.status === "running" && a!.instances[0]!.pid !== before;
+    });
   } finally {
     running.child.kill("SIGTERM");
     assert.equal(await running.exited, 0);

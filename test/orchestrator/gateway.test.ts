@@ -126,3 +126,20 @@ test("a reload behind the gateway fails no request", async () => {
   await Promise.all(callers);
   assert.deepEqual(failures, []);
 });
+
+test("requests through the gateway wake a sleeping on-demand service and wait for it", async () => {
+  await using run = await runOrchestrator({
+    services: { lazy: workerService("lazy", { onDemand: { idleMs: 60_000 } }) },
+    gateway: { port: 0 },
+  });
+  assert.equal(run.orchestrator.status()[0]!.status, "sleeping");
+  const base = run.orchestrator.gatewayUrl!;
+  const answers = await Promise.all(
+    Array.from({ length: 3 }, async () => {
+      const response = await request(`${base}/lazy/public`);
+      return { status: response.statusCode, body: await response.body.json() };
+    }),
+  );
+  assert.deepEqual(answers, Array(3).fill({ status: 200, body: { open: true } }));
+  assert.equal(run.orchestrator.status()[0]!.status, "running");
+});

@@ -10,20 +10,10 @@ import type { ResolveContext, Resolver, Result } from "../../src/proxy/core/reso
 import { ResolverError } from "../../src/proxy/core/resolver-error.ts";
 import { LOOPBACK_RANGES } from "../../src/proxy/core/ssrf-guard.ts";
 import { StaticResolver } from "../../src/proxy/core/static-resolver.ts";
-import { echoBackend, hangingBackend, refusedPort } from "./backends.ts";
+import { echoBackend, hangingBackend, refusedPort, rejection } from "./harness.ts";
 
 const http: ResolveContext = { protocol: "http" };
 const local = { allow: LOOPBACK_RANGES };
-
-async function rejection(work: Promise<unknown>): Promise<ResolverError> {
-  try {
-    await work;
-  } catch (error) {
-    assert.ok(error instanceof ResolverError, String(error));
-    return error;
-  }
-  assert.fail("expected a ResolverError");
-}
 
 /** A resolver that counts calls and answers when told to. */
 class CountingResolver implements Resolver {

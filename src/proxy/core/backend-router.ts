@@ -66,7 +66,8 @@ export class BackendRouter {
   readonly #guard: SsrfGuard | undefined;
   readonly #breakerOptions: CircuitBreakerOptions | false;
   readonly #breakers = new Map<string, CircuitBreaker>();
-  readonly #health: HealthChecker | undefined;
+  /** Active health checks, when configured; emits `change` (backend, healthy). */
+  readonly health: HealthChecker | undefined;
   readonly #coldStart: ColdStartGate;
   readonly #activity: ActivityTracker;
 
@@ -80,11 +81,12 @@ export class BackendRouter {
     this.#breakerOptions = options.breaker ?? {};
     const healthDial: HealthDial = (endpoint, timeoutMs) =>
       dial(endpoint, { timeoutMs, guard: this.#guard, label: formatEndpoint(endpoint) });
-    this.#health = options.healthCheck
-      ? new HealthChecker(options.healthCheck, healthDial, (backend, healthy) =>
-          this.metrics.backendHealthy.set({ backend }, healthy ? 1 : 0),
-        )
+    this.health = options.healthCheck
+      ? new HealthChecker(options.healthCheck, healthDial)
       : undefined;
+    this.health?.on("change", (backend, healthy) =>
+      this.metrics.backendHealthy.set({ backend }, healthy ? 1 : 0),
+    );
     this.#coldStart = new ColdStartGate(options.coldStart ?? {}, this.resolver, this.#probe);
     this.#activity = new ActivityTracker(this.resolver, options.activityIntervalMs);
   }
@@ -96,7 +98,7 @@ export class BackendRouter {
       ? await this.#wake(key, answer, context)
       : { result: answer, coldStartMs: 0 };
     const endpoint = resultEndpoint(result);
-    this.#health?.watch(endpoint);
+    this.health?.watch(endpoint);
     return { key, endpoint, result, cacheHit, coldStartMs };
   }
 
@@ -110,7 +112,7 @@ export class BackendRouter {
     options: ConnectOptions = {},
   ): Promise<Socket> {
     const backend = formatEndpoint(route.endpoint);
-    if (this.#health && !this.#health.isHealthy(backend)) {
+    if (this.health && !this.health.isHealthy(backend)) {
       throw this.#refused(
         new ResolverError("UNAVAILABLE", `backend for ${route.key} fails its health checks`, {
           reason: "backend_unhealthy",
@@ -172,11 +174,11 @@ export class BackendRouter {
 
   /** The active health check verdict of a backend (true when unchecked). */
   isHealthy(backend: string): boolean {
-    return this.#health?.isHealthy(backend) ?? true;
+    return this.health?.isHealthy(backend) ?? true;
   }
 
   async close(): Promise<void> {
-    this.#health?.close();
+    this.health?.close();
     this.#activity.close();
     await this.resolver.close?.();
   }

@@ -3,6 +3,8 @@
 // must answer an expected status. `fall` failures in a row mark it down,
 // `rise` successes in a row mark it up again. Backends not routed to for a
 // while are forgotten, so a changing resolver does not grow the set forever.
+// Emits `change` (backend, healthy) when a verdict flips.
+import { EventEmitter } from "node:events";
 import { request } from "node:http";
 import type { Socket } from "node:net";
 import { type Endpoint, formatEndpoint } from "./endpoint.ts";
@@ -34,7 +36,7 @@ interface Backend {
   timer: NodeJS.Timeout | undefined;
 }
 
-export class HealthChecker {
+export class HealthChecker extends EventEmitter<{ change: [backend: string, healthy: boolean] }> {
   readonly #intervalMs: number;
   readonly #timeoutMs: number;
   readonly #rise: number;
@@ -42,15 +44,11 @@ export class HealthChecker {
   readonly #http: HealthCheckOptions["http"];
   readonly #forgetAfterMs: number;
   readonly #dial: HealthDial;
-  readonly #onChange: (backend: string, healthy: boolean) => void;
   readonly #backends = new Map<string, Backend>();
   #closed = false;
 
-  constructor(
-    options: HealthCheckOptions,
-    dial: HealthDial,
-    onChange: (backend: string, healthy: boolean) => void = () => {},
-  ) {
+  constructor(options: HealthCheckOptions, dial: HealthDial) {
+    super();
     this.#intervalMs = options.intervalMs ?? 2000;
     this.#timeoutMs = options.timeoutMs ?? 1000;
     this.#rise = options.rise ?? 2;
@@ -58,7 +56,6 @@ export class HealthChecker {
     this.#http = options.http;
     this.#forgetAfterMs = options.forgetAfterMs ?? 300_000;
     this.#dial = dial;
-    this.#onChange = onChange;
   }
 
   /** Starts checking `endpoint` (if not yet) and notes that traffic wants it. */
@@ -121,7 +118,7 @@ export class HealthChecker {
     if (backend.streak >= (backend.healthy ? this.#fall : this.#rise)) {
       backend.healthy = passed;
       backend.streak = 0;
-      this.#onChange(name, passed);
+      this.emit("change", name, passed);
     }
   }
 
@@ -148,25 +145,26 @@ function httpCheck(
   defaultHost: string,
 ): Promise<boolean> {
   return new Promise((resolve) => {
+    const finish = (passed: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(passed);
+    };
     const req = request(
       {
         createConnection: () => socket,
         path: check.path,
         method: "GET",
         headers: { host: check.host ?? defaultHost, connection: "close" },
-        timeout: timeoutMs,
       },
       (res) => {
         res.resume();
-        socket.destroy();
-        resolve(res.statusCode === (check.expectStatus ?? 200));
+        finish(res.statusCode === (check.expectStatus ?? 200));
       },
     );
-    req.once("timeout", () => req.destroy());
-    req.once("error", () => {
-      socket.destroy();
-      resolve(false);
-    });
+    // The request's own `timeout` option does not arm on a socket handed in already connected.
+    const timer = setTimeout(() => req.destroy(), timeoutMs);
+    req.once("error", () => finish(false));
     req.end();
   });
 }

@@ -1,9 +1,12 @@
-// Real backends on loopback for the proxy-core tests: one that echoes, one
-// that refuses, one that never accepts (a process whose accept queue is full)
-// and helpers to wait on events instead of sleeping.
+// Shared by the proxy-core tests: real backends on loopback (one that
+// echoes, one that refuses, one that never accepts: a process whose accept
+// queue is full), a way to wait on events instead of sleeping, and a
+// ResolverError expectation.
+import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { connect, createServer, type Server, type Socket } from "node:net";
+import { ResolverError } from "../../src/proxy/core/resolver-error.ts";
 
 export interface Backend {
   readonly server: Server;
@@ -100,4 +103,15 @@ export class Condition {
     if (this.#predicate()) return Promise.resolve();
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
+}
+
+/** The ResolverError `work` rejects with; fails the test if it resolves or rejects otherwise. */
+export async function rejection(work: Promise<unknown>): Promise<ResolverError> {
+  try {
+    await work;
+  } catch (error) {
+    assert.ok(error instanceof ResolverError, String(error));
+    return error;
+  }
+  assert.fail("expected a ResolverError");
 }

@@ -168,3 +168,26 @@ test("a failing wake hook fails the waiters with cold_start_failed", async () =>
   // The next connection tries again rather than inheriting the failure.
   assert.equal((await rejection(router.route("app", pg))).reason, "cold_start_failed");
 });
+
+test("a waiter that gives up leaves the queue and frees its place", async () => {
+  const service = new SleepingService(1000);
+  const router = new BackendRouter({
+    resolver: service,
+    coldStart: { maxQueue: 2, pollIntervalMs: 50 },
+  });
+  try {
+    const leaving = new AbortController();
+    const staying = router.route("app", pg);
+    const gone = rejection(router.route("app", pg, { signal: leaving.signal }));
+    assert.equal((await rejection(router.route("app", pg))).reason, "queue_full");
+    leaving.abort();
+    assert.equal((await gone).code, "UNAVAILABLE");
+    const joined = await router.route("app", pg);
+    assert.ok(joined.coldStartMs >= 1);
+    assert.ok((await staying).coldStartMs >= 1);
+    assert.equal(service.wakes, 1);
+  } finally {
+    await router.close();
+    service.dispose();
+  }
+});

@@ -52,6 +52,11 @@ export interface Route {
   readonly coldStartMs: number;
 }
 
+export interface RouteOptions {
+  /** Abort when the client leaves: a connection queued on a cold start gives its place back. */
+  readonly signal?: AbortSignal;
+}
+
 export interface ConnectOptions {
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
@@ -70,6 +75,8 @@ export class BackendRouter {
   readonly health: HealthChecker | undefined;
   readonly #coldStart: ColdStartGate;
   readonly #activity: ActivityTracker;
+  /** Parsed endpoints of answers seen, so a cached answer is parsed once. */
+  readonly #endpoints = new WeakMap<Result, Endpoint>();
 
   constructor(options: BackendRouterOptions) {
     this.resolver = options.resolver;
@@ -92,12 +99,12 @@ export class BackendRouter {
   }
 
   /** Resolves `key`, waking its backend if it sleeps; rejects with a ResolverError. */
-  async route(key: string, context: ResolveContext): Promise<Route> {
+  async route(key: string, context: ResolveContext, options: RouteOptions = {}): Promise<Route> {
     const { result: answer, cacheHit } = await this.#lookup(key, context);
     const { result, coldStartMs } = answer.asleep
-      ? await this.#wake(key, answer, context)
+      ? await this.#wake(key, answer, context, options.signal)
       : { result: answer, coldStartMs: 0 };
-    const endpoint = resultEndpoint(result);
+    const endpoint = this.#endpointOf(result);
     this.health?.watch(endpoint);
     return { key, endpoint, result, cacheHit, coldStartMs };
   }
@@ -189,11 +196,11 @@ export class BackendRouter {
   ): Promise<{ result: Result; cacheHit: boolean }> {
     const cached = this.#cache?.get(key);
     if (cached) {
-      this.metrics.cacheLookups.inc({ result: "hit" });
+      this.metrics.cacheHits.inc();
       if (cached.error) throw cached.error;
       return { result: cached.result, cacheHit: true };
     }
-    if (this.#cache) this.metrics.cacheLookups.inc({ result: "miss" });
+    if (this.#cache) this.metrics.cacheMisses.inc();
     const result = await this.#resolutions.run(key, () => this.#resolve(key, context));
     return { result, cacheHit: false };
   }
@@ -201,7 +208,7 @@ export class BackendRouter {
   async #resolve(key: string, context: ResolveContext): Promise<Result> {
     try {
       const result = await this.resolver.resolve(key, context);
-      this.metrics.resolutions.inc({ outcome: "ok" });
+      this.metrics.resolvedOk.inc();
       this.#cache?.set(key, result);
       return result;
     } catch (thrown) {
@@ -216,9 +223,10 @@ export class BackendRouter {
     key: string,
     asleep: Result,
     context: ResolveContext,
+    signal: AbortSignal | undefined,
   ): Promise<{ result: Result; coldStartMs: number }> {
     try {
-      const { result, waitedMs } = await this.#coldStart.wait(key, asleep, context);
+      const { result, waitedMs } = await this.#coldStart.wait(key, asleep, context, signal);
       this.#cache?.set(key, result);
       this.metrics.coldStarts.inc({ outcome: "ready" });
       this.metrics.coldStartWait.observe(waitedMs / 1000);
@@ -246,6 +254,15 @@ export class BackendRouter {
       return false;
     }
   };
+
+  #endpointOf(result: Result): Endpoint {
+    let endpoint = this.#endpoints.get(result);
+    if (!endpoint) {
+      endpoint = resultEndpoint(result);
+      this.#endpoints.set(result, endpoint);
+    }
+    return endpoint;
+  }
 
   #breaker(backend: string): CircuitBreaker | undefined {
     if (this.#breakerOptions === false) return undefined;

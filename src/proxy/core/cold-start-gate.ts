@@ -4,6 +4,7 @@
 // re-resolve, bypassing the routing cache, until the answer is awake and its
 // endpoint accepts a connection. Waiters are released together, in arrival
 // order, or all fail at the deadline.
+import { abortable } from "./abortable.ts";
 import { type Endpoint, resultEndpoint } from "./endpoint.ts";
 import type { ResolveContext, Resolver, Result } from "./resolver.ts";
 import { ResolverError, toResolverError } from "./resolver-error.ts";
@@ -56,8 +57,16 @@ export class ColdStartGate {
     return this.#wakes.get(key)?.waiters ?? 0;
   }
 
-  /** Waits until the backend of `key` is awake; rejects with a ResolverError. */
-  async wait(key: string, asleep: Result, context: ResolveContext): Promise<Woken> {
+  /**
+   * Waits until the backend of `key` is awake; rejects with a ResolverError.
+   * A caller that gives up (its client left) aborts `signal` and frees its place.
+   */
+  async wait(
+    key: string,
+    asleep: Result,
+    context: ResolveContext,
+    signal?: AbortSignal,
+  ): Promise<Woken> {
     const arrivedAt = performance.now();
     let wake = this.#wakes.get(key);
     if (wake && wake.waiters >= this.#maxQueue) {
@@ -72,8 +81,16 @@ export class ColdStartGate {
       this.#wakes.set(key, wake);
     }
     wake.waiters += 1;
+    const joined = wake;
+    const gaveUp = () => {
+      joined.waiters -= 1;
+      return new ResolverError("UNAVAILABLE", `gave up waiting for ${key} to wake`, {
+        reason: "cold_start_failed",
+        cause: signal?.reason,
+      });
+    };
     // Reactions to one promise run in the order they were added: arrival order.
-    const result = await wake.ready;
+    const result = await (signal ? abortable(wake.ready, signal, gaveUp) : wake.ready);
     return { result, waitedMs: performance.now() - arrivedAt };
   }
 

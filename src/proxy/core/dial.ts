@@ -2,6 +2,7 @@
 // the address (when one is given), then a plain connect, all under one
 // deadline and an optional abort signal. Failures are ResolverErrors.
 import { type NetConnectOpts, connect as netConnect, type Socket } from "node:net";
+import { abortable } from "./abortable.ts";
 import type { Endpoint } from "./endpoint.ts";
 import { ResolverError } from "./resolver-error.ts";
 import type { SsrfGuard } from "./ssrf-guard.ts";
@@ -31,7 +32,9 @@ export async function dial(endpoint: Endpoint, options: DialOptions): Promise<So
       endpoint.kind === "unix"
         ? { path: endpoint.path }
         : {
-            host: await pickAddress(endpoint.host, options.guard, stop, stopped),
+            host: options.guard
+              ? await abortable(options.guard.check(endpoint.host), stop, stopped)
+              : endpoint.host,
             port: endpoint.port,
             noDelay: true,
           };
@@ -39,24 +42,6 @@ export async function dial(endpoint: Endpoint, options: DialOptions): Promise<So
   } finally {
     clearTimeout(timer);
   }
-}
-
-function pickAddress(
-  host: string,
-  guard: SsrfGuard | undefined,
-  stop: AbortSignal,
-  stopped: () => ResolverError,
-): Promise<string> {
-  if (!guard) return Promise.resolve(host);
-  return new Promise((resolve, reject) => {
-    if (stop.aborted) return reject(stopped());
-    const onAbort = () => reject(stopped());
-    stop.addEventListener("abort", onAbort, { once: true });
-    guard
-      .check(host)
-      .then(resolve, reject)
-      .finally(() => stop.removeEventListener("abort", onAbort));
-  });
 }
 
 function connectSocket(

@@ -4,6 +4,7 @@ export {
   type BackendRouterOptions,
   type ConnectOptions,
   type Route,
+  type RouteOptions,
 } from "./backend-router.ts";
 export {
   type BreakerState,

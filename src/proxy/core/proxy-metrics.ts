@@ -10,6 +10,10 @@ export class ProxyMetrics {
   readonly registry: Registry;
   readonly resolutions: Counter<"outcome">;
   readonly cacheLookups: Counter<"result">;
+  /** Pre-labelled children for the per-route hot path (labelling by object costs a hash). */
+  readonly cacheHits: Counter.Internal;
+  readonly cacheMisses: Counter.Internal;
+  readonly resolvedOk: Counter.Internal;
   readonly breakerState: Gauge<"backend">;
   readonly backendHealthy: Gauge<"backend">;
   readonly coldStarts: Counter<"outcome">;
@@ -36,6 +40,9 @@ export class ProxyMetrics {
       "Routing cache lookups, by result (hit or miss)",
       ["result"],
     );
+    this.cacheHits = this.cacheLookups.labels("hit");
+    this.cacheMisses = this.cacheLookups.labels("miss");
+    this.resolvedOk = this.resolutions.labels("ok");
     this.breakerState = gauge(
       "nexus_proxy_breaker_state",
       "Circuit breaker state per backend: 0 closed, 1 open, 2 half-open",

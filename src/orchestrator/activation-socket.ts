@@ -11,16 +11,21 @@ import { SOCKET_MODE } from "../security/index.ts";
 export class ActivationSocket {
   readonly path: string;
   readonly #wake: () => Promise<void>;
+  readonly #waitLimitMs: number;
   #server: Server | undefined;
   /** The inode of our socket file at `path`, to remove it on close only if still ours. */
   #inode: number | undefined;
   #waiting: Socket[] = [];
   #waking: Promise<void> | undefined;
 
-  /** `wake` starts the service and resolves once it listens on `path` (or rejects). */
-  constructor(path: string, wake: () => Promise<void>) {
+  /**
+   * `wake` starts the service and resolves once it listens on `path` (or
+   * rejects); a connection waits for it at most `waitLimitMs`, then is closed.
+   */
+  constructor(path: string, wake: () => Promise<void>, waitLimitMs: number) {
     this.path = path;
     this.#wake = wake;
+    this.#waitLimitMs = waitLimitMs;
   }
 
   get listening(): boolean {
@@ -62,6 +67,12 @@ export class ActivationSocket {
   #accept(socket: Socket): void {
     socket.on("error", () => socket.destroy());
     this.#waiting.push(socket);
+    const limit = setTimeout(() => {
+      this.#waiting = this.#waiting.filter((waiting) => waiting !== socket);
+      socket.destroy();
+    }, this.#waitLimitMs);
+    socket.once("close", () => clearTimeout(limit));
+    socket.once("resume", () => clearTimeout(limit));
     this.#waking ??= this.#wake().then(
       () => this.#handOver(),
       () => {

@@ -94,7 +94,11 @@ export class ServiceSupervisor {
     this.#policy = new RestartPolicy(options.config.restart);
     this.#log = new RotatingLog(`${options.logs.dir}/${options.name}.log`, options.logs);
     this.#activation = options.config.onDemand
-      ? new ActivationSocket(this.#slots[0]!.socketPath, () => this.wake())
+      ? new ActivationSocket(
+          this.#slots[0]!.socketPath,
+          () => this.wake(),
+          options.config.onDemand.startTimeoutMs,
+        )
       : undefined;
   }
 

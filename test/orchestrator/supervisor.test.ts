@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
 import { setImmediate } from "node:timers/promises";
@@ -86,6 +87,34 @@ test("an on-demand service starts on its first call and sleeps again when idle",
   // Asleep again, the socket still answers: the next call wakes a new process.
   const second = (await run.client.request("lazy", "GET", "/pid")) as Pid;
   assert.notEqual(second.pid, first.pid);
+});
+
+test("a caller waits for an on-demand start at most its startTimeoutMs", async () => {
+  await using run = await runOrchestrator({
+    services: {
+      sluggish: workerService("sluggish", {
+        env: { START_DELAY_MS: "4000" },
+        onDemand: { idleMs: 60_000, startTimeoutMs: 300 },
+      }),
+    },
+  });
+  // A raw JSON-lines caller: its connection is closed unanswered once the limit passes.
+  const socket = connect(join(run.dir, "sockets", "sluggish.sock"));
+  socket.end('{"path":"/pid","method":"GET"}\n');
+  let received = "";
+  socket.on("data", (chunk: Buffer) => {
+    received += chunk.toString();
+  });
+  socket.on("error", () => {}); // a reset: the supervisor closed it with the request unread
+  await new Promise((resolve) => socket.once("close", resolve));
+  assert.equal(received, "");
+  assert.notEqual(run.orchestrator.status()[0]!.status, "running");
+  // The start goes on without the caller that gave up.
+  await eventually(
+    "the slow start to finish",
+    () => run.orchestrator.status()[0]!.status === "running",
+  );
+  assert.ok(((await run.client.request("sluggish", "GET", "/pid")) as Pid).pid > 0);
 });
 
 test("calls balance across instances by requests in flight", async () => {

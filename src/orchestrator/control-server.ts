@@ -66,16 +66,21 @@ export class ControlServer {
     this.#sockets.add(socket);
     socket.on("close", () => this.#sockets.delete(socket));
     socket.on("error", () => socket.destroy());
+    const lines = createInterface({ input: socket, crlfDelay: Infinity });
     socket.on("data", () => {
-      if (socket.bytesRead > MAX_BYTES_PER_CONNECTION && !socket.destroyed) {
-        socket.end(
-          `${JSON.stringify({ ok: false, error: "too much input on one control connection" })}\n`,
-        );
+      if (socket.bytesRead > MAX_BYTES_PER_CONNECTION && socket.writable) {
+        lines.close();
+        const refusal = { ok: false, error: "too much input on one control connection" };
+        socket.end(`${JSON.stringify(refusal)}\n`);
       }
     });
-    createInterface({ input: socket, crlfDelay: Infinity }).on("line", (line) => {
-      void this.#answer(line).then((reply) => {
-        if (!socket.destroyed) socket.write(`${JSON.stringify(reply)}\n`);
+    // Replies go out in request order, even when a later request is answered sooner.
+    let previous: Promise<void> = Promise.resolve();
+    lines.on("line", (line) => {
+      const reply = this.#answer(line);
+      previous = previous.then(async () => {
+        const answer = await reply;
+        if (socket.writable) socket.write(`${JSON.stringify(answer)}\n`);
       });
     });
   }

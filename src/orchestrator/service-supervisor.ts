@@ -195,7 +195,7 @@ export class ServiceSupervisor {
     });
   }
 
-  /** Starts a sleeping on-demand service (bounded by its start timeout). */
+  /** Starts a sleeping on-demand service; called by its activation socket. */
   wake(): Promise<void> {
     return this.#serialize(async () => {
       if (this.#status === "running") return;

@@ -2,7 +2,7 @@
 // Connects, checks one reply, runs the load and sends the result over IPC.
 import { deepEqual } from "node:assert/strict";
 import { type LoadOptions, runLoad } from "./load.ts";
-import { systemNamed } from "./systems/index.ts";
+import { loadSystem } from "./systems/index.ts";
 
 export interface ClientJob extends LoadOptions {
   readonly system: string;
@@ -13,7 +13,7 @@ const job = JSON.parse(process.argv[2] ?? "{}") as ClientJob;
 // If the runner goes away, so does the client.
 process.on("disconnect", () => process.exit(1));
 
-const system = systemNamed(job.system);
+const system = await loadSystem(job.system);
 const client = await system.connect(job.address, job.inflight);
 deepEqual(await client.call(), system.expectedReply, `${system.name} answered wrongly`);
 const result = await runLoad(() => client.call(), job);

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ClientJob } from "./client-process.ts";
 import type { LoadResult } from "./load.ts";
-import { systemNamed } from "./systems/index.ts";
+import { assertSystemNames, loadSystem } from "./systems/index.ts";
 
 const SERVER_SCRIPT = fileURLToPath(new URL("./server-process.ts", import.meta.url));
 const CLIENT_SCRIPT = fileURLToPath(new URL("./client-process.ts", import.meta.url));
@@ -42,7 +42,7 @@ export class RpcBenchmark implements AsyncDisposable {
   #root: string | undefined;
 
   constructor(options: BenchOptions) {
-    for (const name of options.systems) systemNamed(name); // unknown names fail before any work
+    assertSystemNames(options.systems); // unknown names fail before any work
     this.#options = options;
   }
 
@@ -68,7 +68,7 @@ export class RpcBenchmark implements AsyncDisposable {
   }
 
   async #runSystem(name: string, round: number): Promise<Measurement[]> {
-    const system = systemNamed(name);
+    const system = await loadSystem(name);
     const dir = await mkdtemp(join(this.#root!, `${name}-`));
     const server = this.#fork(SERVER_SCRIPT, [name, dir], `${name}-server-r${round}`);
     try {

@@ -13,14 +13,14 @@ import { parseArgs } from "node:util";
 import { type BenchOptions, RpcBenchmark } from "./harness.ts";
 import { bestOfRounds, machineInfo, markdownSection, type RpcResults } from "./report.ts";
 import { REQUEST } from "./system.ts";
-import { SYSTEMS } from "./systems/index.ts";
+import { SYSTEM_NAMES } from "./systems/index.ts";
 
 const START_MARKER = "<!-- bench:rpc results start -->";
 const END_MARKER = "<!-- bench:rpc results end -->";
 
 const { values } = parseArgs({
   options: {
-    systems: { type: "string", default: SYSTEMS.map((system) => system.name).join(",") },
+    systems: { type: "string", default: SYSTEM_NAMES.join(",") },
     inflight: { type: "string", default: "1,64" },
     warmup: { type: "string", default: "2" },
     duration: { type: "string", default: "5" },

@@ -1,10 +1,10 @@
 // A benchmark server in its own process: `node server-process.ts <system> <dir>`.
 // Tells the runner its address over IPC, then serves until the runner sends
 // "stop" or goes away.
-import { systemNamed } from "./systems/index.ts";
+import { loadSystem } from "./systems/index.ts";
 
 const [name = "", dir = ""] = process.argv.slice(2);
-const server = await systemNamed(name).serve(dir);
+const server = await (await loadSystem(name)).serve(dir);
 
 let stopping = false;
 async function stop(): Promise<void> {

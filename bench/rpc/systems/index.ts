@@ -1,26 +1,33 @@
-// Every benchmarked system, in table order: the limit first, then Nexus, then the peers.
+// Every benchmarked system, in table order: the limit first, then Nexus, then
+// the peers. Each is loaded on demand, so that a server or client process
+// holds only its own system's code.
 import type { BenchSystem } from "../system.ts";
-import { grpc } from "./grpc.ts";
-import { moleculer } from "./moleculer.ts";
-import { nexusHttp } from "./nexus-http.ts";
-import { nexusJsonLines } from "./nexus-json-lines.ts";
-import { nexusRpc } from "./nexus-rpc.ts";
-import { rawEcho } from "./raw-echo.ts";
 
-export const SYSTEMS: readonly BenchSystem[] = [
-  rawEcho,
-  nexusRpc,
-  nexusJsonLines,
-  nexusHttp,
-  moleculer,
-  grpc,
-];
+const LOADERS = {
+  "raw-echo": async () => (await import("./raw-echo.ts")).rawEcho,
+  "nexus-rpc": async () => (await import("./nexus-rpc.ts")).nexusRpc,
+  "nexus-json-lines": async () => (await import("./nexus-json-lines.ts")).nexusJsonLines,
+  "nexus-http": async () => (await import("./nexus-http.ts")).nexusHttp,
+  moleculer: async () => (await import("./moleculer.ts")).moleculer,
+  grpc: async () => (await import("./grpc.ts")).grpc,
+} satisfies Record<string, () => Promise<BenchSystem>>;
 
-export function systemNamed(name: string): BenchSystem {
-  const system = SYSTEMS.find((candidate) => candidate.name === name);
-  if (system === undefined) {
-    const known = SYSTEMS.map((candidate) => candidate.name).join(", ");
-    throw new Error(`unknown system "${name}" (known: ${known})`);
+export const SYSTEM_NAMES: readonly string[] = Object.keys(LOADERS);
+
+function isSystemName(name: string): name is keyof typeof LOADERS {
+  return Object.hasOwn(LOADERS, name);
+}
+
+/** Throws, naming the known systems, when there is no system by that name. */
+export function assertSystemNames(names: readonly string[]): void {
+  for (const name of names) {
+    if (!isSystemName(name)) {
+      throw new Error(`unknown system "${name}" (known: ${SYSTEM_NAMES.join(", ")})`);
+    }
   }
-  return system;
+}
+
+export function loadSystem(name: string): Promise<BenchSystem> {
+  assertSystemNames([name]);
+  return LOADERS[name as keyof typeof LOADERS]();
 }

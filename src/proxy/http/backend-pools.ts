@@ -17,7 +17,7 @@ export interface PoolOptions {
 export class BackendPools {
   readonly #pools = new Map<string, Pool>();
   readonly #options: PoolOptions;
-  #router: BackendRouter;
+  readonly #router: BackendRouter;
 
   constructor(router: BackendRouter, options: PoolOptions = {}) {
     this.#router = router;
@@ -39,15 +39,6 @@ export class BackendPools {
       this.#pools.set(name, pool);
     }
     return pool;
-  }
-
-  /**
-   * Opens new connections through `router` from now on. The current pools
-   * are closed gracefully: requests in flight finish on them.
-   */
-  replaceRouter(router: BackendRouter): Promise<void> {
-    this.#router = router;
-    return this.close();
   }
 
   /** Closes every pool once its requests in flight have finished. */

@@ -82,7 +82,7 @@ export class HttpProxy {
   readonly #telemetry: boolean;
   readonly #via: string;
   readonly #tunnels = new Set<Duplex>();
-  #router: BackendRouter;
+  readonly #router: BackendRouter;
   #connections = 0;
   #closing = false;
 
@@ -113,19 +113,16 @@ export class HttpProxy {
 
   /** Starts listening; resolves with the bound address. */
   async listen(port: number, host?: string, options: ListenOptions = {}): Promise<AddressInfo> {
-    this.#server.listen({ port, host, reusePort: options.reusePort ?? false });
+    // `exclusive` keeps a cluster worker from sharing the primary's socket:
+    // with SO_REUSEPORT each worker binds its own and the kernel spreads connections.
+    const reusePort = options.reusePort ?? false;
+    this.#server.listen({ port, host, reusePort, exclusive: reusePort });
     await once(this.#server, "listening");
     return this.#server.address() as AddressInfo;
   }
 
   address(): AddressInfo {
     return this.#server.address() as AddressInfo;
-  }
-
-  /** Routes new requests with `router`; requests in flight finish on the old one. */
-  async replaceRouter(router: BackendRouter): Promise<void> {
-    this.#router = router;
-    await this.#pools.replaceRouter(router);
   }
 
   /**

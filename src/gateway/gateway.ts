@@ -40,8 +40,12 @@ const HOP_BY_HOP = new Set([
   "host",
 ]);
 
-/** Errors that mean the instance could not take the request: safe to retry elsewhere. */
+/** Errors that mean the instance could not take the request: safe to retry. */
 const NOT_DELIVERED = new Set(["ECONNREFUSED", "ENOENT", "EPIPE", "UND_ERR_CONNECT_TIMEOUT"]);
+/** A kept-alive connection closed under the request (an instance draining for a reload). */
+const CONNECTION_LOST = new Set(["UND_ERR_SOCKET", "ECONNRESET"]);
+/** Methods a second attempt cannot make do something twice (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
 const TIMEOUTS = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
 
 class GatewayError extends Error {
@@ -141,7 +145,9 @@ export class Gateway {
           return;
         }
         const code = (error as NodeJS.ErrnoException).code ?? "";
-        if (NOT_DELIVERED.has(code) && !hasBody && attempt === 0) continue;
+        const retry =
+          NOT_DELIVERED.has(code) || (CONNECTION_LOST.has(code) && IDEMPOTENT.has(method));
+        if (retry && !hasBody && attempt === 0) continue;
         throw upstreamError(service, code, error as Error);
       } finally {
         done();
@@ -203,7 +209,7 @@ function upstreamError(service: ServiceView, code: string, error: Error): Gatewa
   if (TIMEOUTS.has(code)) {
     return new GatewayError(504, "TIMEOUT", `service ${service.name} did not answer in time`);
   }
-  if (NOT_DELIVERED.has(code) || code === "UND_ERR_SOCKET" || code === "ECONNRESET") {
+  if (NOT_DELIVERED.has(code) || CONNECTION_LOST.has(code)) {
     return new GatewayError(503, "UNAVAILABLE", `service ${service.name} is unavailable`, 1);
   }
   return new GatewayError(

@@ -2,7 +2,7 @@
 // export is the config, or .yaml / .yml), validates it and makes its paths
 // absolute. Every mistake is reported at once, each with its key, what was
 // expected and what was found.
-import { readFile } from "node:fs/promises";
+import { access, readFile } from "node:fs/promises";
 import { dirname, extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseDocument } from "yaml";
@@ -31,7 +31,15 @@ export interface LoadedConfig extends NexusConfig {
 
 export async function loadConfig(path: string): Promise<LoadedConfig> {
   const file = resolve(path);
-  return parseConfig(await readConfigValue(file), file);
+  const config = parseConfig(await readConfigValue(file), file);
+  const missing: ConfigProblem[] = [];
+  for (const [name, service] of Object.entries(config.services)) {
+    await access(service.entry).catch(() =>
+      missing.push({ key: `services.${name}.entry`, message: `no such file: ${service.entry}` }),
+    );
+  }
+  if (missing.length > 0) throw new ConfigError(file, missing);
+  return config;
 }
 
 /** Validates an already-read config value as if it came from `file`. */

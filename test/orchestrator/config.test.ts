@@ -66,8 +66,15 @@ test("a TS config without a default export is reported", async () => {
   assert.deepEqual(problems, [": expected a default export made with defineConfig({...})"]);
 });
 
+test("an entry module that does not exist is reported", async () => {
+  const problems = await problemsOf("noentry.yaml", "services:\n  users: { entry: ./nope.ts }\n");
+  assert.deepEqual(problems, [`services.users.entry: no such file: ${join(dir, "nope.ts")}`]);
+});
+
 test("a valid TS config gets defaults and absolute paths", async () => {
   const file = join(dir, "good.config.ts");
+  await writeFile(join(dir, "users.ts"), "");
+  await writeFile(join(dir, "orders.ts"), "");
   await writeFile(
     file,
     `export default { socketDir: "sockets", services: { users: { entry: "./users.ts" },

@@ -117,8 +117,9 @@ test("a reload behind the gateway fails no request", async () => {
       else failures.push(response.statusCode);
     }
   };
-  const callers = Array.from({ length: 4 }, caller);
+  const callers = Array.from({ length: 8 }, caller);
   await eventually("load to flow", () => ok > 20);
+  await run.orchestrator.reload("api");
   await run.orchestrator.reload("api");
   const afterReload = ok;
   await eventually("load to continue", () => ok > afterReload + 20);

@@ -6,6 +6,7 @@ import type { BenchSystem } from "../system.ts";
 const LOADERS = {
   "raw-echo": async () => (await import("./raw-echo.ts")).rawEcho,
   "nexus-rpc": async () => (await import("./nexus-rpc.ts")).nexusRpc,
+  "nexus-rpc-msgpack": async () => (await import("./nexus-rpc-msgpack.ts")).nexusRpcMsgpack,
   "nexus-json-lines": async () => (await import("./nexus-json-lines.ts")).nexusJsonLines,
   "nexus-http": async () => (await import("./nexus-http.ts")).nexusHttp,
   moleculer: async () => (await import("./moleculer.ts")).moleculer,

@@ -5,8 +5,8 @@ export interface Command {
   readonly name: string;
   /** One line for `nexus --help`. */
   readonly summary: string;
-  /** The full `nexus <command> --help` text. */
-  readonly help: string;
+  /** The full `nexus <command> --help` text; undefined when the command prints its own. */
+  readonly help: string | undefined;
   /** Resolves the process exit code. */
   run(args: readonly string[]): Promise<number>;
 }

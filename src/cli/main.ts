@@ -3,6 +3,7 @@
 import { call } from "./call.ts";
 import type { Command } from "./command.ts";
 import { logs } from "./logs.ts";
+import { proxy } from "./proxy.ts";
 import { reload } from "./reload.ts";
 import { status } from "./status.ts";
 import { stop } from "./stop.ts";
@@ -10,7 +11,7 @@ import { token } from "./token.ts";
 import { up } from "./up.ts";
 import { UsageError } from "./usage-error.ts";
 
-const commands: readonly Command[] = [up, status, call, reload, stop, logs, token];
+const commands: readonly Command[] = [up, status, call, reload, stop, logs, token, proxy];
 
 function overview(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -29,7 +30,12 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   const [name, ...args] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     const topic = commands.find((c) => c.name === args[0]);
-    process.stdout.write(topic ? `${topic.help}\n` : overview());
+    if (topic?.help === undefined) {
+      if (topic) return topic.run(["--help"]);
+      process.stdout.write(overview());
+      return 0;
+    }
+    process.stdout.write(`${topic.help}\n`);
     return 0;
   }
   const command = commands.find((c) => c.name === name);
@@ -37,7 +43,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     process.stderr.write(`nexus: unknown command "${name}"\n\n${overview()}`);
     return 2;
   }
-  if (args.includes("--help") || args.includes("-h")) {
+  if (command.help !== undefined && (args.includes("--help") || args.includes("-h"))) {
     process.stdout.write(`${command.help}\n`);
     return 0;
   }

@@ -139,6 +139,9 @@ describe("every command against a running orchestrator", () => {
       assert.equal(help.code, 0);
       assert.ok(help.stdout.startsWith(`Usage: nexus ${command}`), help.stdout);
     }
+    const proxyHelp = await nexus(["proxy", "--help"]);
+    assert.equal(proxyHelp.code, 0);
+    assert.match(proxyHelp.stdout, /nexus proxy --config/);
     const overview = await nexus(["--help"]);
     assert.match(overview.stdout, /Commands:\n {2}up/);
     assert.equal((await nexus(["bogus"])).code, 2);

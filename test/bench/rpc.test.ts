@@ -1,7 +1,8 @@
 // Smoke test of `npm run bench:rpc`: the harness runs one system in two
-// processes for a fraction of a second and writes its JSON and doc section.
-// It checks the shape of what is written and that nothing is left behind,
-// never the speed.
+// processes for a fraction of a second and writes its JSON and doc section;
+// every system's client gets the expected reply from its server. It checks
+// the shape of what is written and that nothing is left behind, never the
+// speed.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -10,6 +11,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { loadSystem, SYSTEM_NAMES } from "../../bench/rpc/systems/index.ts";
 
 const run = promisify(execFile);
 const RUNNER = fileURLToPath(new URL("../../bench/rpc/run.ts", import.meta.url));
@@ -82,4 +84,27 @@ test("an unknown system is refused before anything starts", async () => {
       return true;
     },
   );
+});
+
+test("every system's client gets the expected reply from its server", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "nexus-bench-systems-"));
+  try {
+    for (const name of SYSTEM_NAMES) {
+      const system = await loadSystem(name);
+      const server = await system.serve(dir);
+      try {
+        const client = await system.connect(server.address, 4);
+        try {
+          const replies = await Promise.all(Array.from({ length: 4 }, () => client.call()));
+          for (const reply of replies) assert.deepEqual(reply, system.expectedReply, name);
+        } finally {
+          await client.close();
+        }
+      } finally {
+        await server.close();
+      }
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -83,8 +83,15 @@ export class Gateway {
   }
 
   async listen(): Promise<void> {
-    this.#server.listen(this.#options.port, this.#options.host);
-    await once(this.#server, "listening");
+    const { host, port } = this.#options;
+    this.#server.listen(port, host);
+    try {
+      await once(this.#server, "listening");
+    } catch (error) {
+      throw new Error(
+        `the gateway cannot listen on ${host}:${port} (gateway in the config): ${(error as Error).message}`,
+      );
+    }
   }
 
   async close(): Promise<void> {

@@ -80,3 +80,44 @@ export async function eventually<T>(
     await sleep(50);
   }
 }
+
+export interface LoadOutcome {
+  readonly ok: number;
+  /** One entry per failed call: its error message or unexpected status. */
+  readonly failures: readonly string[];
+}
+
+/**
+ * Keeps `callers` loops calling `call` (which throws on failure) while
+ * `during` runs, making sure calls flowed before and after it.
+ */
+export async function underConstantLoad(
+  call: () => Promise<unknown>,
+  during: () => Promise<void>,
+  callers = 8,
+): Promise<LoadOutcome> {
+  let running = true;
+  let ok = 0;
+  const failures: string[] = [];
+  const loop = async () => {
+    while (running) {
+      try {
+        await call();
+        ok += 1;
+      } catch (error) {
+        failures.push((error as Error).message);
+      }
+    }
+  };
+  const loops = Array.from({ length: callers }, loop);
+  try {
+    await eventually("load to flow", () => ok > 20);
+    await during();
+    const after = ok;
+    await eventually("load to continue", () => ok > after + 20);
+  } finally {
+    running = false;
+    await Promise.all(loops);
+  }
+  return { ok, failures };
+}

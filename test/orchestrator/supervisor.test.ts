@@ -4,7 +4,14 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
 import { setImmediate } from "node:timers/promises";
-import { broken, eventually, runOrchestrator, tempDir, workerService } from "./harness.ts";
+import {
+  broken,
+  eventually,
+  runOrchestrator,
+  tempDir,
+  underConstantLoad,
+  workerService,
+} from "./harness.ts";
 
 type Pid = { pid: number };
 
@@ -138,29 +145,15 @@ test("a rolling reload under constant load fails no request", async () => {
   await using run = await runOrchestrator({
     services: { steady: workerService("steady", { instances: 2 }) },
   });
-  let running = true;
-  let ok = 0;
-  const failures: string[] = [];
-  const pids = new Set<number>();
-  const caller = async () => {
-    while (running) {
-      try {
-        pids.add(((await run.client.request("steady", "GET", "/slow/5")) as Pid).pid);
-        ok += 1;
-      } catch (error) {
-        failures.push((error as Error).message);
-      }
-    }
-  };
-  const callers = Array.from({ length: 8 }, caller);
-  await eventually("load to flow", () => ok > 20);
   const before = new Set(run.orchestrator.status()[0]!.instances.map((i) => i.pid));
-  await run.orchestrator.reload("steady");
-  await run.orchestrator.reload("steady");
-  const countAfterReload = ok;
-  await eventually("load to continue", () => ok > countAfterReload + 20);
-  running = false;
-  await Promise.all(callers);
+  const pids = new Set<number>();
+  const { failures } = await underConstantLoad(
+    async () => pids.add(((await run.client.request("steady", "GET", "/slow/5")) as Pid).pid),
+    async () => {
+      await run.orchestrator.reload("steady");
+      await run.orchestrator.reload("steady");
+    },
+  );
   assert.deepEqual(failures, []);
   const now = run.orchestrator.status()[0]!;
   assert.equal(now.status, "running");

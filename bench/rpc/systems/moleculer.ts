@@ -1,7 +1,8 @@
 // The Moleculer peer: two ServiceBrokers in two processes over Moleculer's
 // TCP transporter (kept on loopback, see moleculer-loopback.ts), JSON
 // serializer, no UDP discovery: the client is given the server's address.
-// Calls share the one TCP connection each way, many in flight at once.
+// Each broker sends on its own TCP connection to the other (requests one
+// way, replies the other), many calls in flight at once.
 import { ServiceBroker } from "moleculer";
 import { type BenchSystem, REQUEST, replyTo } from "../system.ts";
 import { LoopbackTcpTransporter } from "./moleculer-loopback.ts";
@@ -15,7 +16,7 @@ function broker(nodeID: string, transporter: LoopbackTcpTransporter): ServiceBro
 export const moleculer: BenchSystem = {
   name: "moleculer",
   label: "Moleculer (TCP transporter)",
-  concurrency: "multiplexed on one TCP connection",
+  concurrency: "multiplexed on one TCP connection each way",
   expectedReply: replyTo(REQUEST),
   async serve() {
     const transporter = new LoopbackTcpTransporter({ udpDiscovery: false });

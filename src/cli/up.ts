@@ -21,8 +21,9 @@ SIGHUP reloads every service without dropping a request.
   config             nexus.config.ts or .yaml (default: the one in this folder)
 ${socketDirHelp.replace("where the orchestrator runs", "overrides the config's socketDir")}
 
-Exit code: 0 when every instance drained in time, 1 when one had to be killed
-or the orchestrator could not start.`,
+Exit code: 0 when every instance drained in time, 1 when one did not (its
+open requests were cut at stopTimeoutMs, or it was killed) or the orchestrator
+could not start.`,
 
   async run(args) {
     const { values, positionals } = parseCommandLine(args, socketDirOption);
@@ -59,13 +60,13 @@ or the orchestrator could not start.`,
     }
     if (!stopping) printBanner(orchestrator, print);
     await stop;
-    const { killed } = await orchestrator.stop();
+    const { notDrained } = await orchestrator.stop();
     print(
-      killed === 0
+      notDrained === 0
         ? "[nexus] stopped: every instance drained"
-        : `[nexus] stopped: ${killed} instance(s) did not drain in time and were killed`,
+        : `[nexus] stopped: ${notDrained} instance(s) did not drain in time`,
     );
-    return killed === 0 ? 0 : 1;
+    return notDrained === 0 ? 0 : 1;
   },
 };
 

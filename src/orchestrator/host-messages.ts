@@ -35,6 +35,9 @@ export interface HostSettings {
 
 export const HOST_SETTINGS_ENV = "NEXUS_HOST_SETTINGS";
 
+/** A host's exit code when its drain deadline passed and open connections were cut. */
+export const EXIT_DRAIN_DEADLINE = 3;
+
 export function isHostReport(value: unknown): value is HostReport {
   const type = (value as { type?: unknown } | null)?.type;
   return type === "ready" || type === "failed" || type === "figures";

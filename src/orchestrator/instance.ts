@@ -6,6 +6,7 @@ import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import {
+  EXIT_DRAIN_DEADLINE,
   HOST_SETTINGS_ENV,
   type HostCommand,
   type HostReport,
@@ -121,8 +122,11 @@ export class Instance {
     if (outcome.type === "ready") this.#readyAt = Date.now();
   }
 
-  /** Asks the host to drain; kills it if it has not exited by the deadline. */
-  async stop(timeoutMs: number): Promise<ExitInfo & { readonly killed: boolean }> {
+  /**
+   * Asks the host to drain; kills it if it has not exited by the deadline.
+   * `drained` is false when requests were cut at the deadline or it was killed.
+   */
+  async stop(timeoutMs: number): Promise<ExitInfo & { readonly drained: boolean }> {
     if (this.#child.exitCode === null && this.#child.signalCode === null) {
       this.#send({ type: "drain", timeoutMs });
     }
@@ -133,9 +137,11 @@ export class Instance {
     });
     const outcome = await Promise.race([this.#exited, deadline]);
     clearTimeout(timer);
-    if (outcome !== "deadline") return { ...outcome, killed: false };
+    if (outcome !== "deadline") {
+      return { ...outcome, drained: outcome.code !== EXIT_DRAIN_DEADLINE };
+    }
     this.#child.kill("SIGKILL");
-    return { ...(await this.#exited), killed: true };
+    return { ...(await this.#exited), drained: false };
   }
 
   kill(): void {

@@ -25,8 +25,8 @@ export interface OrchestratorInfo {
 }
 
 export interface StopOutcome {
-  /** Instances that did not drain before their deadline and were killed. */
-  readonly killed: number;
+  /** Instances that did not drain before their deadline (requests cut, or killed). */
+  readonly notDrained: number;
 }
 
 export class OrchestratorRunningError extends Error {
@@ -139,14 +139,14 @@ export class Orchestrator {
   stop(): Promise<StopOutcome> {
     this.#stopping ??= (async () => {
       await this.#gateway?.close();
-      let killed = 0;
+      let notDrained = 0;
       for (const wave of [...this.#waves].reverse()) {
         const counts = await Promise.all(wave.map((name) => this.supervisors.get(name)!.stop()));
-        killed += counts.reduce((a, b) => a + b, 0);
+        notDrained += counts.reduce((a, b) => a + b, 0);
       }
       for (const supervisor of this.supervisors.values()) supervisor.close();
       await this.#control.close();
-      return { killed };
+      return { notDrained };
     })();
     return this.#stopping;
   }

@@ -7,6 +7,7 @@ import { pathToFileURL } from "node:url";
 import { ServiceDefinition } from "../service/index.ts";
 import { type ServiceServer, serve } from "../transport/index.ts";
 import {
+  EXIT_DRAIN_DEADLINE,
   HOST_SETTINGS_ENV,
   type HostCommand,
   type HostReport,
@@ -34,10 +35,15 @@ let stopping: Promise<void> | undefined;
 function stop(timeoutMs: number): Promise<void> {
   stopping ??= (async () => {
     clearInterval(figuresTimer);
-    // Exit even if a stop hook hangs; the supervisor's deadline is the backstop.
-    setTimeout(() => process.exit(1), timeoutMs + 500).unref();
+    // Set before close() starts its own deadline timer, so this one fires first.
+    let deadlinePassed = false;
+    setTimeout(() => {
+      deadlinePassed = true;
+    }, timeoutMs).unref();
+    // Exit even if a stop hook hangs; the supervisor's SIGKILL is the last resort.
+    setTimeout(() => process.exit(EXIT_DRAIN_DEADLINE), timeoutMs + 500).unref();
     await server?.close({ timeoutMs });
-    process.exit(0);
+    process.exit(deadlinePassed ? EXIT_DRAIN_DEADLINE : 0);
   })();
   return stopping;
 }

@@ -141,7 +141,7 @@ export class ServiceSupervisor {
     });
   }
 
-  /** Drains every instance (killing what outlives the stop deadline). Resolves how many were killed. */
+  /** Drains every instance (cutting what outlives the stop deadline). Resolves how many did not drain. */
   stop(): Promise<number> {
     // Cancels pending restarts at once, even those of a start still under way.
     this.#running.abort();
@@ -149,9 +149,9 @@ export class ServiceSupervisor {
     return this.#serialize(async () => {
       this.#setStatus("stopping");
       await this.#activation?.close();
-      const killed = await this.#stopInstances();
+      const notDrained = await this.#stopInstances();
       this.#setStatus("stopped");
-      return killed;
+      return notDrained;
     });
   }
 
@@ -340,7 +340,7 @@ export class ServiceSupervisor {
       return instance ? [instance] : [];
     });
     const outcomes = await Promise.all(instances.map((i) => i.stop(this.config.stopTimeoutMs)));
-    return outcomes.filter((o) => o.killed).length;
+    return outcomes.filter((o) => !o.drained).length;
   }
 
   /** Stops an idle on-demand service: the activation socket takes the path back first. */

@@ -186,6 +186,25 @@ test("SIGTERM lets requests in flight finish, then everything exits", async () =
   }
 });
 
+test("a request outliving the stop deadline is cut, and the exit code says so", async () => {
+  const { socketDir, config } = await setUp({ stuck: worker("stuck", { stopTimeoutMs: 500 }) });
+  const running = await up(config);
+  const client = new Client({ socketDir, log: pino({ level: "silent" }) });
+  try {
+    const call = client.request("stuck", "GET", "/slow/20000");
+    await eventually("the request in flight", async () => {
+      const [stuck] = await status(socketDir);
+      return stuck!.instances[0]!.inFlight === 1;
+    });
+    running.child.kill("SIGTERM");
+    await assert.rejects(call);
+    assert.equal(await running.exited, 1);
+    assert.match(running.output(), /stopped: 1 instance\(s\) did not drain in time/);
+  } finally {
+    await client.close();
+  }
+});
+
 test("services exit when the orchestrator is killed outright (no orphans)", async () => {
   const { socketDir, config } = await setUp({ a: worker("a"), b: worker("b", { instances: 2 }) });
   const running = await up(config);

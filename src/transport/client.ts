@@ -84,7 +84,9 @@ export class Client {
     const instances = await this.#instances(service);
     // Each attempt that fails to connect drops that instance; nothing was sent, so retrying is safe.
     for (;;) {
-      const pool = await instances.pick();
+      if (instances.empty) await instances.rescan();
+      // Picking and acquiring in one synchronous step keeps the in-flight counts true.
+      const pool = instances.pick();
       if (pool === undefined) {
         const expected = socketPathFor(this.#socketDir, service);
         throw new ServiceError(

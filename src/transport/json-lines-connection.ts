@@ -32,6 +32,7 @@ export class JsonLinesConnection implements DialectConnection {
     socket.setTimeout(host.limits.idleTimeoutMs);
     socket.on("data", (chunk: Buffer) => this.#receive(chunk));
     socket.on("close", () => this.#onClose());
+    socket.on("end", () => this.#onEnd());
     socket.on("timeout", () => {
       if (this.#replies.length === 0) this.#close();
     });
@@ -129,6 +130,16 @@ export class JsonLinesConnection implements DialectConnection {
     this.#closing = true;
     if (this.#replies.length > 0) return; // #answer closes once the last reply is out
     this.#socket.end(() => this.#socket.destroy());
+  }
+
+  /**
+   * The client shut its side. A half-close (socat, nc) still wants its
+   * answers; a client that is gone entirely makes this empty write fail
+   * with EPIPE, which closes the socket and cancels its calls.
+   */
+  #onEnd(): void {
+    this.#socket.write("");
+    this.#close();
   }
 
   #onClose(): void {

@@ -37,6 +37,8 @@ export class RpcServerConnection implements DialectConnection {
     this.#authFailures = new AuthFailures(host.limits.maxAuthFailures);
     socket.on("data", (chunk: Buffer) => this.#receive(chunk));
     socket.on("close", () => this.#onClose());
+    // A framed-RPC client closes only when it expects no more answers.
+    socket.on("end", () => this.#end());
     socket.on("timeout", () => this.#onTimeout());
     if (firstBytes.length > 0) this.#receive(firstBytes);
   }
@@ -151,9 +153,10 @@ export class RpcServerConnection implements DialectConnection {
     this.#inFlight.delete(id);
     stats.end(call, started, failure?.code);
     // A cancelled request gets no answer: its caller has already moved on.
-    if (this.#closed || call.endedEarly?.code === "CANCELLED") return;
-    this.#write(frame);
-    if (failure?.code === "UNAUTHORIZED" && this.#authFailures.record()) this.#end();
+    if (!this.#closed && call.endedEarly?.code !== "CANCELLED") {
+      this.#write(frame);
+      if (failure?.code === "UNAUTHORIZED" && this.#authFailures.record()) this.#end();
+    }
   }
 
   #unencodable(error: unknown, call: Call): ServiceError {

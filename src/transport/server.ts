@@ -103,7 +103,8 @@ export class ServiceServer {
     this.#host = host;
     this.#ownedClient = ownedClient;
     this.#http = new HttpDialect(host);
-    this.#server = createServer((socket) => this.#accept(socket));
+    // Half-open: a client may send its last request and shut its side; it still gets the answers.
+    this.#server = createServer({ allowHalfOpen: true }, (socket) => this.#accept(socket));
   }
 
   async listen(path: string, replace: boolean): Promise<void> {
@@ -189,6 +190,9 @@ export class ServiceServer {
     };
     socket.on("data", onData);
     socket.on("timeout", onTimeout);
+    socket.once("end", () => {
+      if (this.#handlers.get(socket) === undefined) socket.destroy();
+    });
   }
 
   #start(dialect: Dialect, socket: Socket, firstBytes: Buffer): DialectConnection {

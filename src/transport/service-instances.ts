@@ -27,10 +27,14 @@ export class ServiceInstances {
     this.#rescanIntervalMs = rescanIntervalMs;
   }
 
-  /** The least loaded instance; undefined when none is known after a fresh scan. */
-  async pick(): Promise<InstancePool | undefined> {
-    if (this.#pools.size === 0) await this.rescan();
-    else if (performance.now() - this.#scannedAt > this.#rescanIntervalMs) void this.rescan();
+  /** Whether no instance is known: scan before picking. */
+  get empty(): boolean {
+    return this.#pools.size === 0;
+  }
+
+  /** The least loaded known instance; rescans in the background when the list is old. */
+  pick(): InstancePool | undefined {
+    if (performance.now() - this.#scannedAt > this.#rescanIntervalMs) void this.rescan();
     let best: InstancePool | undefined;
     for (const pool of this.#pools.values()) {
       if (best === undefined || pool.inFlight < best.inFlight) best = pool;

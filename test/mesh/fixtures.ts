@@ -4,8 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { z } from "zod";
-import { defineService, ServiceError } from "../../src/service/index.ts";
-import { Client, type ClientOptions, type ServeOptions, serve } from "../../src/transport/index.ts";
+import { defineService, type ServiceDefinition, ServiceError } from "../../src/service/index.ts";
+import {
+  Client,
+  type ClientOptions,
+  type ServeOptions,
+  type ServiceServer,
+  serve,
+} from "../../src/transport/index.ts";
 
 export const TOKEN = "test-token-0123456789";
 export const silent = pino({ level: "silent" });
@@ -62,29 +68,38 @@ export const users = defineService({
 
 export interface Mesh extends AsyncDisposable {
   readonly dir: string;
+  /** Serves a definition in this directory with the test token; closed on dispose. */
+  // biome-ignore lint/suspicious/noExplicitAny: serves a definition of any dependencies and routes
+  serve(definition: ServiceDefinition<any, any>, options?: ServeOptions): Promise<ServiceServer>;
   client(options?: ClientOptions): Client;
 }
 
-/** A fresh socket directory; everything made through it is closed and removed on dispose. */
+/** A fresh socket directory; servers and clients made through it are closed, and it is removed, on dispose. */
 export async function tempMesh(): Promise<Mesh> {
   const dir = await mkdtemp(join(tmpdir(), "nexus-mesh-"));
+  const servers: ServiceServer[] = [];
   const clients: Client[] = [];
   return {
     dir,
+    async serve(definition, options = {}) {
+      const server = await serve(definition, {
+        socketDir: dir,
+        token: TOKEN,
+        log: silent,
+        ...options,
+      });
+      servers.push(server);
+      return server;
+    },
     client(options = {}) {
       const client = new Client({ socketDir: dir, token: TOKEN, log: silent, ...options });
       clients.push(client);
       return client;
     },
     async [Symbol.asyncDispose]() {
+      await Promise.all(servers.map((server) => server.close()));
       await Promise.all(clients.map((client) => client.close()));
       await rm(dir, { recursive: true, force: true });
     },
   };
 }
-
-export function serveOptions(mesh: Mesh, options: ServeOptions = {}): ServeOptions {
-  return { socketDir: mesh.dir, token: TOKEN, log: silent, ...options };
-}
-
-export { serve };

@@ -1,0 +1,121 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import fc from "fast-check";
+import { encodeFrame, FrameType, PREFACE } from "../../src/wire/index.ts";
+import { TOKEN, tempMesh, users } from "./fixtures.ts";
+import { RawPeer } from "./raw-socket.ts";
+
+test("an oversize frame, line or body gets PAYLOAD_TOO_LARGE; others keep being served", async () => {
+  await using mesh = await tempMesh();
+  const server = await mesh.serve(users, { limits: { maxMessageBytes: 1024 } });
+  const client = mesh.client().service(users);
+  assert.equal(await client.call("POST /echo", { data: "x".repeat(500) }), "x".repeat(500));
+
+  const frames = await RawPeer.open(server.path);
+  frames.hello(TOKEN);
+  frames.write(encodeFrame(FrameType.REQUEST, 1, Buffer.alloc(2000)).subarray(0, 100));
+  await frames.untilClosed();
+  const error = frames.frames().find((frame) => frame.type === FrameType.ERROR)!;
+  assert.equal(JSON.parse(error.payload.toString()).code, "PAYLOAD_TOO_LARGE");
+
+  const lines = await RawPeer.open(server.path);
+  lines.write(`{"path":"/echo","data":"${"x".repeat(2000)}"}\n`);
+  await lines.untilClosed();
+  assert.equal(JSON.parse(lines.text).error.code, "PAYLOAD_TOO_LARGE");
+
+  const http = await RawPeer.open(server.path);
+  http.write(`POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n${"x".repeat(2000)}`);
+  await http.until(() => http.text.includes("\r\n\r\n"));
+  assert.match(http.text, /^HTTP\/1.1 413/);
+  http.close();
+
+  await assert.rejects(client.call("POST /echo", { data: "x".repeat(2000) }), {
+    code: "PAYLOAD_TOO_LARGE",
+  });
+  assert.equal((await client.call("GET /health")).ok, true);
+});
+
+test("requests over the in-flight limit of a connection get TOO_MANY_REQUESTS", async () => {
+  await using mesh = await tempMesh();
+  await mesh.serve(users, { limits: { maxInFlight: 2 } });
+  const client = mesh.client().service(users);
+  const results = await Promise.allSettled(
+    [1, 2, 3].map(() => client.call("GET /slow/:ms", { params: { ms: "100" } })),
+  );
+  assert.deepEqual(
+    results.map((result) => result.status),
+    ["fulfilled", "fulfilled", "rejected"],
+  );
+  assert.equal((results[2] as PromiseRejectedResult).reason.code, "TOO_MANY_REQUESTS");
+});
+
+test("silent connections are closed after the handshake timeout, idle ones after the idle timeout", async () => {
+  await using mesh = await tempMesh();
+  const limits = { handshakeTimeoutMs: 100, idleTimeoutMs: 200 };
+  const server = await mesh.serve(users, { limits });
+  const silent = await RawPeer.open(server.path);
+  await silent.untilClosed();
+
+  const noHello = await RawPeer.open(server.path);
+  noHello.write(PREFACE);
+  await noHello.untilClosed();
+  assert.equal(JSON.parse(noHello.frames()[0]!.payload.toString()).code, "TIMEOUT");
+
+  const idle = await RawPeer.open(server.path);
+  idle.hello(TOKEN);
+  await idle.until(() => idle.frames().length === 1);
+  await idle.untilClosed();
+
+  const idleLines = await RawPeer.open(server.path);
+  idleLines.write('{"path":"/health"}\n');
+  await idleLines.untilClosed();
+  assert.equal(JSON.parse(idleLines.text).data.ok, true);
+});
+
+test("random, truncated and malformed bytes never crash the server", async () => {
+  await using mesh = await tempMesh();
+  const server = await mesh.serve(users, { limits: { maxMessageBytes: 4096 } });
+  const client = mesh.client().service(users);
+  const validHello = Buffer.concat([
+    PREFACE,
+    encodeFrame(FrameType.HELLO, 0, `{"version":1,"token":"${TOKEN}"}`),
+  ]);
+  const start = fc.constantFrom(
+    Buffer.alloc(0),
+    PREFACE,
+    validHello,
+    Buffer.from('{"path":"/user/1","auth_token":"'),
+    Buffer.from("POST /echo HTTP/1.1\r\n"),
+  );
+  const frame = fc
+    .record({
+      type: fc.integer({ min: 0, max: 9 }),
+      id: fc.nat(),
+      payload: fc.oneof(
+        fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes)),
+        fc.json().map((text) => Buffer.from(text)),
+      ),
+    })
+    .map(({ type, id, payload }) => {
+      const bytes = encodeFrame(FrameType.REQUEST, id, payload);
+      bytes[4] = type;
+      return bytes;
+    });
+  const tail = fc.array(
+    fc.oneof(
+      frame,
+      fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes)),
+    ),
+    { maxLength: 6 },
+  );
+  await fc.assert(
+    fc.asyncProperty(start, tail, fc.nat(), async (head, parts, cutAt) => {
+      const bytes = Buffer.concat([head, ...parts]);
+      const peer = await RawPeer.open(server.path);
+      peer.socket.end(bytes.subarray(0, bytes.length === 0 ? 0 : cutAt % (bytes.length + 1)));
+      await peer.untilClosed();
+    }),
+    { numRuns: 60 },
+  );
+  assert.equal((await client.call("GET /user/:id", { params: { id: "1" } })).id, 1);
+});

@@ -14,6 +14,7 @@ import { ServiceRuntime } from "../service/runtime.ts";
 import type { CodecName } from "../wire/codec.ts";
 import type { InstancePoolOptions } from "./instance-pool.ts";
 import { DEFAULT_LIMITS } from "./limits.ts";
+import type { RpcClientConnection } from "./rpc-client-connection.ts";
 import { ServiceClient } from "./service-client.ts";
 import { ServiceInstances } from "./service-instances.ts";
 
@@ -69,7 +70,7 @@ export class Client {
   }
 
   /** An untyped call by method and concrete path. */
-  async request(
+  request(
     service: string,
     method: string,
     path: string,
@@ -77,10 +78,25 @@ export class Client {
     options: CallOptions = {},
   ): Promise<unknown> {
     const timeoutMs = options.timeoutMs ?? this.#options.timeoutMs ?? 30_000;
-    if (options.signal?.aborted) throw new ServiceError("CANCELLED", "the call was aborted");
+    // The common case, a known instance with an open connection, stays synchronous.
+    const connection = this.#services.get(service)?.pick()?.ready();
+    if (connection !== undefined && options.signal?.aborted !== true) {
+      return connection.request(method, path, data, { timeoutMs, signal: options.signal });
+    }
+    return this.#request(service, method, path, data, timeoutMs, options.signal);
+  }
+
+  async #request(
+    service: string,
+    method: string,
+    path: string,
+    data: unknown,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
+    if (signal?.aborted) throw new ServiceError("CANCELLED", "the call was aborted");
     const mounted = this.#mounted.get(service);
-    if (mounted !== undefined)
-      return callInProcess(mounted, method, path, data, timeoutMs, options.signal);
+    if (mounted !== undefined) return callInProcess(mounted, method, path, data, timeoutMs, signal);
     const instances = await this.#instances(service);
     // Each attempt that fails to connect drops that instance; nothing was sent, so retrying is safe.
     for (;;) {
@@ -94,7 +110,7 @@ export class Client {
           `service ${service} is not running (no socket at ${expected})`,
         );
       }
-      let connection: Awaited<ReturnType<typeof pool.acquire>>;
+      let connection: RpcClientConnection;
       try {
         connection = await pool.acquire();
       } catch (error) {
@@ -104,7 +120,7 @@ export class Client {
         }
         throw error;
       }
-      return connection.request(method, path, data, { timeoutMs, signal: options.signal });
+      return connection.request(method, path, data, { timeoutMs, signal });
     }
   }
 

@@ -35,6 +35,11 @@ export class InstancePool {
 
   /** The least busy usable connection, opening one when none is idle and the pool has room. */
   acquire(): RpcClientConnection | Promise<RpcClientConnection> {
+    return this.ready() ?? this.#open();
+  }
+
+  /** The connection `acquire` would hand out without opening one; undefined if it would open. */
+  ready(): RpcClientConnection | undefined {
     let best: RpcClientConnection | undefined;
     for (const connection of this.#connections) {
       if (connection.usable && (best === undefined || connection.inFlight < best.inFlight)) {
@@ -45,7 +50,7 @@ export class InstancePool {
     if (best !== undefined && (best.inFlight === 0 || full || this.#opening !== undefined)) {
       return best;
     }
-    return this.#open();
+    return undefined;
   }
 
   close(): void {

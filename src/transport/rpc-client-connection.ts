@@ -31,7 +31,8 @@ export interface RpcRequestOptions {
 class Pending {
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: ServiceError) => void;
-  timer: NodeJS.Timeout | undefined;
+  /** performance.now() after which the caller stops waiting; Infinity for no deadline. */
+  deadline = Number.POSITIVE_INFINITY;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
 
@@ -40,6 +41,9 @@ class Pending {
     this.reject = reject;
   }
 }
+
+/** How often a connection looks for requests past their deadline. */
+const SWEEP_INTERVAL_MS = 50;
 
 export class RpcClientConnection {
   readonly path: string;
@@ -53,6 +57,7 @@ export class RpcClientConnection {
   #retired = false;
   #closed = false;
   #onRetire: (() => void) | undefined;
+  #sweeper: NodeJS.Timeout | undefined;
   #handshakeDone: { resolve: () => void; reject: (error: unknown) => void } | undefined;
 
   /** Connects and completes the handshake; rejects with UNAVAILABLE or UNAUTHORIZED. */
@@ -153,7 +158,8 @@ export class RpcClientConnection {
       const pending = new Pending(resolve, reject);
       this.#pending.set(id, pending);
       if (options.timeoutMs > 0) {
-        pending.timer = setTimeout(expire, options.timeoutMs, this, id);
+        pending.deadline = performance.now() + options.timeoutMs;
+        this.#sweeper ??= setInterval(sweep, SWEEP_INTERVAL_MS, this);
       }
       if (options.signal !== undefined) {
         pending.signal = options.signal;
@@ -178,6 +184,24 @@ export class RpcClientConnection {
     this.#socket.destroy();
   }
 
+  /**
+   * Fails requests past their deadline. The server enforces each deadline
+   * precisely and answers TIMEOUT itself; this coarse sweep (one timer per
+   * connection, not one per request) covers a server that cannot answer.
+   */
+  expireOverdue(): void {
+    const now = performance.now();
+    for (const [id, pending] of this.#pending) {
+      if (pending.deadline < now) {
+        this.cancel(id, new ServiceError("TIMEOUT", "the service did not answer in time"));
+      }
+    }
+    if (this.#pending.size === 0 && this.#sweeper !== undefined) {
+      clearInterval(this.#sweeper);
+      this.#sweeper = undefined;
+    }
+  }
+
   #takeId(): number {
     const id = this.#nextId;
     this.#nextId = id === 0xffffffff ? 1 : id + 1;
@@ -189,7 +213,6 @@ export class RpcClientConnection {
     const pending = this.#pending.get(id);
     if (pending === undefined) return undefined;
     this.#pending.delete(id);
-    if (pending.timer !== undefined) clearTimeout(pending.timer);
     if (pending.onAbort !== undefined)
       pending.signal!.removeEventListener("abort", pending.onAbort);
     if (this.#retired && this.#pending.size === 0) this.#socket.end();
@@ -263,11 +286,12 @@ export class RpcClientConnection {
       new Error("the service closed the connection during the handshake"),
     );
     this.#failAll(new ServiceError("UNAVAILABLE", "the connection to the service closed"));
+    clearInterval(this.#sweeper);
   }
 }
 
-function expire(connection: RpcClientConnection, id: number): void {
-  connection.cancel(id, new ServiceError("TIMEOUT", "the service did not answer in time"));
+function sweep(connection: RpcClientConnection): void {
+  connection.expireOverdue();
 }
 
 function safeJson(payload: Buffer): unknown {

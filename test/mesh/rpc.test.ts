@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { createServer } from "node:net";
+import { join } from "node:path";
 import { test } from "node:test";
 import { ServiceError } from "../../src/service/index.ts";
+import { encodeFrame, FrameType } from "../../src/wire/index.ts";
 import { tempMesh, users } from "./fixtures.ts";
 
 test("a typed call over framed RPC returns the handler's data", async () => {
@@ -51,4 +55,40 @@ test("many requests in flight on one connection are answered", async () => {
     Array.from({ length: 200 }, (_, i) => ({ i })),
   );
   assert.equal(server.stats.requests, 200);
+});
+
+test("a service that stops answering fails the call with TIMEOUT at the client", async () => {
+  await using mesh = await tempMesh();
+  // A server that completes the handshake and then ignores every request.
+  const mute = createServer((socket) => {
+    socket.once("data", () => {
+      const welcome = { version: 1, codec: "json", service: "users", authenticated: true };
+      socket.write(encodeFrame(FrameType.WELCOME, 0, JSON.stringify(welcome)));
+    });
+  });
+  mute.listen(join(mesh.dir, "users.sock"));
+  await once(mute, "listening");
+  try {
+    const client = mesh.client({ timeoutMs: 100 }).service(users);
+    await assert.rejects(client.call("GET /health"), { code: "TIMEOUT" });
+  } finally {
+    mute.close();
+  }
+});
+
+test("call types come from the definition; what the types refuse, the server refuses too", async () => {
+  await using mesh = await tempMesh();
+  await mesh.serve(users);
+  const client = mesh.client().service<typeof users>("users");
+  const user = await client.call("GET /user/:id", { params: { id: "1" } });
+  const email: string = user.email;
+  assert.equal(email, "ada@example.com");
+  // @ts-expect-error the route needs its :id parameter
+  await assert.rejects(async () => client.call("GET /user/:id"), TypeError);
+  // @ts-expect-error no such route in the definition
+  await assert.rejects(client.call("GET /nope"), { code: "NOT_FOUND" });
+  // @ts-expect-error name must be a string
+  await assert.rejects(client.call("POST /user", { data: { name: 1, email: "a@b.co" } }), {
+    code: "BAD_REQUEST",
+  });
 });

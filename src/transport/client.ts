@@ -83,20 +83,14 @@ export class Client {
     if (connection !== undefined && options.signal?.aborted !== true) {
       return connection.request(method, path, data, { timeoutMs, signal: options.signal });
     }
-    return this.#request(service, method, path, data, timeoutMs, options.signal);
+    return this.#request(service, { method, path, data, timeoutMs, signal: options.signal });
   }
 
-  async #request(
-    service: string,
-    method: string,
-    path: string,
-    data: unknown,
-    timeoutMs: number,
-    signal: AbortSignal | undefined,
-  ): Promise<unknown> {
+  async #request(service: string, outgoing: Outgoing): Promise<unknown> {
+    const { method, path, data, timeoutMs, signal } = outgoing;
     if (signal?.aborted) throw new ServiceError("CANCELLED", "the call was aborted");
     const mounted = this.#mounted.get(service);
-    if (mounted !== undefined) return callInProcess(mounted, method, path, data, timeoutMs, signal);
+    if (mounted !== undefined) return callInProcess(mounted, outgoing);
     const instances = await this.#instances(service);
     // Each attempt that fails to connect drops that instance; nothing was sent, so retrying is safe.
     for (;;) {
@@ -170,14 +164,17 @@ export class Client {
   }
 }
 
-async function callInProcess(
-  runtime: ServiceRuntime,
-  method: string,
-  path: string,
-  data: unknown,
-  timeoutMs: number,
-  signal: AbortSignal | undefined,
-): Promise<unknown> {
+/** A call on its way out, once its options are resolved. */
+interface Outgoing {
+  readonly method: string;
+  readonly path: string;
+  readonly data: unknown;
+  readonly timeoutMs: number;
+  readonly signal: AbortSignal | undefined;
+}
+
+async function callInProcess(runtime: ServiceRuntime, outgoing: Outgoing): Promise<unknown> {
+  const { method, path, data, timeoutMs, signal } = outgoing;
   const call = new Call({
     method,
     path,

@@ -3,9 +3,11 @@ import { once } from "node:events";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
+import pino from "pino";
 import { ServiceError } from "../../src/service/index.ts";
-import { encodeFrame, FrameType } from "../../src/wire/index.ts";
-import { tempMesh, users } from "./fixtures.ts";
+import { codecs, encodeFrame, FrameType } from "../../src/wire/index.ts";
+import { TOKEN, tempMesh, users } from "./fixtures.ts";
+import { RawPeer } from "./raw-socket.ts";
 
 test("a typed call over framed RPC returns the handler's data", async () => {
   await using mesh = await tempMesh();
@@ -20,9 +22,11 @@ test("a typed call over framed RPC returns the handler's data", async () => {
   assert.equal(await client.call("DELETE /user/:id", { params: { id: "2" } }), undefined);
 });
 
-test("errors keep their codes; internal errors hide their details", async () => {
+test("errors keep their codes; internal errors are logged in full and hidden from callers", async () => {
   await using mesh = await tempMesh();
-  await mesh.serve(users);
+  const logged: string[] = [];
+  const log = pino({ level: "error" }, { write: (line: string) => logged.push(line) });
+  await mesh.serve(users, { log });
   const client = mesh.client().service(users);
   await assert.rejects(client.call("GET /user/:id", { params: { id: "9" } }), {
     code: "NOT_FOUND",
@@ -39,6 +43,11 @@ test("errors keep their codes; internal errors hide their details", async () => 
     },
   );
   await assert.rejects(client.call("GET /boom"), { code: "INTERNAL", message: "internal error" });
+  assert.equal(logged.length, 1);
+  const entry = JSON.parse(logged[0]!);
+  assert.equal(entry.path, "/boom");
+  assert.match(entry.err.message, /hunter2/);
+  assert.match(entry.err.stack, /fixtures\.ts/);
   await assert.rejects(client.request("GET", "/nowhere"), { code: "NOT_FOUND" });
   await assert.rejects(client.request("PUT", "/user/1"), { code: "METHOD_NOT_ALLOWED" });
 });
@@ -91,4 +100,27 @@ test("call types come from the definition; what the types refuse, the server ref
   await assert.rejects(client.call("POST /user", { data: { name: 1, email: "a@b.co" } }), {
     code: "BAD_REQUEST",
   });
+});
+
+test("MessagePack is used when both sides offer it, JSON otherwise", async () => {
+  await using mesh = await tempMesh();
+  const both = await mesh.serve(users);
+  const jsonOnly = await mesh.serve(users, { instance: 1, codecs: ["json"] });
+  for (const [server, offered, chosen] of [
+    [both, ["msgpack", "json"], "msgpack"],
+    [both, ["json"], "json"],
+    [both, [], "json"],
+    [jsonOnly, ["msgpack", "json"], "json"],
+  ] as const) {
+    const peer = await RawPeer.open(server.path);
+    peer.hello(TOKEN, [...offered]);
+    peer.write(
+      encodeFrame(FrameType.REQUEST, 1, codecs[chosen].encode(["POST", "/echo", { a: [1] }])),
+    );
+    await peer.until(() => peer.frames().length === 2);
+    const [welcome, response] = peer.frames();
+    assert.equal(JSON.parse(welcome!.payload.toString()).codec, chosen);
+    assert.deepEqual(codecs[chosen].decode(response!.payload), { a: [1] });
+    peer.close();
+  }
 });

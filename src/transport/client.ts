@@ -92,23 +92,20 @@ export class Client {
     const mounted = this.#mounted.get(service);
     if (mounted !== undefined) return callInProcess(mounted, outgoing);
     const instances = await this.#instances(service);
-    // Each attempt that fails to connect drops that instance; nothing was sent, so retrying is safe.
+    // An instance that fails to connect is skipped for this call and dropped
+    // until a scan finds it again; nothing was sent, so trying another is safe.
+    const refused = new Map<string, string>();
     for (;;) {
       if (instances.empty) await instances.rescan();
       // Picking and acquiring in one synchronous step keeps the in-flight counts true.
-      const pool = instances.pick();
-      if (pool === undefined) {
-        const expected = socketPathFor(this.#socketDir, service);
-        throw new ServiceError(
-          "UNAVAILABLE",
-          `service ${service} is not running (no socket at ${expected})`,
-        );
-      }
+      const pool = instances.pick(refused);
+      if (pool === undefined) throw this.#unavailable(service, refused);
       let connection: RpcClientConnection;
       try {
         connection = await pool.acquire();
       } catch (error) {
         if (error instanceof ServiceError && error.code === "UNAVAILABLE") {
+          refused.set(pool.path, error.message);
           instances.forget(pool);
           continue;
         }
@@ -116,6 +113,18 @@ export class Client {
       }
       return connection.request(method, path, data, { timeoutMs, signal });
     }
+  }
+
+  #unavailable(service: string, refused: ReadonlyMap<string, string>): ServiceError {
+    if (refused.size === 0) {
+      const expected = socketPathFor(this.#socketDir, service);
+      return new ServiceError(
+        "UNAVAILABLE",
+        `service ${service} is not running (no socket at ${expected})`,
+      );
+    }
+    const reasons = [...refused.values()].join("; ");
+    return new ServiceError("UNAVAILABLE", `service ${service} is not answering: ${reasons}`);
   }
 
   /** Closes every connection and stops the mounted services. */

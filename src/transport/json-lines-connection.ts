@@ -78,6 +78,12 @@ export class JsonLinesConnection implements DialectConnection {
       this.#answer(slot, errorLine(idOf(parsed), request));
       return;
     }
+    const { maxInFlight } = this.#host.limits;
+    if (this.#calls.size >= maxInFlight) {
+      const message = `more than ${maxInFlight} requests in flight on one connection`;
+      this.#answer(slot, errorLine(request.id, new ServiceError("TOO_MANY_REQUESTS", message)));
+      return;
+    }
     void this.#serve(slot, request);
   };
 

@@ -100,6 +100,8 @@ export class RpcClientConnection {
     const welcomed = new Promise<void>((resolve, reject) => {
       this.#handshakeDone = { resolve, reject };
     });
+    // Awaited once connected; a failure before that is reported by the connect step.
+    welcomed.catch(() => {});
     socket.on("data", (chunk: Buffer) => this.#receive(chunk));
     socket.on("close", () => this.#onClose());
     socket.on("error", (error) => this.#handshakeDone?.reject(error));

@@ -32,11 +32,12 @@ export class ServiceInstances {
     return this.#pools.size === 0;
   }
 
-  /** The least loaded known instance; rescans in the background when the list is old. */
-  pick(): InstancePool | undefined {
+  /** The least loaded known instance, skipping `excluded` paths; rescans in the background when the list is old. */
+  pick(excluded?: { has(path: string): boolean }): InstancePool | undefined {
     if (performance.now() - this.#scannedAt > this.#rescanIntervalMs) void this.rescan();
     let best: InstancePool | undefined;
     for (const pool of this.#pools.values()) {
+      if (excluded?.has(pool.path)) continue;
       if (best === undefined || pool.inFlight < best.inFlight) best = pool;
     }
     return best;

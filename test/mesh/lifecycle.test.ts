@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { test } from "node:test";
 import { z } from "zod";
 import { defineService } from "../../src/service/index.ts";
@@ -131,6 +133,18 @@ test("an absent service fails fast with UNAVAILABLE", async () => {
   await assert.rejects(client.call("GET /health"), {
     code: "UNAVAILABLE",
     message: /users is not running/,
+  });
+});
+
+test("a socket nobody answers on fails fast with UNAVAILABLE", async () => {
+  await using mesh = await tempMesh();
+  await writeFile(join(mesh.dir, "users.sock"), "");
+  await writeFile(join(mesh.dir, "users@1.sock"), "");
+  const client = mesh.client().service(users);
+  await assert.rejects(client.call("GET /health"), {
+    code: "UNAVAILABLE",
+    message:
+      /users is not answering: cannot connect to .*users\.sock.*; cannot connect to .*users@1\.sock/,
   });
 });
 

@@ -37,7 +37,7 @@ test("an oversize frame, line or body gets PAYLOAD_TOO_LARGE; others keep being 
 
 test("requests over the in-flight limit of a connection get TOO_MANY_REQUESTS", async () => {
   await using mesh = await tempMesh();
-  await mesh.serve(users, { limits: { maxInFlight: 2 } });
+  const server = await mesh.serve(users, { limits: { maxInFlight: 2 } });
   const client = mesh.client().service(users);
   const results = await Promise.allSettled(
     [1, 2, 3].map(() => client.call("GET /slow/:ms", { params: { ms: "100" } })),
@@ -47,6 +47,19 @@ test("requests over the in-flight limit of a connection get TOO_MANY_REQUESTS", 
     ["fulfilled", "fulfilled", "rejected"],
   );
   assert.equal((results[2] as PromiseRejectedResult).reason.code, "TOO_MANY_REQUESTS");
+
+  const lines = await RawPeer.open(server.path);
+  lines.write(`${JSON.stringify({ path: "/slow/100", auth_token: TOKEN })}\n`.repeat(3));
+  await lines.until(() => lines.text.split("\n").length === 4);
+  const replies = lines.text
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line));
+  assert.deepEqual(
+    replies.map((reply) => reply.error?.code),
+    [undefined, undefined, "TOO_MANY_REQUESTS"],
+  );
+  lines.close();
 });
 
 test("silent connections are closed after the handshake timeout, idle ones after the idle timeout", async () => {

@@ -42,7 +42,8 @@ class LoopbackTcpReader extends MoleculerTcpReader {
   listen(): Promise<number> {
     return new Promise((resolve, reject) => {
       const server = createServer((socket) => this.onTcpClientConnected(socket));
-      server.once("error", reject);
+      // Once listening, reject is a no-op: the listener only keeps an error from crashing.
+      server.on("error", reject);
       server.listen({ host: LOOPBACK, port: this.opts.port ?? 0, exclusive: true }, () => {
         this.opts.port = (server.address() as { port: number }).port;
         this.connected = true;

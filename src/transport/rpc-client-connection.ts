@@ -73,7 +73,6 @@ export class RpcClientConnection {
     this.#socket = socket;
     this.#writer = new TickWriter(socket);
     this.#decoder = new FrameDecoder(options.maxFrameBytes);
-    socket.setNoDelay?.(true);
   }
 
   /** True while the connection accepts new requests. */
@@ -113,6 +112,7 @@ export class RpcClientConnection {
       await once(socket, "connect");
       socket.write(Buffer.concat([PREFACE, encodeFrame(FrameType.HELLO, 0, encodeJson(hello))]));
       await welcomed;
+      socket.unref();
     } catch (error) {
       socket.destroy();
       if (error instanceof ServiceError) throw error;
@@ -158,6 +158,8 @@ export class RpcClientConnection {
     }
     return new Promise((resolve, reject) => {
       const pending = new Pending(resolve, reject);
+      // An idle connection does not keep the process alive; one with requests in flight does.
+      if (this.#pending.size === 0) this.#socket.ref();
       this.#pending.set(id, pending);
       if (options.timeoutMs > 0) {
         pending.deadline = performance.now() + options.timeoutMs;
@@ -217,7 +219,10 @@ export class RpcClientConnection {
     this.#pending.delete(id);
     if (pending.onAbort !== undefined)
       pending.signal!.removeEventListener("abort", pending.onAbort);
-    if (this.#retired && this.#pending.size === 0) this.#socket.end();
+    if (this.#pending.size === 0) {
+      this.#socket.unref();
+      if (this.#retired) this.#socket.end();
+    }
     return pending;
   }
 

@@ -1,13 +1,15 @@
 // Runs the benchmark: for each system, its server in one process and, for
-// each number in flight, a fresh client in another. Every child, socket and
-// temporary file is removed on dispose, whether the run finished or failed.
-import { type ChildProcess, fork } from "node:child_process";
+// each number in flight, a fresh client in another. The server's CPU time is
+// read when the client's measured window opens and closes. Every child,
+// socket and temporary file is removed on dispose, whether the run finished
+// or failed.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ChildChannel } from "./child-channel.ts";
 import type { ClientJob } from "./client-process.ts";
-import type { LoadResult } from "./load.ts";
+import { type LoadResult, perRequest } from "./load.ts";
 import { assertSystemNames, loadSystem } from "./systems/index.ts";
 
 const SERVER_SCRIPT = fileURLToPath(new URL("./server-process.ts", import.meta.url));
@@ -34,11 +36,13 @@ export interface Measurement extends LoadResult {
   readonly concurrency: string;
   readonly inflight: number;
   readonly round: number;
+  /** CPU time of the server process per request, over the client's window. */
+  readonly server_cpu_us: number;
 }
 
 export class RpcBenchmark implements AsyncDisposable {
   readonly #options: BenchOptions;
-  readonly #children = new Set<ChildProcess>();
+  readonly #children = new Set<ChildChannel>();
   #root: string | undefined;
 
   constructor(options: BenchOptions) {
@@ -62,7 +66,7 @@ export class RpcBenchmark implements AsyncDisposable {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    for (const child of this.#children) child.kill("SIGKILL");
+    for (const child of this.#children) child.kill();
     this.#children.clear();
     if (this.#root !== undefined) await rm(this.#root, { recursive: true, force: true });
   }
@@ -70,28 +74,26 @@ export class RpcBenchmark implements AsyncDisposable {
   async #runSystem(name: string, round: number): Promise<Measurement[]> {
     const system = await loadSystem(name);
     const dir = await mkdtemp(join(this.#root!, `${name}-`));
-    const server = this.#fork(SERVER_SCRIPT, [name, dir], `${name}-server-r${round}`);
+    const server = this.#spawn(SERVER_SCRIPT, [name, dir], `${name}-server-r${round}`, name);
     try {
-      const { address } = await firstMessage<{ address: string }>(
-        server,
-        `the ${name} server`,
-        START_TIMEOUT_MS,
-      );
+      const { address } = await server.next<{ address: string }>(START_TIMEOUT_MS);
       const measurements: Measurement[] = [];
       for (const inflight of this.#options.inflights) {
         const { warmupMs, durationMs } = this.#options;
         const job: ClientJob = { system: name, address, inflight, warmupMs, durationMs };
-        const client = this.#fork(
+        const client = this.#spawn(
           CLIENT_SCRIPT,
           [JSON.stringify(job)],
           `${name}-client-${inflight}-r${round}`,
+          `${name} client (${inflight} in flight)`,
         );
-        const result = await firstMessage<LoadResult>(
-          client,
-          `the ${name} client (${inflight} in flight)`,
-          warmupMs + durationMs + CLIENT_SLACK_MS,
-        );
-        await exited(client, STOP_TIMEOUT_MS);
+        const budget = warmupMs + durationMs + CLIENT_SLACK_MS;
+        await client.next(budget); // the window opens
+        const cpuAtStart = await serverCpu(server);
+        await client.next(budget); // the window closes
+        const cpuAtEnd = await serverCpu(server);
+        const result = await client.next<LoadResult>(budget);
+        await client.stopped(STOP_TIMEOUT_MS);
         measurements.push({
           system: name,
           label: system.label,
@@ -99,16 +101,17 @@ export class RpcBenchmark implements AsyncDisposable {
           inflight,
           round,
           ...result,
+          server_cpu_us: perRequest(cpuAtEnd - cpuAtStart, result.requests),
         });
       }
       return measurements;
     } finally {
-      if (server.connected) server.send("stop");
-      await exited(server, STOP_TIMEOUT_MS);
+      server.send("stop");
+      await server.stopped(STOP_TIMEOUT_MS);
     }
   }
 
-  #fork(script: string, args: string[], profileName: string): ChildProcess {
+  #spawn(script: string, args: string[], profileName: string, what: string): ChildChannel {
     const profileDir = this.#options.cpuProfileDir;
     const execArgv =
       profileDir === undefined
@@ -118,56 +121,13 @@ export class RpcBenchmark implements AsyncDisposable {
             `--cpu-prof-dir=${profileDir}`,
             `--cpu-prof-name=${profileName}.cpuprofile`,
           ];
-    const child = fork(script, args, {
-      execPath: process.execPath,
-      execArgv,
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
+    const child = new ChildChannel(script, args, execArgv, `the ${what} process`);
     this.#children.add(child);
-    child.once("exit", () => this.#children.delete(child));
     return child;
   }
 }
 
-/** The child's first IPC message; rejects if it exits, fails or stays silent first. */
-function firstMessage<T>(child: ChildProcess, what: string, timeoutMs: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${what} sent nothing within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const settle = () => {
-      clearTimeout(timer);
-      child.off("message", onMessage);
-      child.off("exit", onExit);
-      child.off("error", onError);
-    };
-    const onMessage = (message: unknown) => {
-      settle();
-      resolve(message as T);
-    };
-    const onExit = (code: number | null, signal: string | null) => {
-      settle();
-      reject(new Error(`${what} exited (${signal ?? `code ${code}`}) before reporting`));
-    };
-    const onError = (error: Error) => {
-      settle();
-      reject(error);
-    };
-    child.on("message", onMessage);
-    child.on("exit", onExit);
-    child.on("error", onError);
-  });
-}
-
-/** Waits for the child to exit, killing it if it takes longer than timeoutMs. */
-async function exited(child: ChildProcess, timeoutMs: number): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+async function serverCpu(server: ChildChannel): Promise<number> {
+  server.send("cpu");
+  return (await server.next<{ cpu_us: number }>(STOP_TIMEOUT_MS)).cpu_us;
 }

@@ -12,6 +12,8 @@ export interface ResultEntry {
   readonly rps: number;
   readonly p50_us: number;
   readonly p99_us: number;
+  readonly client_cpu_us: number;
+  readonly server_cpu_us: number;
 }
 
 export interface Machine {
@@ -54,17 +56,17 @@ export function bestOfRounds(measurements: readonly Measurement[]): ResultEntry[
     const kept = best.get(key);
     if (kept === undefined || measurement.rps > kept.rps) best.set(key, measurement);
   }
-  return [...best.values()].map(
-    ({ system, label, concurrency, inflight, rps, p50_us, p99_us }) => ({
-      system,
-      label,
-      concurrency,
-      inflight,
-      rps,
-      p50_us,
-      p99_us,
-    }),
-  );
+  return [...best.values()].map((m) => ({
+    system: m.system,
+    label: m.label,
+    concurrency: m.concurrency,
+    inflight: m.inflight,
+    rps: m.rps,
+    p50_us: m.p50_us,
+    p99_us: m.p99_us,
+    client_cpu_us: m.client_cpu_us,
+    server_cpu_us: m.server_cpu_us,
+  }));
 }
 
 function find(results: readonly ResultEntry[], system: string, inflight: number) {
@@ -83,8 +85,8 @@ function thousands(value: number): string {
 /** The figures with ratios: req/s against each reference, p50 against the raw echo. */
 export function resultsTable(results: readonly ResultEntry[]): string {
   const lines = [
-    "| system | in flight | how | req/s | p50 µs | p99 µs | req/s ÷ raw echo | req/s ÷ Moleculer | req/s ÷ grpc-js | p50 ÷ raw echo |",
-    "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    "| system | in flight | how | req/s | p50 µs | p99 µs | CPU µs/req client + server | req/s ÷ raw echo | req/s ÷ Moleculer | req/s ÷ grpc-js | p50 ÷ raw echo |",
+    "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const entry of results) {
     const raw = find(results, "raw-echo", entry.inflight);
@@ -92,7 +94,8 @@ export function resultsTable(results: readonly ResultEntry[]): string {
     const grpc = find(results, "grpc", entry.inflight);
     lines.push(
       `| ${entry.label} | ${entry.inflight} | ${entry.concurrency} | ${thousands(entry.rps)} | ` +
-        `${entry.p50_us} | ${entry.p99_us} | ${ratio(entry.rps, raw?.rps)} | ` +
+        `${entry.p50_us} | ${entry.p99_us} | ${entry.client_cpu_us} + ${entry.server_cpu_us} | ` +
+        `${ratio(entry.rps, raw?.rps)} | ` +
         `${ratio(entry.rps, moleculer?.rps)} | ${ratio(entry.rps, grpc?.rps)} | ` +
         `${ratio(entry.p50_us, raw?.p50_us)} |`,
     );

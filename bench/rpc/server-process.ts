@@ -1,6 +1,6 @@
 // A benchmark server in its own process: `node server-process.ts <system> <dir>`.
-// Tells the runner its address over IPC, then serves until the runner sends
-// "stop" or goes away.
+// Tells the runner its address over IPC, answers "cpu" with the CPU time it
+// has used so far, and serves until the runner sends "stop" or goes away.
 import { loadSystem } from "./systems/index.ts";
 
 const [name = "", dir = ""] = process.argv.slice(2);
@@ -17,6 +17,10 @@ async function stop(): Promise<void> {
 
 process.on("message", (message) => {
   if (message === "stop") void stop();
+  if (message === "cpu") {
+    const { user, system } = process.cpuUsage();
+    process.send!({ cpu_us: user + system });
+  }
 });
 process.on("disconnect", () => void stop());
 process.send!({ address: server.address });

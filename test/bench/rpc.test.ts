@@ -57,7 +57,7 @@ test("the RPC benchmark writes one entry per system and number in flight, and cl
       ],
     );
     for (const entry of written.results) {
-      for (const field of ["rps", "p50_us", "p99_us"]) {
+      for (const field of ["rps", "p50_us", "p99_us", "client_cpu_us", "server_cpu_us"]) {
         assert.ok(entry[field] > 0, `${field} of ${entry.system}/${entry.inflight}`);
       }
       assert.ok(entry.p99_us >= entry.p50_us);

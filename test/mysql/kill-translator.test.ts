@@ -52,6 +52,17 @@ test("KILL of a session on the same server names its backend thread", async () =
   );
 });
 
+test("the binary COM_PROCESS_KILL command is translated too", async () => {
+  const processKill = (id: number) => {
+    const payload = Buffer.alloc(5);
+    payload[0] = 0x0c;
+    payload.writeUInt32LE(id, 1);
+    return encodePacket(0, payload);
+  };
+  assert.deepEqual(await translate([processKill(1_000_000_001)]), processKill(41));
+  assert.deepEqual(await translate([processKill(1_000_000_002)]), processKill(1_000_000_002));
+});
+
 test("ids of other servers, unknown ids, other statements and non-command packets pass unchanged", async () => {
   for (const bytes of [
     query("KILL 1000000002"), // a session on another server: the backend says unknown thread

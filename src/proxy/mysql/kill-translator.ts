@@ -1,4 +1,5 @@
-// Translates `KILL [CONNECTION|QUERY] <id>` on its way to the backend. A
+// Translates `KILL [CONNECTION|QUERY] <id>` (and the older binary
+// COM_PROCESS_KILL command) on its way to the backend. A
 // client only knows the proxy's connection ids (the proxy greeted it), so
 // when the id names a session of this proxy on the same backend server it
 // is replaced by that session's backend thread id. Ids the proxy does not
@@ -14,8 +15,9 @@ import type { ConnectionIds } from "./connection-ids.ts";
 import { encodePacket, HEADER_SIZE } from "./packet.ts";
 
 const COM_QUERY = 0x03;
-/** "KILL 1" plus the command byte; nothing shorter can be a KILL. */
-const MIN_KILL_PAYLOAD = 7;
+const COM_PROCESS_KILL = 0x0c;
+/** COM_PROCESS_KILL: the command byte and a 4-byte id; nothing shorter can be a KILL. */
+const MIN_KILL_PAYLOAD = 5;
 /** Longer commands are not inspected (a KILL statement is short). */
 const MAX_KILL_PAYLOAD = 256;
 const KILL_STATEMENT =
@@ -71,8 +73,15 @@ export class KillTranslator extends Transform {
     done();
   }
 
-  /** The rewritten COM_QUERY payload, or undefined to leave it as it is. */
+  /** The rewritten command payload, or undefined to leave it as it is. */
   #translate(payload: Buffer): Buffer | undefined {
+    if (payload[0] === COM_PROCESS_KILL && payload.length === 5) {
+      const backendId = this.#ids.backendIdOnSameServer(payload.readUInt32LE(1), this.#route);
+      if (backendId === undefined) return undefined;
+      const translated = Buffer.from(payload);
+      translated.writeUInt32LE(backendId, 1);
+      return translated;
+    }
     if (payload[0] !== COM_QUERY) return undefined;
     // With query attributes the text follows "no parameters, one set".
     const textStart = payload[1] === 0x00 && payload[2] === 0x01 ? 3 : 1;

@@ -392,6 +392,26 @@ describe("MySQL proxy with real clients and servers", () => {
     await assert.rejects(connection.query("SELECT 1"));
   });
 
+  test("connections beyond maxConnections get 1040 instead of a greeting", async () => {
+    const smallPort = await startProxy({ maxConnections: 1 });
+    const first = await mysql.createConnection({
+      host: "127.0.0.1",
+      port: smallPort,
+      user: "root",
+      database: dbMain,
+    });
+    try {
+      await assert.rejects(query({ port: smallPort, user: "root", database: dbMain }, "SELECT 1"), {
+        errno: 1040,
+        sqlState: "08004",
+      });
+      const [rows] = await first.query("SELECT 1 AS still");
+      assert.deepEqual(rows, [{ still: 1 }]);
+    } finally {
+      await first.end();
+    }
+  });
+
   test("a client without CLIENT_PLUGIN_AUTH is refused with 1251", async () => {
     const connection = await rawConnect(port);
     const response = Buffer.alloc(32 + 5 + 1);

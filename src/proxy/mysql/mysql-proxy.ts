@@ -6,7 +6,10 @@ import { type AddressInfo, createServer, type Server, type Socket } from "node:n
 import { createSecureContext, type SecureContextOptions } from "node:tls";
 import type { BackendRouter } from "../core/index.ts";
 import { ConnectionIds } from "./connection-ids.ts";
+import { encodeErr } from "./err-packet.ts";
 import { MysqlSession, type SessionSettings } from "./mysql-session.ts";
+import { encodePacket } from "./packet.ts";
+import { serverErrors } from "./server-errors.ts";
 
 export interface MysqlProxyOptions {
   readonly router: BackendRouter;
@@ -24,6 +27,8 @@ export interface MysqlProxyOptions {
   readonly serverVersion?: string;
   /** Time from accept to authenticated, after which the client gets ERR 2013 (default 10 s). */
   readonly handshakeTimeoutMs?: number;
+  /** Connections beyond this get ERR 1040 instead of a greeting (default 10 000). */
+  readonly maxConnections?: number;
 }
 
 export const DEFAULT_SERVER_VERSION = "5.5.5-10.11.0-MariaDB-nexus";
@@ -32,6 +37,7 @@ export class MysqlProxy {
   readonly #server: Server;
   readonly #sessions = new Set<MysqlSession>();
   readonly #settings: SessionSettings;
+  readonly #maxConnections: number;
 
   constructor(options: MysqlProxyOptions) {
     if (options.requireTls && !options.tls) {
@@ -46,6 +52,7 @@ export class MysqlProxy {
       serverVersion: options.serverVersion ?? DEFAULT_SERVER_VERSION,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
     };
+    this.#maxConnections = options.maxConnections ?? 10_000;
     this.#server = createServer({ noDelay: true }, (socket) => this.#accept(socket));
   }
 
@@ -63,6 +70,12 @@ export class MysqlProxy {
   }
 
   #accept(socket: Socket): void {
+    if (this.#sessions.size >= this.#maxConnections) {
+      // What a full MySQL server sends in place of its greeting.
+      socket.on("error", () => {});
+      socket.end(encodePacket(0, encodeErr(serverErrors.tooManyConnections())));
+      return;
+    }
     const session = new MysqlSession(
       socket,
       this.#settings.connectionIds.allocate(),

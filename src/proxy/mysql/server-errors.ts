@@ -26,6 +26,11 @@ export const serverErrors = {
       "Client does not support authentication protocol requested by server; " +
       "the proxy needs CLIENT_PROTOCOL_41 and CLIENT_PLUGIN_AUTH",
   }),
+  tooManyConnections: (): ServerError => ({
+    code: 1040,
+    sqlState: "08004",
+    message: "Too many connections",
+  }),
   tlsRequired: (): ServerError => ({
     code: 3159,
     sqlState: "HY000",
@@ -61,7 +66,7 @@ export function routeError(error: ResolverError, database: string): ServerError 
       };
     case "UNAVAILABLE":
       return error.reason === "queue_full"
-        ? { code: 1040, sqlState: "08004", message: "Too many connections" }
+        ? serverErrors.tooManyConnections()
         : {
             code: 2003,
             sqlState: "HY000",

@@ -23,7 +23,6 @@ export class HttpDialect implements DialectConnection {
     this.#server = createServer(
       {
         keepAliveTimeout: host.limits.idleTimeoutMs,
-        headersTimeout: host.limits.handshakeTimeoutMs,
       },
       (request, response) => void this.#handle(request, response),
     );
@@ -32,7 +31,9 @@ export class HttpDialect implements DialectConnection {
 
   /** Serves an accepted socket whose first bytes (already read) are `firstBytes`. */
   accept(socket: Socket, firstBytes: Buffer): void {
-    socket.setTimeout(0); // node:http applies its own header and keep-alive timeouts
+    // node:http enforces headersTimeout only for servers that listen themselves,
+    // so the socket keeps the handshake timeout until a request's headers are in.
+    socket.setTimeout(this.#host.limits.handshakeTimeoutMs);
     socket.pause();
     socket.unshift(firstBytes);
     this.#server.emit("connection", socket);
@@ -47,6 +48,8 @@ export class HttpDialect implements DialectConnection {
 
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const { stats, runtime, tokenCheck } = this.#host;
+    // A handler may take its time; after the response node:http applies keepAliveTimeout.
+    request.socket.setTimeout(0);
     const method = request.method ?? "GET";
     const token = bearerToken(request.headers.authorization);
     const caller = { dialect: "http", authenticated: tokenCheck.matches(token) } as const;

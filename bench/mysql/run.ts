@@ -5,12 +5,12 @@
 import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { BackendRouter, LOOPBACK_RANGES, StaticResolver } from "../../src/proxy/core/index.ts";
 import { MysqlProxy } from "../../src/proxy/mysql/index.ts";
+import { freePort } from "../../test/mysql/mariadb-instance.ts";
 
 const run = promisify(execFile);
 const DATABASE = "nexus_bench";
@@ -64,15 +64,6 @@ async function sysbench(target: string, port: number): Promise<Measurement> {
     latencyP95Ms: number(/95th percentile:\s+([\d.]+)/),
     errors: number(/ignored errors:\s+(\d+)/),
   };
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, "127.0.0.1");
-  await once(probe, "listening");
-  const { port } = probe.address() as { port: number };
-  probe.close();
-  await once(probe, "close");
-  return port;
 }
 
 /** HAProxy forwarding TCP to MariaDB; returns its port and a stop function. */

@@ -20,6 +20,7 @@ const COM_PROCESS_KILL = 0x0c;
 const MIN_KILL_PAYLOAD = 5;
 /** Longer commands are not inspected (a KILL statement is short). */
 const MAX_KILL_PAYLOAD = 256;
+const BLANKS = new Set([0x20, 0x09, 0x0a, 0x0d]);
 const KILL_STATEMENT =
   /^(\s*KILL\s+(?:(?:HARD|SOFT)\s+)?(?:(?:CONNECTION|QUERY)\s+)?)(\d{1,10})(\s*;?\s*)$/i;
 
@@ -85,6 +86,7 @@ export class KillTranslator extends Transform {
     if (payload[0] !== COM_QUERY) return undefined;
     // With query attributes the text follows "no parameters, one set".
     const textStart = payload[1] === 0x00 && payload[2] === 0x01 ? 3 : 1;
+    if (!startsWithK(payload, textStart)) return undefined; // most queries stop here
     const match = KILL_STATEMENT.exec(payload.subarray(textStart).toString("latin1"));
     if (!match) return undefined;
     const [, head, id, tail] = match as unknown as [string, string, string, string];
@@ -95,4 +97,11 @@ export class KillTranslator extends Transform {
       Buffer.from(`${head}${backendId}${tail}`, "latin1"),
     ]);
   }
+}
+
+/** Whether the first non-blank byte from `start` is "K" or "k", without decoding text. */
+function startsWithK(payload: Buffer, start: number): boolean {
+  let at = start;
+  while (at < payload.length && BLANKS.has(payload[at]!)) at++;
+  return at < payload.length && (payload[at]! | 0x20) === 0x6b;
 }

@@ -79,6 +79,15 @@ test("silent connections are closed after the handshake timeout, idle ones after
   await idle.until(() => idle.frames().length === 1);
   await idle.untilClosed();
 
+  const slowHeaders = await RawPeer.open(server.path);
+  slowHeaders.write("GET /health HTTP/1.1\r\nHost: x\r\n");
+  await slowHeaders.untilClosed();
+
+  const slowHandler = await RawPeer.open(server.path);
+  slowHandler.write(`GET /slow/300 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`);
+  await slowHandler.until(() => slowHandler.text.includes('{"waited":300}'));
+  await slowHandler.untilClosed();
+
   const idleLines = await RawPeer.open(server.path);
   idleLines.write('{"path":"/health"}\n');
   await idleLines.untilClosed();

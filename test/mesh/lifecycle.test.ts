@@ -6,6 +6,7 @@ import { test } from "node:test";
 import { z } from "zod";
 import { defineService } from "../../src/service/index.ts";
 import type { RequestOutcome } from "../../src/transport/index.ts";
+import { encodeFrame, FrameType, PREFACE } from "../../src/wire/index.ts";
 import { TOKEN, tempMesh, users } from "./fixtures.ts";
 import { RawPeer } from "./raw-socket.ts";
 
@@ -75,7 +76,13 @@ test("a client that disconnects mid-request fires the handler's signal", async (
   await using mesh = await tempMesh();
   const { definition, events } = watchedService();
   const server = await mesh.serve(definition);
+  const framed = Buffer.concat([
+    PREFACE,
+    encodeFrame(FrameType.HELLO, 0, JSON.stringify({ version: 1, token: TOKEN })),
+    encodeFrame(FrameType.REQUEST, 1, JSON.stringify(["GET", "/wait"])),
+  ]);
   for (const request of [
+    framed,
     `{"path":"/wait","auth_token":"${TOKEN}"}\n`,
     `GET /wait HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`,
   ]) {

@@ -5,7 +5,7 @@
 // docs/benchmarks-rpc.md (between its result markers).
 //
 //   node bench/rpc/run.ts [--systems raw-echo,nexus-rpc] [--inflight 1,64]
-//     [--warmup 3] [--duration 5] [--rounds 2] [--out FILE] [--doc FILE]
+//     [--warmup 2] [--duration 5] [--rounds 3] [--out FILE] [--doc FILE]
 //     [--skip-doc] [--cpu-prof DIR]
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
@@ -22,9 +22,9 @@ const { values } = parseArgs({
   options: {
     systems: { type: "string", default: SYSTEM_NAMES.join(",") },
     inflight: { type: "string", default: "1,64" },
-    warmup: { type: "string", default: "3" },
+    warmup: { type: "string", default: "2" },
     duration: { type: "string", default: "5" },
-    rounds: { type: "string", default: "2" },
+    rounds: { type: "string", default: "3" },
     out: { type: "string", default: "bench/results/rpc.json" },
     doc: { type: "string", default: "docs/benchmarks-rpc.md" },
     "skip-doc": { type: "boolean", default: false },

@@ -23,6 +23,7 @@ export class JsonLinesConnection implements DialectConnection {
   readonly #calls = new Set<Call>();
   #draining = false;
   #closing = false;
+  #flushQueued = false;
 
   constructor(socket: Socket, host: ConnectionHost, firstBytes: Buffer) {
     this.#socket = socket;
@@ -117,8 +118,16 @@ export class JsonLinesConnection implements DialectConnection {
     return new ServiceError("INTERNAL", "internal error");
   }
 
+  /** Replies ready in one tick leave in one write. */
   #answer(slot: ReplySlot, line: string): void {
     slot.line = line;
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    process.nextTick(flushReplies, this);
+  }
+
+  flushReplies(): void {
+    this.#flushQueued = false;
     this.#flush();
     if ((this.#draining || this.#closing) && this.#replies.length === 0) this.#close();
   }
@@ -134,7 +143,7 @@ export class JsonLinesConnection implements DialectConnection {
 
   #close(): void {
     this.#closing = true;
-    if (this.#replies.length > 0) return; // #answer closes once the last reply is out
+    if (this.#replies.length > 0) return; // flushReplies closes once the last reply is out
     this.#socket.end(() => this.#socket.destroy());
   }
 
@@ -152,6 +161,10 @@ export class JsonLinesConnection implements DialectConnection {
     this.#closing = true;
     for (const call of this.#calls) call.cancel();
   }
+}
+
+function flushReplies(connection: JsonLinesConnection): void {
+  connection.flushReplies();
 }
 
 interface LineRequest {

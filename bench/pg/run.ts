@@ -7,7 +7,7 @@ import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { chown, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { type AddressInfo, connect, createServer } from "node:net";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs, promisify } from "node:util";
 import {
@@ -43,6 +43,8 @@ interface Measurement {
   readonly latencyAvgMs: number;
   readonly transactions: number;
   readonly failed: number;
+  /** The machine's 1-minute load average after the run: others' work skews figures. */
+  readonly loadAverage: number;
 }
 
 const psqlArgs = ["-X", "-q", "-h", SERVER.host, "-p", String(SERVER.port), "-U", "postgres"];
@@ -68,6 +70,7 @@ async function pgbench(target: string, port: number): Promise<Measurement> {
     latencyAvgMs: number(/latency average = ([\d.]+) ms/),
     transactions: number(/number of transactions actually processed: (\d+)/),
     failed: number(/number of failed transactions: (\d+)/),
+    loadAverage: Number(loadavg()[0]!.toFixed(2)),
   };
 }
 
@@ -240,11 +243,11 @@ async function main(): Promise<void> {
         2,
       )}\n`,
     );
-    console.log("| target | TPS | avg latency (ms) | vs direct |");
-    console.log("|---|---:|---:|---:|");
+    console.log("| target | TPS | avg latency (ms) | vs direct | load average |");
+    console.log("|---|---:|---:|---:|---:|");
     for (const r of rows) {
       console.log(
-        `| ${r.target} | ${r.tps.toFixed(0)} | ${r.latencyAvgMs.toFixed(3)} | ${r.ratio.toFixed(2)}× |`,
+        `| ${r.target} | ${r.tps.toFixed(0)} | ${r.latencyAvgMs.toFixed(3)} | ${r.ratio.toFixed(2)}× | ${r.loadAverage} |`,
       );
     }
   } finally {

@@ -7,6 +7,8 @@ import mysql from "mysql2/promise";
 import {
   BackendRouter,
   LOOPBACK_RANGES,
+  type ResolveContext,
+  type Resolver,
   StaticResolver,
   type StaticRoutes,
 } from "../../src/proxy/core/index.ts";
@@ -239,6 +241,37 @@ describe("MySQL proxy with real clients and servers", () => {
     ]);
     assert.equal(cli.code, 0, cli.stderr);
     assert.match(cli.stdout, /SSL:\s+Cipher in use is/);
+  });
+
+  test("the resolver sees the protocol, the client address and the TLS server name", async () => {
+    const seen: ResolveContext[] = [];
+    const routesOnly = new StaticResolver(routes);
+    const recording: Resolver = {
+      resolve(key, context) {
+        seen.push(context);
+        return routesOnly.resolve(key);
+      },
+    };
+    const proxy = new MysqlProxy({
+      router: new BackendRouter({ resolver: recording, ssrf: { allow: LOOPBACK_RANGES } }),
+      tls: { cert: certificate.cert, key: certificate.key },
+    });
+    proxies.push(proxy);
+    const sniPort = (await proxy.listen(0, "127.0.0.1")).port;
+    await query(
+      {
+        host: "localhost",
+        port: sniPort,
+        user: "root",
+        database: dbMain,
+        ssl: { ca: certificate.cert },
+      },
+      "SELECT 1",
+    );
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]?.protocol, "mysql");
+    assert.equal(seen[0]?.serverName, "localhost");
+    assert.match(seen[0]?.clientAddress ?? "", /127\.0\.0\.1/);
   });
 
   test("a proxy that requires TLS refuses plaintext clients with 3159", async () => {

@@ -1,18 +1,24 @@
 // Cancelling a running query through the proxy: psql's Ctrl-C and pg's
-// cancel both reach the backend that owns the session; a key the proxy did
-// not issue cancels nothing.
+// cancel both reach the backend that owns the session, also when the request
+// lands on a sibling proxy process; a key the proxy did not issue cancels
+// nothing.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type pg from "pg";
 import {
+  cancelPacket,
   cancelWithPg,
   directClient,
   MAIN_SERVER,
   proxyClient,
   type RunningProxy,
+  rawExchange,
   startProxy,
   waitUntilRunning,
 } from "./harness.ts";
@@ -92,18 +98,40 @@ test("the client sees its own key, and a wrong key cancels nothing", async () =>
     const running = victim.query(`SELECT pg_sleep(1) AS ${marker}`);
     await waitUntilRunning(observer, marker);
     for (const guess of [secretKey ^ 1, secretKey + 1, 0]) {
-      const cancel = Buffer.alloc(16);
-      cancel.writeInt32BE(16, 0);
-      cancel.writeInt32BE(80877102, 4);
-      cancel.writeInt32BE(processID, 8);
-      cancel.writeInt32BE(guess | 0, 12);
       const socket = connect({ host: "127.0.0.1", port: proxy.port });
-      socket.end(cancel);
+      socket.end(cancelPacket(processID, guess));
       socket.resume();
       await once(socket, "close");
     }
     await running;
   } finally {
     await victim.end();
+  }
+});
+
+test("a cancel that reaches a sibling proxy process is passed to the one that owns the key", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "nexus-pg-peers-"));
+  const sockets = [join(dir, "a.sock"), join(dir, "b.sock")];
+  const peering = (self: number) => ({
+    listen: sockets[self]!,
+    peers: sockets.filter((_, i) => i !== self),
+  });
+  const first = await startProxy({ postgres: MAIN_SERVER }, { cancelPeering: peering(0) });
+  const second = await startProxy({ postgres: MAIN_SERVER }, { cancelPeering: peering(1) });
+  const victim = proxyClient(first.port, "postgres");
+  await victim.connect();
+  try {
+    const marker = "sibling_cancel_marker";
+    const running = victim.query(`SELECT pg_sleep(60) AS ${marker}`);
+    await waitUntilRunning(observer, marker);
+    // The key was issued by the first process; the request lands on the second.
+    cancelWithPg(victim, second.port);
+    await assert.rejects(running, { code: "57014" });
+    // A key neither issued is asked about once at the sibling, never bounced back.
+    await rawExchange(first.port, cancelPacket(1, 2), { end: true });
+  } finally {
+    await victim.end();
+    await Promise.all([first.close(), second.close()]);
+    rmSync(dir, { recursive: true, force: true });
   }
 });

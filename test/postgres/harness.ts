@@ -175,3 +175,15 @@ export function cancelWithPg(victim: pg.Client, port: number): void {
   };
   canceller.cancel(victim, (victim as unknown as { activeQuery: unknown }).activeQuery);
 }
+
+/** A CancelRequest (80877102) for a process id and a 4-byte (3.0) or longer (3.2) key. */
+export function cancelPacket(processId: number, secretKey: number | Buffer): Buffer {
+  const key = typeof secretKey === "number" ? Buffer.alloc(4) : secretKey;
+  if (typeof secretKey === "number") key.writeInt32BE(secretKey | 0, 0);
+  const packet = Buffer.alloc(12 + key.length);
+  packet.writeInt32BE(packet.length, 0);
+  packet.writeInt32BE(80877102, 4);
+  packet.writeInt32BE(processId, 8);
+  key.copy(packet, 12);
+  return packet;
+}

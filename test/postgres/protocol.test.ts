@@ -5,7 +5,13 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { connect, createServer, type Socket } from "node:net";
 import { after, before, test } from "node:test";
-import { MAIN_SERVER, type RunningProxy, startProxy, startupMessage } from "./harness.ts";
+import {
+  cancelPacket,
+  MAIN_SERVER,
+  type RunningProxy,
+  startProxy,
+  startupMessage,
+} from "./harness.ts";
 
 let proxy: RunningProxy;
 
@@ -108,13 +114,8 @@ test("a long 3.2 cancel key is replaced by one as long and mapped back", async (
     const clientKey = key.body.subarray(4);
     assert.equal(clientKey.length, 32);
     assert.notDeepEqual(clientKey, backendKey);
-    const cancel = Buffer.alloc(12 + clientKey.length);
-    cancel.writeInt32BE(cancel.length, 0);
-    cancel.writeInt32BE(80877102, 4);
-    cancel.writeInt32BE(777, 8);
-    clientKey.copy(cancel, 12);
     const canceller = connect({ host: "127.0.0.1", port: fake.port });
-    canceller.end(cancel);
+    canceller.end(cancelPacket(777, clientKey));
     canceller.resume();
     await once(canceller, "close");
     assert.equal(cancels.length, 1);

@@ -9,6 +9,7 @@ import { connect as tlsConnect } from "node:tls";
 import pg from "pg";
 import { makeCertificate, type TestCertificate } from "../support/certificates.ts";
 import {
+  cancelPacket,
   createDatabases,
   directClient,
   errorCode,
@@ -157,12 +158,7 @@ test("a CancelRequest sent inside TLS cancels the session's query", async () => 
     assert.equal(answer.toString(), "S");
     const secured = tlsConnect({ socket: raw, ca: certificate.cert, servername: "localhost" });
     await once(secured, "secureConnect");
-    const cancel = Buffer.alloc(16);
-    cancel.writeInt32BE(16, 0);
-    cancel.writeInt32BE(80877102, 4);
-    cancel.writeInt32BE(processID, 8);
-    cancel.writeInt32BE(secretKey, 12);
-    secured.end(cancel);
+    secured.end(cancelPacket(processID, secretKey));
     secured.resume();
     await assert.rejects(running, { code: "57014" });
     secured.destroy();

@@ -13,29 +13,19 @@ import {
   toResolverError,
 } from "../core/index.ts";
 import { BackendStartup } from "./backend-startup.ts";
-import type { BackendKey, CancelKeyRegistry } from "./cancel-keys.ts";
+import type { CancelForwarder } from "./cancel-forwarder.ts";
+import type { BackendKey } from "./cancel-keys.ts";
 import { sqlStateForResolverError } from "./resolver-sql-state.ts";
 import { type RouteBy, readRoutingKey } from "./routing-key.ts";
 import { encodeFatalError, SqlStateError } from "./sql-state-error.ts";
-import {
-  encodeCancelRequest,
-  encodeStartupMessage,
-  parseStartupPacket,
-  type StartupPacket,
-} from "./startup-packet.ts";
+import { encodeStartupMessage, parseStartupPacket, type StartupPacket } from "./startup-packet.ts";
 import { StartupPacketReader } from "./startup-packet-reader.ts";
-
-/** Where a CancelRequest for a session must go. */
-export interface CancelTarget {
-  readonly route: Route;
-  readonly context: ResolveContext;
-}
 
 export interface SessionSettings {
   readonly router: BackendRouter;
   readonly routeBy: RouteBy;
   readonly secureContext: SecureContext | undefined;
-  readonly cancelKeys: CancelKeyRegistry<CancelTarget>;
+  readonly cancels: CancelForwarder;
   readonly startupTimeoutMs: number;
 }
 
@@ -77,7 +67,7 @@ export class ClientSession {
       else this.close();
     } finally {
       clearTimeout(timer);
-      if (this.#clientKey) this.#settings.cancelKeys.release(this.#clientKey);
+      if (this.#clientKey) this.#settings.cancels.keys.release(this.#clientKey);
     }
   }
 
@@ -156,27 +146,14 @@ export class ClientSession {
     return tls;
   }
 
-  /** Forwards a CancelRequest to the backend of the session that owns the key. */
+  /** Hands a CancelRequest on, then hangs up without an answer, as the server does. */
   async #cancel(clientKey: BackendKey): Promise<void> {
-    const entry = this.#settings.cancelKeys.find(clientKey);
-    if (entry) {
-      const { route, context } = entry.target;
-      const backend = await this.#settings.router.connect(route, context).catch(() => undefined);
-      if (backend) {
-        this.#backend = backend;
-        backend.on("error", noop);
-        const { processId, secretKey } = entry.backendKey;
-        backend.end(encodeCancelRequest(processId, secretKey));
-        // The server closes once it has signalled the query; so do we.
-        await once(backend, "close");
-      }
-    }
-    // As the server does, answer nothing: unknown keys are not revealed.
+    await this.#settings.cancels.cancel(clientKey, true);
     this.#client.end(() => this.close());
   }
 
   async #serve(message: StartupMessage, rest: Buffer): Promise<void> {
-    const { router, routeBy, cancelKeys } = this.#settings;
+    const { router, routeBy, cancels } = this.#settings;
     const serverName = this.#tls?.servername || undefined;
     const decision = readRoutingKey(routeBy, message.parameters, serverName);
     const context: ResolveContext = {
@@ -204,7 +181,7 @@ export class ClientSession {
     if (rest.length > 0) backend.write(rest);
 
     const startup = new BackendStartup((backendKey) =>
-      cancelKeys.issue(backendKey, { route, context }),
+      cancels.keys.issue(backendKey, { route, context }),
     );
     await this.#exchangeStartup(backend, startup);
     this.#clientKey = startup.clientKey;

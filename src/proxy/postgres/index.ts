@@ -1,5 +1,5 @@
 export { type BackendKey, CancelKeyRegistry } from "./cancel-keys.ts";
-export { PostgresProxy, type PostgresProxyOptions } from "./postgres-proxy.ts";
+export { type CancelPeering, PostgresProxy, type PostgresProxyOptions } from "./postgres-proxy.ts";
 export { type RouteBy, readRoutingKey } from "./routing-key.ts";
 export { encodeFatalError, SqlStateError } from "./sql-state-error.ts";
 export { parseStartupPacket, type StartupPacket } from "./startup-packet.ts";

@@ -4,8 +4,9 @@ import type { AddressInfo } from "node:net";
 import { createServer, type Server, type Socket } from "node:net";
 import { createSecureContext, type SecureContext, type SecureContextOptions } from "node:tls";
 import type { BackendRouter } from "../core/index.ts";
-import { CancelKeyRegistry } from "./cancel-keys.ts";
-import { type CancelTarget, ClientSession } from "./client-session.ts";
+import { CancelForwarder } from "./cancel-forwarder.ts";
+import { CancelPeerListener } from "./cancel-peer-listener.ts";
+import { ClientSession } from "./client-session.ts";
 import type { RouteBy } from "./routing-key.ts";
 import { SqlStateError } from "./sql-state-error.ts";
 
@@ -19,12 +20,26 @@ export interface PostgresProxyOptions {
   readonly maxConnections?: number;
   /** Time a client has to finish TLS and send its StartupMessage (default 10 s). */
   readonly startupTimeoutMs?: number;
+  /**
+   * For several proxy processes on one port: each listens on its own Unix
+   * socket and lists its siblings', so that a CancelRequest reaching the
+   * wrong process still reaches the session's backend.
+   */
+  readonly cancelPeering?: CancelPeering;
+}
+
+export interface CancelPeering {
+  /** This process's peer socket path (created mode 0600). */
+  readonly listen: string;
+  /** The sibling processes' peer socket paths. */
+  readonly peers: readonly string[];
 }
 
 export class PostgresProxy {
   readonly #server: Server;
   readonly #sessions = new Set<ClientSession>();
-  readonly #cancelKeys = new CancelKeyRegistry<CancelTarget>();
+  readonly #cancels: CancelForwarder;
+  readonly #peerListener: CancelPeerListener | undefined;
   readonly #router: BackendRouter;
   readonly #routeBy: RouteBy;
   readonly #secureContext: SecureContext | undefined;
@@ -37,6 +52,9 @@ export class PostgresProxy {
     this.#secureContext = options.tls ? createSecureContext(options.tls) : undefined;
     this.#maxConnections = options.maxConnections ?? 10_000;
     this.#startupTimeoutMs = options.startupTimeoutMs ?? 10_000;
+    const peering = options.cancelPeering;
+    this.#cancels = new CancelForwarder(this.#router, peering?.peers);
+    this.#peerListener = peering && new CancelPeerListener(peering.listen, this.#cancels);
     this.#server = createServer({ noDelay: true }, (socket) => this.#accept(socket));
   }
 
@@ -45,7 +63,8 @@ export class PostgresProxy {
     return this.#sessions.size;
   }
 
-  listen(port = 0, host = "127.0.0.1"): Promise<AddressInfo> {
+  async listen(port = 0, host = "127.0.0.1"): Promise<AddressInfo> {
+    await this.#peerListener?.listen();
     return new Promise((resolve, reject) => {
       this.#server.once("error", reject);
       this.#server.listen(port, host, () => {
@@ -59,7 +78,7 @@ export class PostgresProxy {
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const session of this.#sessions) session.close();
-    await closed;
+    await Promise.all([closed, this.#peerListener?.close()]);
   }
 
   #accept(socket: Socket): void {
@@ -67,7 +86,7 @@ export class PostgresProxy {
       router: this.#router,
       routeBy: this.#routeBy,
       secureContext: this.#secureContext,
-      cancelKeys: this.#cancelKeys,
+      cancels: this.#cancels,
       startupTimeoutMs: this.#startupTimeoutMs,
     });
     if (this.#sessions.size >= this.#maxConnections) {

@@ -1,0 +1,56 @@
+// Delivers CancelRequests. A key this proxy issued goes to the backend that
+// owns the session; any other key may belong to a sibling proxy process on
+// the same port (workers sharing a listener), so it is passed to each
+// sibling's peer socket, and the one that issued it delivers it.
+import { once } from "node:events";
+import { connect, type Socket } from "node:net";
+import type { BackendRouter, ResolveContext, Route } from "../core/index.ts";
+import { type BackendKey, CancelKeyRegistry } from "./cancel-keys.ts";
+import { encodeCancelRequest } from "./startup-packet.ts";
+
+/** Where a CancelRequest for a session must go. */
+export interface CancelTarget {
+  readonly route: Route;
+  readonly context: ResolveContext;
+}
+
+/** How long one delivery may take before its connection is cut. */
+const DELIVERY_TIMEOUT_MS = 5000;
+
+export class CancelForwarder {
+  readonly keys = new CancelKeyRegistry<CancelTarget>();
+  readonly #router: BackendRouter;
+  readonly #peers: readonly string[];
+
+  constructor(router: BackendRouter, peers: readonly string[] = []) {
+    this.#router = router;
+    this.#peers = peers;
+  }
+
+  /**
+   * Cancels the query of the session that owns `clientKey`. Resolves once
+   * delivered or given up; as the server does, it never says which.
+   * `askPeers` is false for requests that came from a sibling (no loops).
+   */
+  async cancel(clientKey: BackendKey, askPeers: boolean): Promise<void> {
+    const entry = this.keys.find(clientKey);
+    if (entry) {
+      const { route, context } = entry.target;
+      const backend = await this.#router.connect(route, context).catch(() => undefined);
+      const { processId, secretKey } = entry.backendKey;
+      if (backend) await deliver(backend, encodeCancelRequest(processId, secretKey));
+    } else if (askPeers) {
+      const request = encodeCancelRequest(clientKey.processId, clientKey.secretKey);
+      await Promise.all(this.#peers.map((path) => deliver(connect({ path }), request)));
+    }
+  }
+}
+
+/** Sends one request and waits until the other side hangs up (the server does once it acted). */
+async function deliver(socket: Socket, request: Buffer): Promise<void> {
+  socket.on("error", () => {});
+  socket.setTimeout(DELIVERY_TIMEOUT_MS, () => socket.destroy());
+  socket.end(request);
+  socket.resume();
+  await once(socket, "close");
+}

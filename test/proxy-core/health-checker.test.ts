@@ -112,3 +112,18 @@ test("the router fails fast for a backend its health checks mark down", async ()
     await router.close();
   }
 });
+
+test("a backend no longer routed to is forgotten, and checked again once routed", async () => {
+  const backend = await echoBackend();
+  const checker = new HealthChecker({ intervalMs: 20, forgetAfterMs: 30 }, plainDial);
+  try {
+    checker.watch(parseEndpoint(backend.endpoint));
+    assert.deepEqual(await once(checker, "forget"), [backend.endpoint]);
+    assert.deepEqual(checker.watched, []);
+    checker.watch(parseEndpoint(backend.endpoint));
+    assert.deepEqual(checker.watched, [backend.endpoint]);
+  } finally {
+    checker.close();
+    await backend.close();
+  }
+});

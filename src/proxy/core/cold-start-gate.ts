@@ -48,15 +48,6 @@ export class ColdStartGate {
     this.#probe = probe;
   }
 
-  get timeoutMs(): number {
-    return this.#timeoutMs;
-  }
-
-  /** Connections waiting on `key` now. */
-  waiting(key: string): number {
-    return this.#wakes.get(key)?.waiters ?? 0;
-  }
-
   /**
    * Waits until the backend of `key` is awake; rejects with a ResolverError.
    * A caller that gives up (its client left) aborts `signal` and frees its place.

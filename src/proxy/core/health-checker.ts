@@ -3,7 +3,8 @@
 // must answer an expected status. `fall` failures in a row mark it down,
 // `rise` successes in a row mark it up again. Backends not routed to for a
 // while are forgotten, so a changing resolver does not grow the set forever.
-// Emits `change` (backend, healthy) when a verdict flips.
+// Emits `change` (backend, healthy) when a verdict flips, `forget` (backend)
+// when a backend is no longer checked.
 import { EventEmitter } from "node:events";
 import { request } from "node:http";
 import type { Socket } from "node:net";
@@ -36,7 +37,10 @@ interface Backend {
   timer: NodeJS.Timeout | undefined;
 }
 
-export class HealthChecker extends EventEmitter<{ change: [backend: string, healthy: boolean] }> {
+export class HealthChecker extends EventEmitter<{
+  change: [backend: string, healthy: boolean];
+  forget: [backend: string];
+}> {
   readonly #intervalMs: number;
   readonly #timeoutMs: number;
   readonly #rise: number;
@@ -101,6 +105,7 @@ export class HealthChecker extends EventEmitter<{ change: [backend: string, heal
   async #run(name: string, backend: Backend): Promise<void> {
     if (Date.now() - backend.lastRoutedAt > this.#forgetAfterMs) {
       this.#backends.delete(name);
+      this.emit("forget", name);
       return;
     }
     const passed = await this.#check(backend.endpoint);

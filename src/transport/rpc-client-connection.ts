@@ -12,7 +12,7 @@ import {
   type Hello,
   PROTOCOL_VERSION,
 } from "../wire/messages.ts";
-import { TickWriter } from "./tick-writer.ts";
+import { FrameWriter } from "./frame-writer.ts";
 
 export interface RpcConnectOptions {
   readonly path: string;
@@ -49,7 +49,7 @@ export class RpcClientConnection {
   readonly path: string;
   readonly #socket: Socket;
   readonly #decoder: FrameDecoder;
-  readonly #writer: TickWriter;
+  readonly #writer: FrameWriter;
   readonly #pending = new Map<number, Pending>();
   #codec: Codec | undefined;
   #nextId = 1;
@@ -71,7 +71,7 @@ export class RpcClientConnection {
   private constructor(socket: Socket, options: RpcConnectOptions) {
     this.path = options.path;
     this.#socket = socket;
-    this.#writer = new TickWriter(socket);
+    this.#writer = new FrameWriter(socket);
     this.#decoder = new FrameDecoder(options.maxFrameBytes);
   }
 
@@ -171,14 +171,14 @@ export class RpcClientConnection {
           this.cancel(id, new ServiceError("CANCELLED", "the call was aborted"));
         options.signal.addEventListener("abort", pending.onAbort, { once: true });
       }
-      this.#write(encodeFrame(FrameType.REQUEST, id, payload));
+      this.#send(FrameType.REQUEST, id, payload);
     });
   }
 
   /** Stops waiting for a request and tells the server to stop working on it. */
   cancel(id: number, error: ServiceError): void {
     if (!this.#pending.has(id)) return;
-    if (!this.#closed) this.#write(encodeFrame(FrameType.CANCEL, id));
+    if (!this.#closed) this.#send(FrameType.CANCEL, id);
     this.#settle(id)?.reject(error);
   }
 
@@ -221,7 +221,7 @@ export class RpcClientConnection {
       pending.signal!.removeEventListener("abort", pending.onAbort);
     if (this.#pending.size === 0) {
       this.#socket.unref();
-      if (this.#retired) this.#socket.end();
+      if (this.#retired) this.#end();
     }
     return pending;
   }
@@ -265,15 +265,21 @@ export class RpcClientConnection {
       }
       case FrameType.GOAWAY:
         this.#retire();
-        if (this.#pending.size === 0) this.#socket.end();
+        if (this.#pending.size === 0) this.#end();
         return;
       default:
         throw new Error(`unexpected frame type ${frame.type} from the service`);
     }
   };
 
-  #write(frame: Buffer): void {
-    this.#writer.write(frame);
+  #send(type: FrameType, id: number, payload?: Buffer | string): void {
+    this.#writer.frame(type, id, payload);
+  }
+
+  /** Closes our side once what is queued (a last CANCEL, say) is written. */
+  #end(): void {
+    this.#writer.flush();
+    this.#socket.end();
   }
 
   #retire(): void {

@@ -5,7 +5,7 @@ import { AuthFailures } from "../security/auth-failures.ts";
 import { Call } from "../service/call.ts";
 import { ServiceError } from "../service/errors.ts";
 import { type Codec, negotiateCodec } from "../wire/codec.ts";
-import { encodeFrame, type Frame, FrameDecoder, FrameError, FrameType } from "../wire/frame.ts";
+import { type Frame, FrameDecoder, FrameError, FrameType } from "../wire/frame.ts";
 import {
   decodeHello,
   decodeRequest,
@@ -15,13 +15,13 @@ import {
   type Welcome,
 } from "../wire/messages.ts";
 import type { ConnectionHost, DialectConnection } from "./connection-host.ts";
-import { TickWriter } from "./tick-writer.ts";
+import { FrameWriter } from "./frame-writer.ts";
 
 export class RpcServerConnection implements DialectConnection {
   readonly #socket: Socket;
   readonly #host: ConnectionHost;
   readonly #decoder: FrameDecoder;
-  readonly #writer: TickWriter;
+  readonly #writer: FrameWriter;
   readonly #authFailures: AuthFailures;
   readonly #inFlight = new Map<number, Call>();
   #codec: Codec | undefined;
@@ -32,7 +32,7 @@ export class RpcServerConnection implements DialectConnection {
   constructor(socket: Socket, host: ConnectionHost, firstBytes: Buffer) {
     this.#socket = socket;
     this.#host = host;
-    this.#writer = new TickWriter(socket);
+    this.#writer = new FrameWriter(socket);
     this.#decoder = new FrameDecoder(host.limits.maxMessageBytes);
     this.#authFailures = new AuthFailures(host.limits.maxAuthFailures);
     socket.on("data", (chunk: Buffer) => this.#receive(chunk));
@@ -48,7 +48,7 @@ export class RpcServerConnection implements DialectConnection {
     this.#draining = true;
     // The client closes once its own requests are answered; it owns that
     // moment because only it knows whether a request is still on the way.
-    this.#write(encodeFrame(FrameType.GOAWAY, 0, encodeJson({ reason: "draining" })));
+    this.#send(FrameType.GOAWAY, 0, encodeJson({ reason: "draining" }));
   }
 
   #receive(chunk: Buffer): void {
@@ -109,7 +109,7 @@ export class RpcServerConnection implements DialectConnection {
       maxInFlight: limits.maxInFlight,
     };
     this.#socket.setTimeout(limits.idleTimeoutMs);
-    this.#write(encodeFrame(FrameType.WELCOME, 0, encodeJson(welcome)));
+    this.#send(FrameType.WELCOME, 0, encodeJson(welcome));
   }
 
   #request(id: number, payload: Buffer): void {
@@ -141,20 +141,21 @@ export class RpcServerConnection implements DialectConnection {
   async #serve(id: number, call: Call): Promise<void> {
     const { stats, runtime } = this.#host;
     const started = stats.begin();
-    let frame: Buffer;
+    let type: FrameType = FrameType.RESPONSE;
+    let payload: Buffer | string;
     let failure: ServiceError | undefined;
     try {
-      const result = await runtime.dispatch(call);
-      frame = encodeFrame(FrameType.RESPONSE, id, this.#codec!.encode(result));
+      payload = this.#codec!.encode(await runtime.dispatch(call));
     } catch (error) {
       failure = error instanceof ServiceError ? error : this.#unencodable(error, call);
-      frame = encodeFrame(FrameType.ERROR, id, encodeJson(failure.toWire()));
+      type = FrameType.ERROR;
+      payload = encodeJson(failure.toWire());
     }
     this.#inFlight.delete(id);
     stats.end(call, started, failure?.code);
     // A cancelled request gets no answer: its caller has already moved on.
     if (!this.#closed && call.endedEarly?.code !== "CANCELLED") {
-      this.#write(frame);
+      this.#send(type, id, payload);
       if (failure?.code === "UNAUTHORIZED" && this.#authFailures.record()) this.#end();
     }
   }
@@ -165,7 +166,7 @@ export class RpcServerConnection implements DialectConnection {
   }
 
   #sendError(id: number, error: ServiceError): void {
-    this.#write(encodeFrame(FrameType.ERROR, id, encodeJson(error.toWire())));
+    this.#send(FrameType.ERROR, id, encodeJson(error.toWire()));
   }
 
   /** A connection-level error (request id 0), then close. */
@@ -174,9 +175,9 @@ export class RpcServerConnection implements DialectConnection {
     this.#end();
   }
 
-  #write(frame: Buffer): void {
+  #send(type: FrameType, id: number, payload?: Buffer | string): void {
     if (this.#closed) return;
-    this.#writer.write(frame);
+    this.#writer.frame(type, id, payload);
   }
 
   #end(): void {

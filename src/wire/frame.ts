@@ -33,25 +33,33 @@ export interface Frame {
 
 /** One buffer holding the header and the payload: a single allocation and a single write. */
 export function encodeFrame(type: FrameType, id: number, payload?: Buffer | string): Buffer {
-  if (typeof payload === "string") {
-    const length = Buffer.byteLength(payload);
-    const frame = Buffer.allocUnsafe(HEADER_SIZE + length);
-    writeHeader(frame, length, type, id);
-    frame.write(payload, HEADER_SIZE, "utf8");
-    return frame;
-  }
-  const length = payload === undefined ? 0 : payload.length;
+  const length = payloadLength(payload);
   const frame = Buffer.allocUnsafe(HEADER_SIZE + length);
-  writeHeader(frame, length, type, id);
-  if (payload !== undefined) payload.copy(frame, HEADER_SIZE);
+  writeFrame(frame, 0, type, id, payload, length);
   return frame;
 }
 
-function writeHeader(frame: Buffer, length: number, type: FrameType, id: number): void {
-  frame.writeUInt32BE(length, 0);
-  frame[4] = type;
-  frame[5] = 0;
-  frame.writeUInt32BE(id >>> 0, 6);
+/** The payload's size in bytes (UTF-8 for a string). */
+export function payloadLength(payload: Buffer | string | undefined): number {
+  if (payload === undefined) return 0;
+  return typeof payload === "string" ? Buffer.byteLength(payload) : payload.length;
+}
+
+/** Writes a whole frame at `offset`; the target must have HEADER_SIZE + length bytes there. */
+export function writeFrame(
+  target: Buffer,
+  offset: number,
+  type: FrameType,
+  id: number,
+  payload: Buffer | string | undefined,
+  length: number,
+): void {
+  target.writeUInt32BE(length, offset);
+  target[offset + 4] = type;
+  target[offset + 5] = 0;
+  target.writeUInt32BE(id >>> 0, offset + 6);
+  if (typeof payload === "string") target.write(payload, offset + HEADER_SIZE, "utf8");
+  else if (payload !== undefined) payload.copy(target, offset + HEADER_SIZE);
 }
 
 /** A frame the decoder refuses; the connection cannot continue after it. */

@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { chmod, link, rename, stat, unlink } from "node:fs/promises";
 import { connect, type Server } from "node:net";
+import { dirname, join } from "node:path";
 import { SOCKET_MODE } from "../security/socket-dir.ts";
 
 export class SocketInUseError extends Error {
@@ -61,7 +62,8 @@ export async function bindSocket(
     if (state === "live") throw new SocketInUseError(path);
     if (state === "stale") await unlink(path).catch(ignoreMissing);
   }
-  const temporary = `${path}.${randomBytes(6).toString("hex")}.tmp`;
+  // Short, so it fits the 107-byte limit of socket paths wherever the final name does.
+  const temporary = join(dirname(path), `.${randomBytes(4).toString("hex")}.tmp`);
   server.listen(temporary);
   await once(server, "listening");
   try {

@@ -200,3 +200,24 @@ test("draining answers everything in flight; a replacement takes new calls with 
   assert.ok(outcomes.every((outcome) => outcome.error === undefined && outcome.durationMs >= 0));
   assert.deepEqual(lifecycle, ["start", "start", "stop"]);
 });
+
+test("a handler calls another service through its context's client", async () => {
+  await using mesh = await tempMesh();
+  const front = defineService({ name: "front" }).route(
+    "GET /profile/:id",
+    async ({ params, client }) => {
+      const user = await client.service(users).call("GET /user/:id", { params: { id: params.id } });
+      return { greeting: `hello ${user.name}` };
+    },
+  );
+  await mesh.serve(users);
+  await mesh.serve(front);
+  const client = mesh.client().service(front);
+  assert.deepEqual(await client.call("GET /profile/:id", { params: { id: "1" } }), {
+    greeting: "hello Ada",
+  });
+  await assert.rejects(client.call("GET /profile/:id", { params: { id: "9" } }), {
+    code: "NOT_FOUND",
+    message: "no user 9",
+  });
+});

@@ -185,7 +185,7 @@ export class ServiceServer {
       if (dialect === undefined) return;
       socket.off("data", onData);
       socket.off("timeout", onTimeout);
-      if (dialect === "unknown") socket.end(UNKNOWN_DIALECT_REPLY);
+      if (dialect === "unknown") socket.end(UNKNOWN_DIALECT_REPLY, () => socket.destroy());
       else this.#handlers.set(socket, this.#start(dialect, socket, received));
     };
     socket.on("data", onData);

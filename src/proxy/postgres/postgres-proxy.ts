@@ -63,6 +63,11 @@ export class PostgresProxy {
     return this.#sessions.size;
   }
 
+  /** Cancel keys currently issued: one per session past its startup. */
+  get issuedCancelKeys(): number {
+    return this.#cancels.keys.size;
+  }
+
   async listen(port = 0, host = "127.0.0.1"): Promise<AddressInfo> {
     await this.#peerListener?.listen();
     return new Promise((resolve, reject) => {

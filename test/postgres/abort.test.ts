@@ -1,0 +1,100 @@
+// Clients that vanish at any point — mid-startup, mid-authentication, idle,
+// or in the middle of a large result — leave nothing behind: no session, no
+// cancel key, no backend connection, and the proxy keeps serving.
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { connect } from "node:net";
+import { after, before, test } from "node:test";
+import fc from "fast-check";
+import {
+  directClient,
+  MAIN_SERVER,
+  proxyClient,
+  type RunningProxy,
+  startProxy,
+  startupMessage,
+} from "./harness.ts";
+
+let proxy: RunningProxy;
+
+before(async () => {
+  proxy = await startProxy({ postgres: MAIN_SERVER });
+});
+
+after(async () => {
+  await proxy?.close();
+});
+
+/** A simple Query message. */
+function query(sql: string): Buffer {
+  const body = Buffer.from(`${sql}\0`);
+  const header = Buffer.alloc(5);
+  header.write("Q", 0, "latin1");
+  header.writeInt32BE(4 + body.length, 1);
+  return Buffer.concat([header, body]);
+}
+
+type Moment = { kind: "startup"; bytes: number } | { kind: "firstReply" } | { kind: "midResult" };
+
+/** Connects, goes as far as `moment`, then destroys the socket. */
+async function vanishAt(moment: Moment, applicationName: string): Promise<void> {
+  const socket = connect({ host: "127.0.0.1", port: proxy.port });
+  socket.on("error", () => {});
+  await once(socket, "connect");
+  const startup = startupMessage({
+    user: "postgres",
+    database: "postgres",
+    application_name: applicationName,
+  });
+  if (moment.kind === "startup") {
+    socket.write(startup.subarray(0, 1 + (moment.bytes % startup.length)));
+  } else {
+    socket.write(startup);
+    await once(socket, "data");
+    if (moment.kind === "midResult") {
+      socket.write(query("SELECT repeat('x', 1000) FROM generate_series(1, 100000)"));
+      await once(socket, "data");
+    }
+  }
+  socket.destroy();
+}
+
+async function eventually(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
+  for (let attempt = 0; attempt < 400; attempt++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.fail(`never: ${what}`);
+}
+
+test("property: clients vanishing at any moment leave no session, key or backend behind", async () => {
+  const applicationName = "nexus_abort_test";
+  const moment: fc.Arbitrary<Moment> = fc.oneof(
+    fc.record({ kind: fc.constant("startup" as const), bytes: fc.nat() }),
+    fc.record({ kind: fc.constant("firstReply" as const) }),
+    fc.record({ kind: fc.constant("midResult" as const) }),
+  );
+  await fc.assert(
+    fc.asyncProperty(moment, (m) => vanishAt(m, applicationName)),
+    { numRuns: 40 },
+  );
+  await eventually(() => proxy.proxy.connections === 0, "all sessions closed");
+  assert.equal(proxy.proxy.issuedCancelKeys, 0);
+  const observer = await directClient();
+  try {
+    await eventually(async () => {
+      const { rows } = await observer.query(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1",
+        [applicationName],
+      );
+      return rows[0].n === 0;
+    }, "all backends gone");
+  } finally {
+    await observer.end();
+  }
+  const client = proxyClient(proxy.port, "postgres");
+  await client.connect();
+  assert.equal((await client.query("SELECT 1 AS one")).rows[0].one, 1);
+  assert.equal(proxy.proxy.issuedCancelKeys, 1);
+  await client.end();
+});

@@ -109,3 +109,11 @@ test("a file that is not YAML says where", async () => {
   );
   assert.throws(() => loadProxyConfig(join(dir, "missing.yaml")), /ENOENT/);
 });
+
+test("the documented example config is valid", () => {
+  const config = loadProxyConfig(new URL("../../examples/proxy.yaml", import.meta.url).pathname);
+  assert.deepEqual(
+    config.listeners.map((listener) => listener.protocol),
+    ["http", "postgres", "mysql", "smtp", "tls", "tcp"],
+  );
+});

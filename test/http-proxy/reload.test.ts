@@ -104,6 +104,30 @@ test("a reload opens new listeners, closes removed ones and names what needs a r
   }
 });
 
+test("every protocol of the config opens its listener", async () => {
+  const path = join(dir, "all.yaml");
+  const protocols = ["http", "postgres", "mysql", "smtp", "tls"];
+  await writeFile(
+    path,
+    `listeners:
+${protocols.map((protocol) => `  - { protocol: ${protocol}, port: 0 }`).join("\n")}
+  - { protocol: tcp, port: 0, route: app.test }
+resolver: { routes: { app.test: ${blue.endpoint} } }
+`,
+  );
+  const server = await ProxyServer.start(loadProxyConfig(path));
+  try {
+    const addresses = server.addresses();
+    assert.deepEqual(
+      addresses.map((a) => a.protocol),
+      [...protocols, "tcp"],
+    );
+    assert.ok(addresses.every((a) => a.port > 0));
+  } finally {
+    await server.close();
+  }
+});
+
 async function waitFor(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((resolve) => setImmediate(resolve));
 }

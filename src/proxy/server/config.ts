@@ -142,6 +142,8 @@ const resolverConfig = z
 export const proxyConfigSchema = z.strictObject({
   /** Worker processes sharing every listener's port (default: 1). */
   workers: z.number().int().min(1).max(256).default(1),
+  /** Extra Node options for the workers, e.g. `--max-semi-space-size=2` to trade throughput for memory. */
+  workerNodeOptions: z.array(z.string().startsWith("--")).default([]),
   /** How long in-flight work may take to finish on SIGTERM. */
   drainTimeoutMs: positiveMs.default(10_000),
   listeners: z.array(listener).min(1),

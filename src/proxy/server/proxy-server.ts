@@ -24,6 +24,7 @@ const RESTART_SETTINGS = [
   "healthCheck",
   "coldStart",
   "workers",
+  "workerNodeOptions",
   "metrics",
 ] as const;
 

@@ -49,7 +49,12 @@ export class ProxySupervisor {
 
   /** Starts the first worker, then the others on the ports it bound. */
   async start(): Promise<void> {
-    cluster.setupPrimary({ exec: WORKER_ENTRY, args: [], silent: false });
+    cluster.setupPrimary({
+      exec: WORKER_ENTRY,
+      args: [],
+      execArgv: [...process.execArgv, ...this.#config.workerNodeOptions],
+      silent: false,
+    });
     this.#addresses = await this.#fork();
     this.#config = this.#pinPorts(this.#config);
     await Promise.all(Array.from({ length: this.#config.workers - 1 }, () => this.#fork()));

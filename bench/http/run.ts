@@ -1,0 +1,93 @@
+// `npm run bench:http`: one keep-alive backend (nginx, fixed body) behind
+// Nexus, nginx, HAProxy, @fastify/http-proxy and http-proxy, 2 workers each,
+// loaded by wrk in interleaved rounds of one run; the backend alone is the
+// raw limit. Best round per system goes to bench/results/http.json and the
+// table in docs/http-proxy.md.
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { stopAll } from "./processes.ts";
+import { machine, markdownTable, updateDocTable, writeResults } from "./report.ts";
+import { HOST, startBackend, systems } from "./systems.ts";
+import { type LoadResult, type LoadSettings, wrk } from "./wrk.ts";
+
+const { values: flags } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "10" },
+    rounds: { type: "string", default: "2" },
+    connections: { type: "string", default: "64" },
+    workers: { type: "string", default: "2" },
+  },
+});
+const load: LoadSettings = {
+  threads: 2,
+  connections: Number(flags.connections),
+  seconds: Number(flags.seconds),
+  host: HOST,
+};
+const rounds = Number(flags.rounds);
+const workers = Number(flags.workers);
+
+const dir = await mkdtemp(join(tmpdir(), "nexus-bench-http-"));
+const best = new Map<string, LoadResult & { workers: number }>();
+try {
+  const backendPort = await startBackend(dir);
+  const targets = [{ name: "direct (backend alone)", workers: 1, port: backendPort }];
+  for (const system of systems(workers)) {
+    const home = join(dir, system.name.replace(/\W/g, ""));
+    await mkdir(home);
+    const port = await system.start(home, backendPort);
+    console.log(`${system.name} listens on ${port}`);
+    targets.push({ name: system.name, workers: system.workers, port });
+  }
+  for (let round = 1; round <= rounds; round++) {
+    for (const target of targets) {
+      const url = `http://127.0.0.1:${target.port}/`;
+      await wrk(url, { ...load, seconds: 2 }); // warm-up: pools filled, code optimised
+      const result = await wrk(url, load);
+      console.log(
+        `round ${round} ${target.name}: ${result.rps} req/s, p50 ${result.p50_us} µs, p99 ${result.p99_us} µs, errors ${result.errors}`,
+      );
+      const previous = best.get(target.name);
+      if (!previous || result.rps > previous.rps)
+        best.set(target.name, { ...result, workers: target.workers });
+    }
+  }
+} finally {
+  await stopAll();
+  await rm(dir, { recursive: true, force: true });
+}
+
+const results = [...best].map(([system, result]) => ({ system, ...result }));
+const rpsOf = (name: string) => best.get(name)?.rps ?? Number.NaN;
+const nexus = rpsOf("nexus");
+const bestNodePeer = Math.max(rpsOf("@fastify/http-proxy"), rpsOf("http-proxy"));
+const ratios = {
+  nexus_vs_best_node_peer: Number((nexus / bestNodePeer).toFixed(2)),
+  nexus_vs_nginx: Number((nexus / rpsOf("nginx")).toFixed(2)),
+};
+await writeResults("http", {
+  benchmark: "HTTP/1.1 keep-alive GET through a reverse proxy",
+  date: new Date().toISOString(),
+  machine: machine(),
+  settings: { ...load, rounds, workers, backend: "nginx, 1 worker, fixed 13-byte body" },
+  note: "best round per system; all processes share the machine's cores with wrk",
+  results,
+  ratios,
+  targets: { nexus_vs_best_node_peer: 1.5, nexus_vs_nginx: 0.6 },
+});
+const table = markdownTable(
+  ["system", "workers", "req/s", "p50", "p99", "errors"],
+  results.map((r) => [
+    r.system,
+    String(r.workers),
+    r.rps.toLocaleString("en-US"),
+    `${(r.p50_us / 1000).toFixed(2)} ms`,
+    `${(r.p99_us / 1000).toFixed(2)} ms`,
+    String(r.errors),
+  ]),
+);
+const summary = `Nexus: ${ratios.nexus_vs_best_node_peer}× the best Node peer (target 1.5×), ${ratios.nexus_vs_nginx}× nginx (target 0.6×). ${load.connections} connections, ${load.threads} wrk threads, ${load.seconds} s per round, best of ${rounds} rounds, ${machine().cpus} CPUs shared by everything (${new Date().toISOString().slice(0, 10)}).`;
+console.log(`\n${table}\n\n${summary}`);
+await updateDocTable("docs/http-proxy.md", "http", `${table}\n\n${summary}`);

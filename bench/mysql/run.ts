@@ -19,8 +19,8 @@ const settings = {
   tables: 4,
   tableSize: 10_000,
   threads: 8,
-  seconds: 20,
-  rounds: 2,
+  seconds: 15,
+  rounds: 3,
 };
 
 interface Measurement {

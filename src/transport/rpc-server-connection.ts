@@ -43,12 +43,12 @@ export class RpcServerConnection implements DialectConnection {
     if (firstBytes.length > 0) this.#receive(firstBytes);
   }
 
-  drain(): void {
+  drain(reason = "draining"): void {
     if (this.#draining || this.#closed) return;
     this.#draining = true;
     // The client closes once its own requests are answered; it owns that
     // moment because only it knows whether a request is still on the way.
-    this.#send(FrameType.GOAWAY, 0, encodeJson({ reason: "draining" }));
+    this.#send(FrameType.GOAWAY, 0, encodeJson({ reason }));
   }
 
   #receive(chunk: Buffer): void {
@@ -192,7 +192,10 @@ export class RpcServerConnection implements DialectConnection {
     if (this.#codec === undefined) {
       this.#fail(new ServiceError("TIMEOUT", "no HELLO frame within the handshake timeout"));
     } else if (this.#inFlight.size === 0) {
-      this.#end();
+      // GOAWAY first, so a request already on its way is still answered;
+      // a client still silent one idle period later is closed.
+      if (this.#draining) this.#end();
+      else this.drain("idle");
     }
   }
 

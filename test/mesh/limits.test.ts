@@ -78,6 +78,15 @@ test("silent connections are closed after the handshake timeout, idle ones after
   idle.hello(TOKEN);
   await idle.until(() => idle.frames().length === 1);
   await idle.untilClosed();
+  const goaway = idle.frames()[1]!;
+  assert.equal(goaway.type, FrameType.GOAWAY);
+  assert.deepEqual(JSON.parse(goaway.payload.toString()), { reason: "idle" });
+
+  // A Nexus client leaves on the idle GOAWAY and reconnects for its next call.
+  const idleClient = mesh.client().service(users);
+  assert.equal((await idleClient.call("GET /health")).ok, true);
+  await eventually(() => server.stats.connections === 0);
+  assert.equal((await idleClient.call("GET /health")).ok, true);
 
   const slowHeaders = await RawPeer.open(server.path);
   slowHeaders.write("GET /health HTTP/1.1\r\nHost: x\r\n");
@@ -93,6 +102,14 @@ test("silent connections are closed after the handshake timeout, idle ones after
   await idleLines.untilClosed();
   assert.equal(JSON.parse(idleLines.text).data.ok, true);
 });
+
+/** Waits for a condition the server reaches on its own clock; checks every 20 ms, gives up after 10 s. */
+async function eventually(condition: () => boolean): Promise<void> {
+  for (let waited = 0; !condition(); waited += 20) {
+    if (waited > 10_000) throw new Error("the condition did not hold within 10 s");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 test("random, truncated and malformed bytes never crash the server", async () => {
   await using mesh = await tempMesh();

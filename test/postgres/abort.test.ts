@@ -4,26 +4,17 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { connect } from "node:net";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import fc from "fast-check";
 import {
   directClient,
   MAIN_SERVER,
   proxyClient,
-  type RunningProxy,
-  startProxy,
+  proxyForTests,
   startupMessage,
 } from "./harness.ts";
 
-let proxy: RunningProxy;
-
-before(async () => {
-  proxy = await startProxy({ postgres: MAIN_SERVER });
-});
-
-after(async () => {
-  await proxy?.close();
-});
+const proxy = proxyForTests({ postgres: MAIN_SERVER });
 
 /** A simple Query message. */
 function query(sql: string): Buffer {

@@ -17,23 +17,21 @@ import {
   directClient,
   MAIN_SERVER,
   proxyClient,
-  type RunningProxy,
+  proxyForTests,
   rawExchange,
   startProxy,
   waitUntilRunning,
 } from "./harness.ts";
 
-let proxy: RunningProxy;
+const proxy = proxyForTests({ postgres: MAIN_SERVER });
 let observer: pg.Client;
 
 before(async () => {
-  proxy = await startProxy({ postgres: MAIN_SERVER });
   observer = await directClient();
 });
 
 after(async () => {
   await observer?.end();
-  await proxy?.close();
 });
 
 test("Ctrl-C in psql cancels pg_sleep through the proxy with 57014", async () => {

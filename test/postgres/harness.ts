@@ -1,8 +1,10 @@
 // Shared pieces of the PostgreSQL proxy tests: a proxy on an ephemeral port
 // in front of static routes, throwaway databases, and the psql client.
+import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { connect } from "node:net";
+import { after, before } from "node:test";
 import pg from "pg";
 import {
   BackendRouter,
@@ -34,6 +36,33 @@ export async function startProxy(
   const proxy = new PostgresProxy({ router: testRouter(new StaticResolver(routes)), ...options });
   const { port } = await proxy.listen(0, "127.0.0.1");
   return { proxy, port, close: () => proxy.close() };
+}
+
+/**
+ * A proxy started before this file's tests and closed after them; `port` and
+ * `proxy` are read once it runs.
+ */
+export function proxyForTests(
+  routes: StaticRoutes,
+  options: Omit<PostgresProxyOptions, "router"> = {},
+): RunningProxy {
+  let running: RunningProxy | undefined;
+  before(async () => {
+    running = await startProxy(routes, options);
+  });
+  after(async () => {
+    await running?.close();
+  });
+  const started = () => running ?? assert.fail("the proxy runs only inside tests");
+  return {
+    get proxy() {
+      return started().proxy;
+    },
+    get port() {
+      return started().port;
+    },
+    close: () => started().close(),
+  };
 }
 
 /** A database name no other test uses. */

@@ -4,12 +4,12 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { connect } from "node:net";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import fc from "fast-check";
 import {
   MAIN_SERVER,
   proxyClient,
-  type RunningProxy,
+  proxyForTests,
   rawExchange,
   requestPacket,
   startProxy,
@@ -17,16 +17,8 @@ import {
 } from "./harness.ts";
 
 const ACCEPTED_CODES = new Set(["08P01", "0A000", "28000", "3D000"]);
-let proxy: RunningProxy;
-
-before(async () => {
-  // Only "postgres" routes anywhere, so almost every valid packet ends in 3D000.
-  proxy = await startProxy({ postgres: MAIN_SERVER }, { startupTimeoutMs: 2000 });
-});
-
-after(async () => {
-  await proxy?.close();
-});
+// Only "postgres" routes anywhere, so almost every valid packet ends in 3D000.
+const proxy = proxyForTests({ postgres: MAIN_SERVER }, { startupTimeoutMs: 2000 });
 
 /** Checks an answer: optional N bytes (SSL, GSS refused), then nothing or one whole ErrorResponse. */
 function assertRefusal(answer: Buffer): void {

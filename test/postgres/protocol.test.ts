@@ -4,24 +4,10 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { connect, createServer, type Socket } from "node:net";
-import { after, before, test } from "node:test";
-import {
-  cancelPacket,
-  MAIN_SERVER,
-  type RunningProxy,
-  startProxy,
-  startupMessage,
-} from "./harness.ts";
+import { test } from "node:test";
+import { cancelPacket, MAIN_SERVER, proxyForTests, startProxy, startupMessage } from "./harness.ts";
 
-let proxy: RunningProxy;
-
-before(async () => {
-  proxy = await startProxy({ postgres: MAIN_SERVER });
-});
-
-after(async () => {
-  await proxy?.close();
-});
+const proxy = proxyForTests({ postgres: MAIN_SERVER });
 
 interface Message {
   readonly type: string;

@@ -52,7 +52,7 @@ export interface Route {
   readonly coldStartMs: number;
 }
 
-export interface RouteOptions {
+export interface RouteLookupOptions {
   /** Abort when the client leaves: a connection queued on a cold start gives its place back. */
   readonly signal?: AbortSignal;
 }
@@ -99,7 +99,11 @@ export class BackendRouter {
   }
 
   /** Resolves `key`, waking its backend if it sleeps; rejects with a ResolverError. */
-  async route(key: string, context: ResolveContext, options: RouteOptions = {}): Promise<Route> {
+  async route(
+    key: string,
+    context: ResolveContext,
+    options: RouteLookupOptions = {},
+  ): Promise<Route> {
     const { result: answer, cacheHit } = await this.#lookup(key, context);
     const { result, coldStartMs } = answer.asleep
       ? await this.#wake(key, answer, context, options.signal)

@@ -16,7 +16,7 @@ import { z } from "zod";
 import { parseEndpoint } from "./endpoint.ts";
 import type { Resolver, Result } from "./resolver.ts";
 import { unknownRoute } from "./resolver-error.ts";
-import { RouteTable } from "./route-table.ts";
+import { WildcardTable } from "./wildcard-table.ts";
 
 const endpointSchema = z.string().superRefine((text, ctx) => {
   try {
@@ -60,7 +60,7 @@ export class RoutesFileError extends Error {
 }
 
 /** Reads and validates a routes file; throws RoutesFileError. */
-export function loadRoutesFile(path: string): RouteTable {
+export function loadRoutesFile(path: string): WildcardTable {
   let document: unknown;
   try {
     // YAML 1.2 reads JSON too.
@@ -71,7 +71,7 @@ export function loadRoutesFile(path: string): RouteTable {
   const parsed = routesFileSchema.safeParse(document);
   if (!parsed.success) throw new RoutesFileError(path, z.prettifyError(parsed.error));
   try {
-    return new RouteTable(parsed.data.routes);
+    return new WildcardTable(parsed.data.routes);
   } catch (error) {
     throw new RoutesFileError(path, (error as Error).message, error);
   }
@@ -85,7 +85,7 @@ export class FileResolver extends EventEmitter implements Resolver {
   readonly path: string;
   readonly #logger: RoutesLogger;
   readonly #debounceMs: number;
-  #table: RouteTable;
+  #table: WildcardTable;
   #watcher: FSWatcher | undefined;
   #debounce: NodeJS.Timeout | undefined;
 
@@ -107,7 +107,7 @@ export class FileResolver extends EventEmitter implements Resolver {
 
   /** Reads the file again; keeps the current routes when it is invalid. Returns whether it applied. */
   reload(): boolean {
-    let table: RouteTable;
+    let table: WildcardTable;
     try {
       table = loadRoutesFile(this.path);
     } catch (error) {

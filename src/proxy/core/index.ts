@@ -4,7 +4,7 @@ export {
   type BackendRouterOptions,
   type ConnectOptions,
   type Route,
-  type RouteOptions,
+  type RouteLookupOptions,
 } from "./backend-router.ts";
 export {
   type BreakerState,
@@ -40,7 +40,6 @@ export {
   unknownRoute,
 } from "./resolver-error.ts";
 export { RouteCache, type RouteCacheOptions } from "./route-cache.ts";
-export { RouteTable, type RouteValue } from "./route-table.ts";
 export {
   BLOCKED_RANGES,
   LOOPBACK_RANGES,
@@ -49,3 +48,4 @@ export {
 } from "./ssrf-guard.ts";
 export { StaticResolver, type StaticRoutes } from "./static-resolver.ts";
 export { type UndiciConnector, undiciConnector } from "./undici-connector.ts";
+export { type RouteValue, WildcardTable } from "./wildcard-table.ts";

@@ -2,15 +2,15 @@
 // wildcards (see route-table.ts).
 import type { Resolver, Result } from "./resolver.ts";
 import { unknownRoute } from "./resolver-error.ts";
-import { RouteTable, type StaticRoutes } from "./route-table.ts";
+import { type StaticRoutes, WildcardTable } from "./wildcard-table.ts";
 
 export type { StaticRoutes };
 
 export class StaticResolver implements Resolver {
-  readonly #table: RouteTable;
+  readonly #table: WildcardTable;
 
   constructor(routes: StaticRoutes) {
-    this.#table = new RouteTable(routes);
+    this.#table = new WildcardTable(routes);
   }
 
   resolve(resourceId: string): Result {

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve as resolvePath } from "node:path";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
-import { parseEndpoint, RouteTable } from "../core/index.ts";
+import { parseEndpoint, WildcardTable } from "../core/index.ts";
 
 const ms = z.number().int().nonnegative();
 const positiveMs = z.number().int().positive();
@@ -228,7 +228,7 @@ export function parseProxyConfig(document: unknown, source: string, baseDir: str
   }
   if (config.resolver.routes !== undefined) {
     try {
-      new RouteTable(config.resolver.routes);
+      new WildcardTable(config.resolver.routes);
     } catch (error) {
       throw new ProxyConfigError(source, `resolver.routes: ${(error as Error).message}`);
     }

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ResolverError } from "../../src/proxy/core/resolver-error.ts";
-import { RouteTable } from "../../src/proxy/core/route-table.ts";
 import { StaticResolver } from "../../src/proxy/core/static-resolver.ts";
+import { WildcardTable } from "../../src/proxy/core/wildcard-table.ts";
 
 test("the most specific key wins: exact, longest wildcard, then *", () => {
-  const table = new RouteTable({
+  const table = new WildcardTable({
     "api.example.com": "127.0.0.1:1",
     "*.example.com": "127.0.0.1:2",
     "*.eu.example.com": "127.0.0.1:3",
@@ -24,14 +24,14 @@ test("the most specific key wins: exact, longest wildcard, then *", () => {
 });
 
 test("without a catch-all an unknown key has no route", () => {
-  const table = new RouteTable({ "*.example.com": "127.0.0.1:2" });
+  const table = new WildcardTable({ "*.example.com": "127.0.0.1:2" });
   assert.equal(table.lookup("example.org"), undefined);
   assert.equal(table.lookup("badexample.com"), undefined);
 });
 
 test("a star anywhere but at the start of a key is refused", () => {
-  assert.throws(() => new RouteTable({ "api.*.com": "127.0.0.1:1" }), TypeError);
-  assert.throws(() => new RouteTable({ "*.*.com": "127.0.0.1:1" }), TypeError);
+  assert.throws(() => new WildcardTable({ "api.*.com": "127.0.0.1:1" }), TypeError);
+  assert.throws(() => new WildcardTable({ "*.*.com": "127.0.0.1:1" }), TypeError);
 });
 
 test("the static resolver uses wildcards and answers NOT_FOUND otherwise", () => {

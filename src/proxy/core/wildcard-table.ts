@@ -8,7 +8,7 @@ import type { Result } from "./resolver.ts";
 export type RouteValue = string | Result;
 export type StaticRoutes = Readonly<Record<string, RouteValue>>;
 
-export class RouteTable {
+export class WildcardTable {
   readonly #exact = new Map<string, Result>();
   /** Keyed by the suffix with its leading dot: ".example.com". */
   readonly #wildcards = new Map<string, Result>();

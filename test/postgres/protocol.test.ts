@@ -3,9 +3,17 @@
 // keys mapped both ways.
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { connect, createServer, type Socket } from "node:net";
+import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import { test } from "node:test";
-import { cancelPacket, MAIN_SERVER, proxyForTests, startProxy, startupMessage } from "./harness.ts";
+import {
+  cancelPacket,
+  errorCode,
+  MAIN_SERVER,
+  proxyForTests,
+  rawExchange,
+  startProxy,
+  startupMessage,
+} from "./harness.ts";
 
 const proxy = proxyForTests({ postgres: MAIN_SERVER });
 
@@ -61,35 +69,50 @@ test("without a database the user name routes, as the server's default", async (
   assert.equal(messages.at(-1)?.type, "Z");
 });
 
+/**
+ * A stand-in server that answers each connection's first packet with
+ * `answer(packet)` and keeps the connection open; it records nothing else.
+ */
+async function fakeServer(answer: (first: Buffer, socket: Socket) => void) {
+  const server = createServer((socket) => {
+    socket.on("error", () => {});
+    socket.once("data", (first: Buffer) => answer(first, socket));
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const proxy = await startProxy({ fake: `127.0.0.1:${(server.address() as AddressInfo).port}` });
+  return {
+    port: proxy.port,
+    async close() {
+      await proxy.close();
+      server.close();
+    },
+  };
+}
+
 test("a long 3.2 cancel key is replaced by one as long and mapped back", async () => {
   // No PostgreSQL here issues 3.2 keys (18+ does): a minimal server stands in.
   const backendKey = Buffer.alloc(32, 0xab);
   const cancels: Buffer[] = [];
-  const server = createServer((socket) => {
-    socket.once("data", (first: Buffer) => {
-      if (first.readInt32BE(4) === 80877102) {
-        cancels.push(first);
-        socket.end();
-        return;
-      }
-      const key = Buffer.alloc(9 + backendKey.length);
-      key.write("K", 0, "latin1");
-      key.writeInt32BE(8 + backendKey.length, 1);
-      key.writeInt32BE(777, 5);
-      backendKey.copy(key, 9);
-      socket.write(
-        Buffer.concat([
-          Buffer.from("R\0\0\0\x08\0\0\0\0", "latin1"),
-          key,
-          Buffer.from("Z\0\0\0\x05I", "latin1"),
-        ]),
-      );
-    });
+  const fake = await fakeServer((first, socket) => {
+    if (first.readInt32BE(4) === 80877102) {
+      cancels.push(first);
+      socket.end();
+      return;
+    }
+    const key = Buffer.alloc(9 + backendKey.length);
+    key.write("K", 0, "latin1");
+    key.writeInt32BE(8 + backendKey.length, 1);
+    key.writeInt32BE(777, 5);
+    backendKey.copy(key, 9);
+    socket.write(
+      Buffer.concat([
+        Buffer.from("R\0\0\0\x08\0\0\0\0", "latin1"),
+        key,
+        Buffer.from("Z\0\0\0\x05I", "latin1"),
+      ]),
+    );
   });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  const fake = await startProxy({ fake: `127.0.0.1:${port}` });
   try {
     const { socket, messages } = await startSession(
       fake.port,
@@ -110,6 +133,17 @@ test("a long 3.2 cancel key is replaced by one as long and mapped back", async (
     socket.destroy();
   } finally {
     await fake.close();
-    server.close();
+  }
+});
+
+test("a server that breaks the protocol during startup gets the client a 08P01", async () => {
+  // A message claiming a length of 1, which no message can have.
+  const fake = await fakeServer((_first, socket) => socket.write(Buffer.from([0x52, 0, 0, 0, 1])));
+  try {
+    const answer = await rawExchange(fake.port, startupMessage({ user: "u", database: "fake" }));
+    assert.equal(errorCode(answer), "08P01");
+    assert.match(answer.toString("latin1"), /the server sent an invalid message during startup/);
+  } finally {
+    await fake.close();
   }
 });

@@ -202,26 +202,35 @@ export class ClientSession {
     return new Promise((resolve, reject) => {
       const toBackend = (chunk: Buffer) => backend.write(chunk);
       const toClient = (chunk: Buffer) => {
+        let finished: boolean;
         try {
           const progress = startup.push(chunk);
           for (const piece of progress.forward) client.write(piece);
-          if (progress.finished) done();
+          finished = progress.finished;
         } catch (error) {
-          done();
+          stop();
           reject(error);
+          return;
+        }
+        if (finished) {
+          stop();
+          resolve();
         }
       };
-      const done = () => {
+      const closed = () => {
+        stop();
+        resolve();
+      };
+      const stop = () => {
         client.off("data", toBackend);
         backend.off("data", toClient);
-        backend.off("close", done);
+        backend.off("close", closed);
         client.pause();
         backend.pause();
-        resolve();
       };
       client.on("data", toBackend);
       backend.on("data", toClient);
-      backend.once("close", done);
+      backend.once("close", closed);
       client.resume();
     });
   }

@@ -70,13 +70,18 @@ export class PostgresProxy {
 
   async listen(port = 0, host = "127.0.0.1"): Promise<AddressInfo> {
     await this.#peerListener?.listen();
-    return new Promise((resolve, reject) => {
-      this.#server.once("error", reject);
-      this.#server.listen(port, host, () => {
-        this.#server.off("error", reject);
-        resolve(this.#server.address() as AddressInfo);
+    try {
+      return await new Promise((resolve, reject) => {
+        this.#server.once("error", reject);
+        this.#server.listen(port, host, () => {
+          this.#server.off("error", reject);
+          resolve(this.#server.address() as AddressInfo);
+        });
       });
-    });
+    } catch (error) {
+      await this.#peerListener?.close();
+      throw error;
+    }
   }
 
   /** Stops listening and closes every open session. */

@@ -1,6 +1,7 @@
 // The MySQL proxy with real clients (mysql2, the mariadb CLI) and real
 // servers: the machine's MariaDB and a second instance started for the test.
 import assert from "node:assert/strict";
+import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import fc from "fast-check";
 import mysql from "mysql2/promise";
@@ -319,6 +320,36 @@ describe("MySQL proxy with real clients and servers", () => {
         const [result] = await connection.execute("SELECT ? + 1 AS n", [i]);
         assert.deepEqual(result, [{ n: i + 1 }]);
       }
+    } finally {
+      await connection.end();
+    }
+  });
+
+  test("LOAD DATA LOCAL streams the file through; data that looks like a KILL stays data", async () => {
+    const connection = await mysql.createConnection({
+      host: "127.0.0.1",
+      port,
+      user: "root",
+      database: dbMain,
+    });
+    try {
+      await connection.query("CREATE TABLE lines_in (line VARBINARY(64))");
+      // mysql2 sends each chunk as one packet. These look exactly like a
+      // COM_QUERY "KILL <our id>", but their sequence ids are past 0: they
+      // are file contents, and must reach the server as sent.
+      const lookalike = Buffer.concat([
+        Buffer.from([0x03]),
+        Buffer.from(`KILL ${connection.threadId}`),
+      ]);
+      const chunks = Array.from({ length: 500 }, () => [lookalike, Buffer.from("\n")]).flat();
+      await connection.query({
+        sql: "LOAD DATA LOCAL INFILE 'lines.bin' INTO TABLE lines_in (line)",
+        infileStreamFactory: () => Readable.from(chunks),
+      });
+      const [rows] = await connection.query(
+        "SELECT COUNT(*) AS n, COUNT(DISTINCT line) AS kinds, HEX(MIN(line)) AS hex FROM lines_in",
+      );
+      assert.deepEqual(rows, [{ n: 500, kinds: 1, hex: lookalike.toString("hex").toUpperCase() }]);
     } finally {
       await connection.end();
     }

@@ -7,12 +7,12 @@
 // answers with its own "Unknown thread id" error, as it would directly.
 //
 // The translator follows packet boundaries in the client's byte stream and
-// looks only at small packets with sequence id 0 (the start of a command);
-// everything else is passed on as the very same buffers.
+// looks only at small packets that start a command; everything else is
+// passed on as the very same buffers.
 import { Transform, type TransformCallback } from "node:stream";
 import type { Route } from "../core/index.ts";
 import type { ConnectionIds } from "./connection-ids.ts";
-import { encodePacket, HEADER_SIZE } from "./packet.ts";
+import { encodePacket, HEADER_SIZE, MAX_PAYLOAD } from "./packet.ts";
 
 const COM_QUERY = 0x03;
 const COM_PROCESS_KILL = 0x0c;
@@ -31,6 +31,8 @@ export class KillTranslator extends Transform {
   #remaining = 0;
   /** An incomplete header or candidate packet, waiting for more bytes. */
   #held: Buffer | undefined;
+  /** Header of the client's previous packet. */
+  #previous = { sequence: 0, length: 0 };
 
   constructor(ids: ConnectionIds, route: Route) {
     super();
@@ -52,14 +54,17 @@ export class KillTranslator extends Transform {
       }
       if (data.length - at < HEADER_SIZE) break;
       const length = data.readUIntLE(at, 3);
+      const sequence = data[at + 3]!;
       const candidate =
-        data[at + 3] === 0 && length >= MIN_KILL_PAYLOAD && length <= MAX_KILL_PAYLOAD;
+        this.#startsCommand(sequence) && length >= MIN_KILL_PAYLOAD && length <= MAX_KILL_PAYLOAD;
       if (!candidate) {
+        this.#previous = { sequence, length };
         this.#remaining = length;
         at += HEADER_SIZE;
         continue;
       }
       if (data.length - at < HEADER_SIZE + length) break;
+      this.#previous = { sequence, length };
       const end = at + HEADER_SIZE + length;
       const translated = this.#translate(data.subarray(at + HEADER_SIZE, end));
       if (translated) {
@@ -72,6 +77,18 @@ export class KillTranslator extends Transform {
     if (at < data.length) this.#held = Buffer.from(data.subarray(at));
     if (at > from) this.push(data.subarray(from, at));
     done();
+  }
+
+  /**
+   * Whether a packet with this sequence id starts a command. Commands start
+   * at 0, but so does every 256th packet of a long client stream (LOAD DATA
+   * LOCAL file contents, which end with an empty packet) and the
+   * continuation of a 16 MiB packet.
+   */
+  #startsCommand(sequence: number): boolean {
+    if (sequence !== 0) return false;
+    const { sequence: before, length } = this.#previous;
+    return length !== MAX_PAYLOAD && !(before === 0xff && length > 0);
   }
 
   /** The rewritten command payload, or undefined to leave it as it is. */

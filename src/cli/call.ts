@@ -1,7 +1,5 @@
 // `nexus call <service> <METHOD> <path>`: one call through the mesh client,
 // as another service would make it; prints the result as JSON.
-import { ServiceError } from "../service/index.ts";
-import { Client } from "../transport/index.ts";
 import { type Command, socketDirFrom, socketDirHelp, socketDirOption } from "./command.ts";
 import { findTokenFile } from "./token-file.ts";
 import { parseCommandLine, UsageError } from "./usage-error.ts";
@@ -42,6 +40,9 @@ Example: nexus call users GET /user --data '{"id":1}'`,
       throw new UsageError(`--timeout expects milliseconds, found "${values.timeout}"`);
     }
     const socketDir = socketDirFrom(values);
+    // Loaded here, not at the top: other commands start faster without the mesh client.
+    const { Client } = await import("../transport/index.ts");
+    const { ServiceError } = await import("../service/index.ts");
     const client = new Client({ socketDir, tokenPath: await findTokenFile(socketDir), timeoutMs });
     try {
       const result = await client.request(service, method.toUpperCase(), path, data);

@@ -2,7 +2,6 @@
 // until it has.
 import { setTimeout as sleep } from "node:timers/promises";
 import { controlSocketPath } from "../orchestrator/control-server.ts";
-import { probeSocket } from "../transport/index.ts";
 import { type Command, socketDirFrom, socketDirHelp, socketDirOption } from "./command.ts";
 import { sendControl } from "./control-client.ts";
 import { parseCommandLine, UsageError } from "./usage-error.ts";
@@ -24,6 +23,7 @@ ${socketDirHelp}`,
     if (positionals.length > 0) throw new UsageError("stop takes no arguments");
     const socketDir = socketDirFrom(values);
     await sendControl(socketDir, { command: "stop" });
+    const { probeSocket } = await import("../transport/index.ts");
     const deadline = Date.now() + WAIT_MS;
     while ((await probeSocket(controlSocketPath(socketDir))) === "live") {
       if (Date.now() > deadline) {

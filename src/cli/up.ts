@@ -2,8 +2,7 @@
 // `nexus stop`; SIGHUP reloads every service.
 import { access } from "node:fs/promises";
 import { resolve } from "node:path";
-import { loadConfig } from "../orchestrator/config-file.ts";
-import { Orchestrator } from "../orchestrator/orchestrator.ts";
+import type { Orchestrator } from "../orchestrator/orchestrator.ts";
 import { type Command, socketDirHelp, socketDirOption } from "./command.ts";
 import { parseCommandLine, UsageError } from "./usage-error.ts";
 
@@ -28,6 +27,9 @@ could not start.`,
   async run(args) {
     const { values, positionals } = parseCommandLine(args, socketDirOption);
     if (positionals.length > 1) throw new UsageError("expected at most one config file");
+    // Loaded here, not at the top: other commands start faster without them.
+    const { loadConfig } = await import("../orchestrator/config-file.ts");
+    const { Orchestrator } = await import("../orchestrator/orchestrator.ts");
     const loaded = await loadConfig(positionals[0] ?? (await defaultConfig()));
     const socketDir = values["socket-dir"];
     const config = socketDir ? { ...loaded, socketDir: resolve(socketDir) } : loaded;

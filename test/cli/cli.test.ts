@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -11,8 +10,9 @@ import { Client } from "../../src/transport/index.ts";
 import { eventually, tempDir } from "../orchestrator/harness.ts";
 import {
   isAlive,
+  killStragglers,
   nexus,
-  nexusBin,
+  spawnNexus,
   type UpProcess,
   up,
   workerEntry,
@@ -20,7 +20,10 @@ import {
 } from "./nexus-process.ts";
 
 const dirs: string[] = [];
-after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+after(async () => {
+  killStragglers();
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
 
 async function setUp(services: Record<string, unknown>) {
   const dir = await tempDir("cli");
@@ -41,7 +44,8 @@ async function status(socketDir: string): Promise<ServiceSnapshot[]> {
 const pidsOf = (services: ServiceSnapshot[]) =>
   services.flatMap((s) => s.instances.map((i) => i.pid!));
 
-describe("every command against a running orchestrator", () => {
+// Each command runs as its own process; on a loaded machine the whole suite takes a while.
+describe("every command against a running orchestrator", { timeout: 300_000 }, () => {
   let socketDir: string;
   let at: string[];
   let running: UpProcess;
@@ -111,9 +115,7 @@ describe("every command against a running orchestrator", () => {
     assert.match(logs.stdout, /"words":"hello"/);
     assert.match(logs.stdout, /\[nexus\] .* running/);
 
-    const follower = spawn(process.execPath, [nexusBin, "logs", "beta", "-f", "-n", "0", ...at], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const follower = spawnNexus(["logs", "beta", "-f", "-n", "0", ...at]);
     let followed = "";
     follower.stdout.on("data", (chunk: Buffer) => {
       followed += chunk.toString();
@@ -133,20 +135,6 @@ describe("every command against a running orchestrator", () => {
     assert.equal(token.stdout.trim(), (await readFile(join(socketDir, "token"), "utf8")).trim());
   });
 
-  test("--help works on every command", async () => {
-    for (const command of ["up", "status", "call", "reload", "stop", "logs", "token"]) {
-      const help = await nexus([command, "--help"]);
-      assert.equal(help.code, 0);
-      assert.ok(help.stdout.startsWith(`Usage: nexus ${command}`), help.stdout);
-    }
-    const proxyHelp = await nexus(["proxy", "--help"]);
-    assert.equal(proxyHelp.code, 0);
-    assert.match(proxyHelp.stdout, /nexus proxy --config/);
-    const overview = await nexus(["--help"]);
-    assert.match(overview.stdout, /Commands:\n {2}up/);
-    assert.equal((await nexus(["bogus"])).code, 2);
-  });
-
   test("stop drains everything and leaves no process or socket; then no orchestrator runs", async () => {
     const pids = pidsOf(await status(socketDir));
     const stopped = await nexus(["stop", ...at]);
@@ -159,6 +147,20 @@ describe("every command against a running orchestrator", () => {
     assert.equal(none.code, 1);
     assert.match(none.stderr, /no orchestrator is running .*; start one with: nexus up/);
   });
+});
+
+test("--help works on every command", async () => {
+  for (const command of ["up", "status", "call", "reload", "stop", "logs", "token"]) {
+    const help = await nexus([command, "--help"]);
+    assert.equal(help.code, 0);
+    assert.ok(help.stdout.startsWith(`Usage: nexus ${command}`), help.stdout);
+  }
+  const proxyHelp = await nexus(["proxy", "--help"]);
+  assert.equal(proxyHelp.code, 0);
+  assert.match(proxyHelp.stdout, /nexus proxy --config/);
+  const overview = await nexus(["--help"]);
+  assert.match(overview.stdout, /Commands:\n {2}up/);
+  assert.equal((await nexus(["bogus"])).code, 2);
 });
 
 test("SIGTERM lets requests in flight finish, then everything exits", async () => {

@@ -3,6 +3,7 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 
@@ -42,17 +43,30 @@ export interface UpProcess {
 }
 
 /** Starts `nexus up <config>` and waits until it is serving. */
+const spawned = new Set<ChildProcess>();
+
+/** Starts `nexus ...args` in the background; `killStragglers` ends it if a test failed first. */
+export function spawnNexus(args: readonly string[]): ChildProcess & { stdout: Readable } {
+  const child = spawn(process.execPath, [nexusBin, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  spawned.add(child);
+  child.once("exit", () => spawned.delete(child));
+  return child;
+}
+
+/** For `after()`: kills what a failed test left running (its services then exit on their own). */
+export function killStragglers(): void {
+  for (const child of spawned) child.kill("SIGKILL");
+}
+
 export async function up(config: string, extraArgs: readonly string[] = []): Promise<UpProcess> {
-  const child = spawn(process.execPath, [nexusBin, "up", config, ...extraArgs], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawnNexus(["up", config, ...extraArgs]);
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (chunk: Buffer) => {
     stdout += chunk.toString();
     child.emit("progress");
   });
-  child.stderr.on("data", (chunk: Buffer) => {
+  child.stderr?.on("data", (chunk: Buffer) => {
     stderr += chunk.toString();
   });
   const exited = once(child, "exit").then(([code]) => code as number | null);

@@ -6,7 +6,9 @@
 // exchange (AuthSwitchRequest, AuthMoreData for caching_sha2_password fast
 // and full authentication, public keys, passwords encrypted by the client)
 // passes through unchanged except for its sequence id, until the backend
-// says OK or ERR. The proxy never sees a password it could use.
+// says OK or ERR. The proxy keeps nothing of it. (Only a TLS client doing
+// caching_sha2_password full authentication sends its password in clear,
+// and then through the proxy, as it would to the server.)
 import { ERR_HEADER, OK_HEADER } from "./err-packet.ts";
 import type { Greeting } from "./greeting.ts";
 import { nextSequence } from "./packet.ts";
@@ -45,8 +47,8 @@ export async function relayAuthentication(
       backend.write(nextSequence(packet.sequence, -offset), packet.payload);
     }
   })();
-  // A client closing mid-exchange surfaces as a backend close; this only
-  // keeps the pump's rejection from going unhandled.
+  // When the client goes away mid-exchange, closing the backend ends the
+  // loop below as well.
   clientToBackend.catch(() => backend.socket.destroy());
   for (;;) {
     const packet = await backend.read();

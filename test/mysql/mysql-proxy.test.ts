@@ -159,6 +159,52 @@ describe("MySQL proxy with real clients and servers", () => {
     });
   });
 
+  test("cold start: a sleeping backend is woken and the client waits; one that never wakes gets 2003, a full queue 1040", async () => {
+    let awake = false;
+    let wakes = 0;
+    const routesOnly = new StaticResolver(routes);
+    const sleepy: Resolver = {
+      resolve(key) {
+        if (key === dbMain) return { endpoint: "127.0.0.1:3306", asleep: !awake };
+        if (key === "nexus_never") return { endpoint: "127.0.0.1:1", asleep: true };
+        return routesOnly.resolve(key);
+      },
+      wake(key) {
+        if (key !== dbMain) return;
+        wakes += 1;
+        setImmediate(() => {
+          awake = true;
+        });
+      },
+    };
+    const proxy = new MysqlProxy({
+      router: new BackendRouter({
+        resolver: sleepy,
+        cache: false,
+        ssrf: { allow: LOOPBACK_RANGES },
+        coldStart: { timeoutMs: 500, pollIntervalMs: 20, maxQueue: 1 },
+      }),
+    });
+    proxies.push(proxy);
+    const coldPort = (await proxy.listen(0, "127.0.0.1")).port;
+
+    const rows = await query<{ db: string }>(
+      { port: coldPort, user: "root", database: dbMain },
+      "SELECT DATABASE() AS db",
+    );
+    assert.deepEqual(rows, [{ db: dbMain }]);
+    assert.equal(wakes, 1);
+
+    const attempts = await Promise.allSettled([
+      query({ port: coldPort, user: "root", database: "nexus_never" }, "SELECT 1"),
+      query({ port: coldPort, user: "root", database: "nexus_never" }, "SELECT 1"),
+    ]);
+    const codes = attempts.map((a) =>
+      a.status === "rejected" ? (a.reason as { errno: number }).errno : 0,
+    );
+    assert.deepEqual(codes.sort(), [1040, 2003]);
+  });
+
   test("the mariadb CLI: root, a password user, wrong password, unknown and missing database", async () => {
     const root = await mariadbCli(port, ["-uroot", dbSecond, "-e", "SELECT DATABASE(), @@port"]);
     assert.equal(root.code, 0, root.stderr);

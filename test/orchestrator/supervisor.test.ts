@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import { setImmediate } from "node:timers/promises";
 import {
   broken,
@@ -10,10 +10,20 @@ import {
   runOrchestrator,
   tempDir,
   underConstantLoad,
+  worker,
   workerService,
 } from "./harness.ts";
 
 type Pid = { pid: number };
+
+const scratchDirs: string[] = [];
+after(() => Promise.all(scratchDirs.map((d) => rm(d, { recursive: true, force: true }))));
+
+async function scratch(prefix: string): Promise<string> {
+  const dir = await tempDir(prefix);
+  scratchDirs.push(dir);
+  return dir;
+}
 
 test("an instance killed with SIGKILL is restarted and the restart is counted", async () => {
   await using run = await runOrchestrator({ services: { w: workerService("w") } });
@@ -46,7 +56,7 @@ test("a service that keeps failing is errored, with the reason and its last outp
 });
 
 test("services start in dependsOn order and stop in reverse; a failed dependency blocks dependents", async () => {
-  const dir = await tempDir("order");
+  const dir = await scratch("order");
   const orderFile = join(dir, "order.txt");
   const env = { ORDER_FILE: orderFile };
   {
@@ -162,6 +172,22 @@ test("a rolling reload under constant load fails no request", async () => {
     "every instance was replaced",
   );
   assert.ok(pids.size >= 4, `answers came from old and new processes (${pids.size})`);
+});
+
+test("a reload whose new process fails leaves the old one serving", async () => {
+  const dir = await scratch("deploy");
+  const entry = join(dir, "flip.ts");
+  await writeFile(entry, `export { default } from ${JSON.stringify(worker)};\n`);
+  await using run = await runOrchestrator({
+    services: { flip: { entry, env: { FIXTURE_NAME: "flip" } } },
+  });
+  const before = (await run.client.request("flip", "GET", "/pid")) as Pid;
+  await writeFile(entry, 'throw new Error("bad deploy");\n');
+  await assert.rejects(run.orchestrator.reload("flip"), /reload of flip@0 failed: bad deploy/);
+  const [flip] = run.orchestrator.status();
+  assert.equal(flip!.status, "running");
+  assert.equal(flip!.instances[0]!.pid, before.pid);
+  assert.deepEqual(await run.client.request("flip", "GET", "/pid"), before);
 });
 
 test("logs are written per service and rotated by size", async () => {

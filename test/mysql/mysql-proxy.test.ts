@@ -407,11 +407,13 @@ describe("MySQL proxy with real clients and servers", () => {
     const killer = await mysql.createConnection(options);
     try {
       assert.ok(sleeper.threadId >= 1_000_000_000, "the client holds the proxy's id");
-      const sleeping = sleeper.query("SELECT SLEEP(60) AS interrupted");
+      const statement = `SELECT SLEEP(60) AS sleeper_${suffix}`;
+      const sleeping = sleeper.query(statement);
       // Wait until the backend runs the statement, then kill it by the proxy's id.
       for (;;) {
         const [running] = await killer.query(
-          "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP(60)%'",
+          "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO = ?",
+          [statement],
         );
         if ((running as { n: number }[])[0]?.n) break;
       }

@@ -137,7 +137,7 @@ export class Gateway {
       const done = this.#upstreams.track(socket);
       try {
         const upstream = await this.#upstreams.pool(socket).request({
-          method: method as "GET",
+          method,
           path: match.servicePath,
           headers: this.#upstreamHeaders(request, match.route.public),
           body: hasBody ? request : null,

@@ -13,23 +13,26 @@ const request = `GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
 const IN_FLIGHT = 200;
 
 const held: Socket[] = [];
-let failed = 0;
+/** Failures by error code (or the status line the proxy answered with). */
+const failures: Record<string, number> = {};
 let started = 0;
 
 function openOne(): Promise<void> {
   return new Promise((resolve) => {
     const socket = connect({ port, host: "127.0.0.1", localAddress: source });
     socket.setNoDelay(true);
-    const fail = () => {
-      failed += 1;
+    const fail = (reason: string) => {
+      failures[reason] = (failures[reason] ?? 0) + 1;
       socket.destroy();
       resolve();
     };
-    socket.once("error", fail);
+    const onError = (error: NodeJS.ErrnoException) => fail(error.code ?? error.message);
+    socket.once("error", onError);
     socket.once("connect", () => socket.write(request));
     socket.once("data", (chunk: Buffer) => {
-      if (!chunk.toString("latin1", 0, 12).startsWith("HTTP/1.1 200")) return fail();
-      socket.off("error", fail);
+      const status = chunk.toString("latin1", 0, 12);
+      if (status !== "HTTP/1.1 200") return fail(status);
+      socket.off("error", onError);
       // An idle connection closed by the proxy counts as lost, not as an error here.
       socket.on("error", () => {});
       held.push(socket);
@@ -47,7 +50,7 @@ async function worker(): Promise<void> {
 
 await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
 const open = held.filter((socket) => !socket.destroyed).length;
-process.send?.({ held: open, failed });
+process.send?.({ held: open, failures });
 process.on("message", () => {
   for (const socket of held) socket.destroy();
   process.exit(0);

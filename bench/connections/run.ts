@@ -97,13 +97,21 @@ metrics: { port: ${metricsPort} }
         stdio: ["ignore", "inherit", "inherit", "ipc"],
       });
       clients.push(child);
-      const [report] = (await once(child, "message")) as [{ held: number; failed: number }];
+      const [report] = (await once(child, "message")) as [
+        { held: number; failures: Record<string, number> },
+      ];
       return report;
     }),
   );
   const seconds = (performance.now() - started) / 1000;
   const heldByClients = reports.reduce((sum, r) => sum + r.held, 0);
-  const failed = reports.reduce((sum, r) => sum + r.failed, 0);
+  const failures: Record<string, number> = {};
+  for (const report of reports) {
+    for (const [reason, count] of Object.entries(report.failures)) {
+      failures[reason] = (failures[reason] ?? 0) + count;
+    }
+  }
+  const failed = Object.values(failures).reduce((sum, n) => sum + n, 0);
   await new Promise((resolve) => setTimeout(resolve, 2000));
   const held = await activeConnections(metricsPort);
   const rss = await treeRss(proxy.pid!);
@@ -112,6 +120,7 @@ metrics: { port: ${metricsPort} }
     held,
     held_by_clients: heldByClients,
     failed,
+    failures,
     target,
     seconds_to_open: Number(seconds.toFixed(1)),
     proxy_workers: proxyWorkers,

@@ -119,7 +119,7 @@ test("keeps connections to the backend alive across requests", async () => {
   assert.ok(tcp.connections() - before <= 1, `opened ${tcp.connections() - before} connections`);
 });
 
-test("a missing or malformed Host is 400", async () => {
+test("a missing, malformed or repeated Host is 400", async () => {
   const missing = await rawExchange(proxy.port, "GET / HTTP/1.0\r\n\r\n");
   assert.equal(missing.status, 400);
   assert.match(missing.body, /Host/);
@@ -130,6 +130,11 @@ test("a missing or malformed Host is 400", async () => {
     );
     assert.equal(response.status, 400, host);
   }
+  const twice = await rawExchange(
+    proxy.port,
+    "GET / HTTP/1.1\r\nHost: tcp.test\r\nHost: unix.test\r\nConnection: close\r\n\r\n",
+  );
+  assert.equal(twice.status, 400);
 });
 
 test("a Host nobody serves is 404", async () => {

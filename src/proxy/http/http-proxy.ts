@@ -30,7 +30,7 @@ import {
   responseForResolverError,
 } from "./error-status.ts";
 import { type ForwardedFor, requestHeadersForBackend } from "./forwarded-headers.ts";
-import { routingKeyFromHost } from "./host.ts";
+import { hostHeaderCount, routingKeyFromHost } from "./host.ts";
 import { HttpMetrics } from "./http-metrics.ts";
 import { writeRawResponse } from "./raw-response.ts";
 import { type ForwardOutcome, ResponseForwarder } from "./response-forwarder.ts";
@@ -128,7 +128,8 @@ export class HttpProxy {
   /**
    * Stops accepting, lets requests in flight finish (each connection is
    * closed after its current response), then releases the backend pools.
-   * Upgraded tunnels are cut once the last plain request is done.
+   * Upgraded tunnels (WebSockets) have no request boundary to wait for and
+   * are cut at once.
    */
   async close(): Promise<void> {
     this.#closing = true;
@@ -142,7 +143,8 @@ export class HttpProxy {
   readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const started = performance.now();
     if (this.#closing) res.setHeader("connection", "close");
-    const key = routingKeyFromHost(req.headers.host);
+    const key =
+      hostHeaderCount(req.rawHeaders) === 1 ? routingKeyFromHost(req.headers.host) : undefined;
     if (key === undefined) {
       this.#replyError(req, res, started, undefined, {
         status: 400,
@@ -206,7 +208,7 @@ export class HttpProxy {
         handler,
       );
     } catch (error) {
-      handler.onResponseError(undefined as never, error as Error);
+      handler.fail(error);
     }
   }
 
@@ -277,7 +279,8 @@ export class HttpProxy {
 
   readonly #onUpgrade = (req: IncomingMessage, client: Duplex, head: Buffer): void => {
     client.on("error", () => client.destroy());
-    const key = routingKeyFromHost(req.headers.host);
+    const key =
+      hostHeaderCount(req.rawHeaders) === 1 ? routingKeyFromHost(req.headers.host) : undefined;
     if (key === undefined || this.#closing) {
       const [status, message] =
         key === undefined ? [400, "missing or invalid Host header"] : [503, "shutting down"];

@@ -70,6 +70,11 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.fail(error);
+  }
+
+  /** Ends the exchange with `error` (also for a dispatch that threw before starting). */
+  fail(error: unknown): void {
     this.#finish({ status: this.#status, error });
   }
 

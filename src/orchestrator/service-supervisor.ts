@@ -207,6 +207,11 @@ export class ServiceSupervisor {
     });
   }
 
+  /** Traffic seen elsewhere (e.g. a proxy holding a connection open): restarts the idle countdown. */
+  recordActivity(): void {
+    this.#lastActivity = { ...this.#lastActivity, at: Date.now() };
+  }
+
   snapshot(now = Date.now()): ServiceSnapshot {
     const instances = this.#slots.flatMap((slot): InstanceSnapshot[] => {
       const instance = slot.instance;

@@ -3,7 +3,7 @@ import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { setImmediate } from "node:timers/promises";
+import { setImmediate, setTimeout as sleep } from "node:timers/promises";
 import {
   broken,
   eventually,
@@ -104,6 +104,22 @@ test("an on-demand service starts on its first call and sleeps again when idle",
   // Asleep again, the socket still answers: the next call wakes a new process.
   const second = (await run.client.request("lazy", "GET", "/pid")) as Pid;
   assert.notEqual(second.pid, first.pid);
+});
+
+test("activity reported from outside keeps an on-demand service awake", async () => {
+  await using run = await runOrchestrator({
+    services: { kept: workerService("kept", { onDemand: { idleMs: 3000 } }) },
+  });
+  const supervisor = run.orchestrator.supervisors.get("kept")!;
+  await run.client.request("kept", "GET", "/pid");
+  const keepAlive = setInterval(() => supervisor.recordActivity(), 200);
+  try {
+    await sleep(6000);
+    assert.equal(supervisor.status, "running");
+  } finally {
+    clearInterval(keepAlive);
+  }
+  await eventually("idle stop once the activity ends", () => supervisor.status === "sleeping");
 });
 
 test("a caller waits for an on-demand start at most its startTimeoutMs", async () => {

@@ -408,7 +408,10 @@ describe("MySQL proxy with real clients and servers", () => {
     try {
       assert.ok(sleeper.threadId >= 1_000_000_000, "the client holds the proxy's id");
       const statement = `SELECT SLEEP(60) AS sleeper_${suffix}`;
-      const sleeping = sleeper.query(statement);
+      // MariaDB reports the interrupted statement as 1317; a SLEEP that ran
+      // its full course would return 0 instead. (Expect it now: the error
+      // may arrive before the KILL's own answer.)
+      const interrupted = assert.rejects(sleeper.query(statement), { errno: 1317 });
       // Wait until the backend runs the statement, then kill it by the proxy's id.
       for (;;) {
         const [running] = await killer.query(
@@ -418,9 +421,7 @@ describe("MySQL proxy with real clients and servers", () => {
         if ((running as { n: number }[])[0]?.n) break;
       }
       await killer.query(`KILL QUERY ${sleeper.threadId}`);
-      // MariaDB reports the interrupted statement as 1317; a SLEEP that ran
-      // its full course would return 0 instead.
-      await assert.rejects(sleeping, { errno: 1317 });
+      await interrupted;
       const [after] = await sleeper.query("SELECT 2 AS alive");
       assert.deepEqual(after, [{ alive: 2 }]);
     } finally {
@@ -522,6 +523,38 @@ describe("MySQL proxy with real clients and servers", () => {
     } finally {
       await first.end();
     }
+  });
+
+  test("metrics count handshakes by outcome and open connections", async () => {
+    const counted = new MysqlProxy({
+      router: new BackendRouter({
+        resolver: new StaticResolver(routes),
+        ssrf: { allow: LOOPBACK_RANGES },
+      }),
+    });
+    proxies.push(counted);
+    const countedPort = (await counted.listen(0, "127.0.0.1")).port;
+    const open = await mysql.createConnection({
+      host: "127.0.0.1",
+      port: countedPort,
+      user: "root",
+      database: dbMain,
+    });
+    try {
+      assert.equal((await counted.metrics.openConnections.get()).values[0]?.value, 1);
+      await assert.rejects(
+        query({ port: countedPort, user: "root", database: "nexus_nowhere" }, "SELECT 1"),
+      );
+      await assert.rejects(
+        query({ port: countedPort, user, password: "wrong", database: dbMain }, "SELECT 1"),
+      );
+    } finally {
+      await open.end();
+    }
+    const outcomes = Object.fromEntries(
+      (await counted.metrics.handshakes.get()).values.map((v) => [v.labels.outcome, v.value]),
+    );
+    assert.deepEqual(outcomes, { authenticated: 1, "1049": 1, denied: 1 });
   });
 
   test("a client without CLIENT_PLUGIN_AUTH is refused with 1251", async () => {

@@ -1,1 +1,2 @@
+export { MysqlMetrics } from "./mysql-metrics.ts";
 export { DEFAULT_SERVER_VERSION, MysqlProxy, type MysqlProxyOptions } from "./mysql-proxy.ts";

@@ -7,6 +7,7 @@ import { createSecureContext, type SecureContextOptions } from "node:tls";
 import type { BackendRouter } from "../core/index.ts";
 import { ConnectionIds } from "./connection-ids.ts";
 import { encodeErr } from "./err-packet.ts";
+import { MysqlMetrics } from "./mysql-metrics.ts";
 import { MysqlSession, type SessionSettings } from "./mysql-session.ts";
 import { encodePacket } from "./packet.ts";
 import { serverErrors } from "./server-errors.ts";
@@ -29,11 +30,14 @@ export interface MysqlProxyOptions {
   readonly handshakeTimeoutMs?: number;
   /** Connections beyond this get ERR 1040 instead of a greeting (default 10 000). */
   readonly maxConnections?: number;
+  /** Where handshake outcomes are counted (default: in the router's metrics registry). */
+  readonly metrics?: MysqlMetrics;
 }
 
 export const DEFAULT_SERVER_VERSION = "5.5.5-10.11.0-MariaDB-nexus";
 
 export class MysqlProxy {
+  readonly metrics: MysqlMetrics;
   readonly #server: Server;
   readonly #sessions = new Set<MysqlSession>();
   readonly #settings: SessionSettings;
@@ -43,8 +47,10 @@ export class MysqlProxy {
     if (options.requireTls && !options.tls) {
       throw new TypeError("requireTls needs a tls certificate and key");
     }
+    this.metrics = options.metrics ?? new MysqlMetrics(options.router.metrics.registry);
     this.#settings = {
       router: options.router,
+      metrics: this.metrics,
       connectionIds: new ConnectionIds(),
       tls: options.tls ? createSecureContext(options.tls) : undefined,
       requireTls: options.requireTls ?? false,
@@ -74,6 +80,7 @@ export class MysqlProxy {
       // What a full MySQL server sends in place of its greeting.
       socket.on("error", () => {});
       socket.end(encodePacket(0, encodeErr(serverErrors.tooManyConnections())));
+      this.metrics.handshakes.inc({ outcome: "1040" });
       return;
     }
     const session = new MysqlSession(
@@ -82,7 +89,11 @@ export class MysqlProxy {
       this.#settings,
     );
     this.#sessions.add(session);
-    socket.once("close", () => this.#sessions.delete(session));
+    this.metrics.openConnections.inc();
+    socket.once("close", () => {
+      this.#sessions.delete(session);
+      this.metrics.openConnections.dec();
+    });
     void session.run();
   }
 }

@@ -40,12 +40,14 @@ import {
 } from "./handshake-response.ts";
 import { KillTranslator } from "./kill-translator.ts";
 import { MalformedPacketError } from "./malformed-packet-error.ts";
+import type { MysqlMetrics } from "./mysql-metrics.ts";
 import { encodePacket, nextSequence, type Packet } from "./packet.ts";
 import { ChannelClosedError, PacketChannel } from "./packet-channel.ts";
 import { routeError, serverErrors } from "./server-errors.ts";
 
 export interface SessionSettings {
   readonly router: BackendRouter;
+  readonly metrics: MysqlMetrics;
   readonly connectionIds: ConnectionIds;
   /** Set when the proxy terminates TLS for clients that ask for it. */
   readonly tls: SecureContext | undefined;
@@ -176,6 +178,9 @@ export class MysqlSession {
     // The backend's next packet is 2; the client's is one past its answer.
     const offset = nextSequence(answer.sequence, -1);
     const outcome = await relayAuthentication(this.#client, this.#backend, offset);
+    this.#settings.metrics.handshakes.inc({
+      outcome: outcome === "ok" ? "authenticated" : "denied",
+    });
     if (outcome === "denied") {
       this.#closeAll();
       return;
@@ -268,7 +273,11 @@ export class MysqlSession {
     if (this.#relaying || this.#closed) return;
     const socket = this.#client.socket;
     if (socket.writable) {
-      socket.end(encodePacket(nextSequence(this.#clientSequence), errPayload(error)));
+      const payload = errPayload(error);
+      socket.end(encodePacket(nextSequence(this.#clientSequence), payload));
+      this.#settings.metrics.handshakes.inc({ outcome: String(payload.readUInt16LE(1)) });
+    } else {
+      this.#settings.metrics.handshakes.inc({ outcome: "closed" });
     }
     this.#closeAll();
   }

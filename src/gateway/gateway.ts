@@ -94,12 +94,17 @@ export class Gateway {
     }
   }
 
+  /**
+   * Stops accepting and lets requests in flight finish; connections still
+   * open after `timeoutMs` (no request may take longer) are closed.
+   */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.#server.closeIdleConnections();
-    await this.#upstreams.close();
-    this.#server.closeAllConnections();
+    const deadline = setTimeout(() => this.#server.closeAllConnections(), this.#options.timeoutMs);
     await closed;
+    clearTimeout(deadline);
+    await this.#upstreams.close();
   }
 
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {

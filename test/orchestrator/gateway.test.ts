@@ -142,3 +142,26 @@ test("requests through the gateway wake a sleeping on-demand service and wait fo
   assert.deepEqual(answers, Array(3).fill({ status: 200, body: { open: true } }));
   assert.equal(run.orchestrator.status()[0]!.status, "running");
 });
+
+test("stopping lets gateway requests in flight finish", async () => {
+  const run = await runOrchestrator({
+    services: { api: workerService("api") },
+    gateway: { port: 0 },
+  });
+  try {
+    const token = (await readFile(join(run.dir, "sockets", "token"), "utf8")).trim();
+    const pending = request(`${run.orchestrator.gatewayUrl}/api/slow/1500`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    await eventually("the request in flight", () =>
+      run.orchestrator.status()[0]!.instances.some((i) => i.inFlight === 1),
+    );
+    const stopped = run.orchestrator.stop();
+    const response = await pending;
+    assert.equal(response.statusCode, 200);
+    assert.equal(((await response.body.json()) as { waited: number }).waited, 1500);
+    assert.deepEqual(await stopped, { notDrained: 0 });
+  } finally {
+    await run[Symbol.asyncDispose]();
+  }
+});

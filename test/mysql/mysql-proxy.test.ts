@@ -7,6 +7,7 @@ import fc from "fast-check";
 import mysql from "mysql2/promise";
 import {
   BackendRouter,
+  type BackendRouterOptions,
   LOOPBACK_RANGES,
   type ResolveContext,
   type Resolver,
@@ -43,16 +44,31 @@ describe("MySQL proxy with real clients and servers", () => {
     }
   }
 
-  /** A proxy over the test routes, listening on an ephemeral port. */
-  async function startProxy(options: Partial<MysqlProxyOptions> = {}): Promise<number> {
+  /** A proxy over the test routes (unless `routing` says otherwise), on an ephemeral port. */
+  async function startProxy(
+    options: Partial<MysqlProxyOptions> = {},
+    routing: Partial<BackendRouterOptions> = {},
+  ): Promise<{ proxy: MysqlProxy; port: number }> {
     const router = new BackendRouter({
       resolver: new StaticResolver(routes),
       ssrf: { allow: LOOPBACK_RANGES },
       breaker: false,
+      ...routing,
     });
     const proxy = new MysqlProxy({ router, ...options });
     proxies.push(proxy);
-    return (await proxy.listen(0, "127.0.0.1")).port;
+    return { proxy, port: (await proxy.listen(0, "127.0.0.1")).port };
+  }
+
+  /** mysql2 through a proxy, as root unless `options` say otherwise. */
+  function connectTo(proxyPort: number, database: string, options: mysql.ConnectionOptions = {}) {
+    return mysql.createConnection({
+      host: "127.0.0.1",
+      port: proxyPort,
+      user: "root",
+      database,
+      ...options,
+    });
   }
 
   let port: number;
@@ -83,8 +99,8 @@ describe("MySQL proxy with real clients and servers", () => {
       nexus_down: "127.0.0.1:1",
       nexus_sha2: sha2.endpoint,
     };
-    port = await startProxy();
-    tlsPort = await startProxy({ tls: { cert: certificate.cert, key: certificate.key } });
+    port = (await startProxy()).port;
+    tlsPort = (await startProxy({ tls: { cert: certificate.cert, key: certificate.key } })).port;
   });
 
   after(async () => {
@@ -144,7 +160,7 @@ describe("MySQL proxy with real clients and servers", () => {
       errno: 1046,
       sqlState: "3D000",
     });
-    const defaultPort = await startProxy({ defaultRoute: dbSecond });
+    const { port: defaultPort } = await startProxy({ defaultRoute: dbSecond });
     const rows = await query<{ db: string | null; port: number }>(
       { port: defaultPort, user: "root" },
       "SELECT DATABASE() AS db, @@port AS port",
@@ -177,16 +193,14 @@ describe("MySQL proxy with real clients and servers", () => {
         });
       },
     };
-    const proxy = new MysqlProxy({
-      router: new BackendRouter({
+    const { port: coldPort } = await startProxy(
+      {},
+      {
         resolver: sleepy,
         cache: false,
-        ssrf: { allow: LOOPBACK_RANGES },
         coldStart: { timeoutMs: 500, pollIntervalMs: 20, maxQueue: 1 },
-      }),
-    });
-    proxies.push(proxy);
-    const coldPort = (await proxy.listen(0, "127.0.0.1")).port;
+      },
+    );
 
     const rows = await query<{ db: string }>(
       { port: coldPort, user: "root", database: dbMain },
@@ -244,12 +258,7 @@ describe("MySQL proxy with real clients and servers", () => {
   });
 
   test("mysql2 changeUser re-authenticates on the same backend connection", async () => {
-    const connection = await mysql.createConnection({
-      host: "127.0.0.1",
-      port,
-      user: "root",
-      database: dbMain,
-    });
+    const connection = await connectTo(port, dbMain);
     try {
       await connection.changeUser({ user, password, database: dbMain });
       const [rows] = await connection.query("SELECT CURRENT_USER() AS me");
@@ -260,12 +269,9 @@ describe("MySQL proxy with real clients and servers", () => {
   });
 
   test("TLS is terminated for mysql2 and the CLI, verified against the certificate", async () => {
-    const connection = await mysql.createConnection({
-      host: "127.0.0.1",
-      port: tlsPort,
+    const connection = await connectTo(tlsPort, dbMain, {
       user,
       password,
-      database: dbMain,
       ssl: { ca: certificate.cert },
     });
     try {
@@ -299,12 +305,10 @@ describe("MySQL proxy with real clients and servers", () => {
         return routesOnly.resolve(key);
       },
     };
-    const proxy = new MysqlProxy({
-      router: new BackendRouter({ resolver: recording, ssrf: { allow: LOOPBACK_RANGES } }),
-      tls: { cert: certificate.cert, key: certificate.key },
-    });
-    proxies.push(proxy);
-    const sniPort = (await proxy.listen(0, "127.0.0.1")).port;
+    const { port: sniPort } = await startProxy(
+      { tls: { cert: certificate.cert, key: certificate.key } },
+      { resolver: recording },
+    );
     await query(
       {
         host: "localhost",
@@ -322,7 +326,7 @@ describe("MySQL proxy with real clients and servers", () => {
   });
 
   test("a proxy that requires TLS refuses plaintext clients with 3159", async () => {
-    const strictPort = await startProxy({
+    const { port: strictPort } = await startProxy({
       tls: { cert: certificate.cert, key: certificate.key },
       requireTls: true,
     });
@@ -353,12 +357,7 @@ describe("MySQL proxy with real clients and servers", () => {
   });
 
   test("large results and many queries relay intact", async () => {
-    const connection = await mysql.createConnection({
-      host: "127.0.0.1",
-      port,
-      user: "root",
-      database: dbMain,
-    });
+    const connection = await connectTo(port, dbMain);
     try {
       const [rows] = await connection.query("SELECT REPEAT('x', 5000000) AS big");
       assert.equal((rows as { big: string }[])[0]?.big.length, 5_000_000);
@@ -372,12 +371,7 @@ describe("MySQL proxy with real clients and servers", () => {
   });
 
   test("LOAD DATA LOCAL streams the file through; data that looks like a KILL stays data", async () => {
-    const connection = await mysql.createConnection({
-      host: "127.0.0.1",
-      port,
-      user: "root",
-      database: dbMain,
-    });
+    const connection = await connectTo(port, dbMain);
     try {
       await connection.query("CREATE TABLE lines_in (line VARBINARY(64))");
       // mysql2 sends each chunk as one packet. These look exactly like a
@@ -402,9 +396,8 @@ describe("MySQL proxy with real clients and servers", () => {
   });
 
   test("KILL QUERY with the id a client was given stops the query on the backend", async () => {
-    const options = { host: "127.0.0.1", port, user: "root", database: dbMain };
-    const sleeper = await mysql.createConnection(options);
-    const killer = await mysql.createConnection(options);
+    const sleeper = await connectTo(port, dbMain);
+    const killer = await connectTo(port, dbMain);
     try {
       assert.ok(sleeper.threadId >= 1_000_000_000, "the client holds the proxy's id");
       const statement = `SELECT SLEEP(60) AS sleeper_${suffix}`;
@@ -431,18 +424,8 @@ describe("MySQL proxy with real clients and servers", () => {
   });
 
   test("KILL of a session on another server gets that server's unknown-thread error", async () => {
-    const onSecond = await mysql.createConnection({
-      host: "127.0.0.1",
-      port,
-      user: "root",
-      database: dbSecond,
-    });
-    const onMain = await mysql.createConnection({
-      host: "127.0.0.1",
-      port,
-      user: "root",
-      database: dbMain,
-    });
+    const onSecond = await connectTo(port, dbSecond);
+    const onMain = await connectTo(port, dbMain);
     try {
       await assert.rejects(onMain.query(`KILL ${onSecond.threadId}`), { errno: 1094 });
       const [rows] = await onSecond.query("SELECT 1 AS alive");
@@ -469,11 +452,8 @@ describe("MySQL proxy with real clients and servers", () => {
   });
 
   test("a backend address the SSRF guard blocks gets 1044", async () => {
-    const guarded = new MysqlProxy({
-      router: new BackendRouter({ resolver: new StaticResolver(routes), breaker: false }),
-    });
-    proxies.push(guarded);
-    const guardedPort = (await guarded.listen(0, "127.0.0.1")).port;
+    // The guard's defaults: loopback is not allowed.
+    const { port: guardedPort } = await startProxy({}, { ssrf: {} });
     await assert.rejects(query({ port: guardedPort, user: "root", database: dbMain }, "SELECT 1"), {
       errno: 1044,
       sqlState: "42000",
@@ -490,14 +470,8 @@ describe("MySQL proxy with real clients and servers", () => {
   });
 
   test("close() ends open sessions", async () => {
-    const closingPort = await startProxy();
-    const closing = proxies.at(-1)!;
-    const connection = await mysql.createConnection({
-      host: "127.0.0.1",
-      port: closingPort,
-      user: "root",
-      database: dbMain,
-    });
+    const { proxy: closing, port: closingPort } = await startProxy();
+    const connection = await connectTo(closingPort, dbMain);
     const ended = new Promise((resolve) => connection.once("end", resolve));
     connection.on("error", () => {});
     await closing.close();
@@ -506,13 +480,8 @@ describe("MySQL proxy with real clients and servers", () => {
   });
 
   test("connections beyond maxConnections get 1040 instead of a greeting", async () => {
-    const smallPort = await startProxy({ maxConnections: 1 });
-    const first = await mysql.createConnection({
-      host: "127.0.0.1",
-      port: smallPort,
-      user: "root",
-      database: dbMain,
-    });
+    const { port: smallPort } = await startProxy({ maxConnections: 1 });
+    const first = await connectTo(smallPort, dbMain);
     try {
       await assert.rejects(query({ port: smallPort, user: "root", database: dbMain }, "SELECT 1"), {
         errno: 1040,
@@ -526,20 +495,8 @@ describe("MySQL proxy with real clients and servers", () => {
   });
 
   test("metrics count handshakes by outcome and open connections", async () => {
-    const counted = new MysqlProxy({
-      router: new BackendRouter({
-        resolver: new StaticResolver(routes),
-        ssrf: { allow: LOOPBACK_RANGES },
-      }),
-    });
-    proxies.push(counted);
-    const countedPort = (await counted.listen(0, "127.0.0.1")).port;
-    const open = await mysql.createConnection({
-      host: "127.0.0.1",
-      port: countedPort,
-      user: "root",
-      database: dbMain,
-    });
+    const { proxy: counted, port: countedPort } = await startProxy();
+    const open = await connectTo(countedPort, dbMain);
     try {
       assert.equal((await counted.metrics.openConnections.get()).values[0]?.value, 1);
       await assert.rejects(
@@ -567,7 +524,7 @@ describe("MySQL proxy with real clients and servers", () => {
   });
 
   test("a client that sends nothing gets 2013 when the handshake times out", async () => {
-    const quickPort = await startProxy({ handshakeTimeoutMs: 300 });
+    const { port: quickPort } = await startProxy({ handshakeTimeoutMs: 300 });
     const connection = await rawConnect(quickPort);
     assert.equal(await errorOrClose(connection), 2013);
   });

@@ -3,7 +3,6 @@
 // cancel key, no backend connection, and the proxy keeps serving.
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { connect } from "node:net";
 import { test } from "node:test";
 import fc from "fast-check";
 import {
@@ -11,6 +10,7 @@ import {
   MAIN_SERVER,
   proxyClient,
   proxyForTests,
+  rawSocket,
   startupMessage,
 } from "./harness.ts";
 
@@ -29,8 +29,7 @@ type Moment = { kind: "startup"; bytes: number } | { kind: "firstReply" } | { ki
 
 /** Connects, goes as far as `moment`, then destroys the socket. */
 async function vanishAt(moment: Moment, applicationName: string): Promise<void> {
-  const socket = connect({ host: "127.0.0.1", port: proxy.port });
-  socket.on("error", () => {});
+  const socket = rawSocket(proxy.port);
   await once(socket, "connect");
   const startup = startupMessage({
     user: "postgres",

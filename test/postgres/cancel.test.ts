@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -19,6 +18,7 @@ import {
   proxyClient,
   proxyForTests,
   rawExchange,
+  rawSocket,
   startProxy,
   waitUntilRunning,
 } from "./harness.ts";
@@ -96,7 +96,7 @@ test("the client sees its own key, and a wrong key cancels nothing", async () =>
     const running = victim.query(`SELECT pg_sleep(1) AS ${marker}`);
     await waitUntilRunning(observer, marker);
     for (const guess of [secretKey ^ 1, secretKey + 1, 0]) {
-      const socket = connect({ host: "127.0.0.1", port: proxy.port });
+      const socket = rawSocket(proxy.port);
       socket.end(cancelPacket(processID, guess));
       socket.resume();
       await once(socket, "close");

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { after, before } from "node:test";
 import pg from "pg";
 import {
@@ -124,6 +124,16 @@ export function psql(conninfo: string, command: string): Promise<PsqlResult> {
 }
 
 /**
+ * A raw TCP connection to a local port. Its errors (a reset when the proxy
+ * hangs up) are left to the reads and closes the test awaits.
+ */
+export function rawSocket(port: number): Socket {
+  const socket = connect({ host: "127.0.0.1", port });
+  socket.on("error", () => {});
+  return socket;
+}
+
+/**
  * Sends raw bytes to a port (then half-closes when `end` is set) and collects
  * everything the peer sends until it closes, or until `timeoutMs` passes:
  * then the connection is cut and the bytes so far are returned.
@@ -134,10 +144,9 @@ export function rawExchange(
   { end = false, timeoutMs = 20_000 } = {},
 ): Promise<Buffer> {
   return new Promise((resolve) => {
-    const socket = connect({ host: "127.0.0.1", port });
+    const socket = rawSocket(port);
     const received: Buffer[] = [];
     socket.on("data", (chunk) => received.push(chunk));
-    socket.on("error", () => {});
     socket.setTimeout(timeoutMs, () => socket.destroy());
     socket.once("close", () => resolve(Buffer.concat(received)));
     if (end) socket.end(bytes);

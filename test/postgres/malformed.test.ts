@@ -3,7 +3,6 @@
 // crashes and keeps serving real clients.
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { connect } from "node:net";
 import { test } from "node:test";
 import fc from "fast-check";
 import {
@@ -11,6 +10,7 @@ import {
   proxyClient,
   proxyForTests,
   rawExchange,
+  rawSocket,
   requestPacket,
   startProxy,
   startupMessage,
@@ -96,8 +96,7 @@ test("a client that never finishes its startup packet is closed after the startu
   const patient = await startProxy({ postgres: MAIN_SERVER }, { startupTimeoutMs: 300 });
   try {
     // Half a packet, then silence: the proxy must hang up, not wait forever.
-    const socket = connect({ host: "127.0.0.1", port: patient.port });
-    socket.on("error", () => {});
+    const socket = rawSocket(patient.port);
     socket.write(startupMessage({ user: "postgres" }).subarray(0, 6));
     const received: Buffer[] = [];
     socket.on("data", (chunk) => received.push(chunk));

@@ -3,7 +3,7 @@
 // keys mapped both ways.
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { type AddressInfo, connect, createServer, type Socket } from "node:net";
+import { type AddressInfo, createServer, type Socket } from "node:net";
 import { test } from "node:test";
 import {
   cancelPacket,
@@ -11,6 +11,7 @@ import {
   MAIN_SERVER,
   proxyForTests,
   rawExchange,
+  rawSocket,
   startProxy,
   startupMessage,
 } from "./harness.ts";
@@ -43,7 +44,7 @@ async function startSession(
   port: number,
   startup: Buffer,
 ): Promise<{ socket: Socket; messages: Message[] }> {
-  const socket = connect({ host: "127.0.0.1", port });
+  const socket = rawSocket(port);
   await once(socket, "connect");
   socket.write(startup);
   return { socket, messages: await readUntilReady(socket) };
@@ -123,7 +124,7 @@ test("a long 3.2 cancel key is replaced by one as long and mapped back", async (
     const clientKey = key.body.subarray(4);
     assert.equal(clientKey.length, 32);
     assert.notDeepEqual(clientKey, backendKey);
-    const canceller = connect({ host: "127.0.0.1", port: fake.port });
+    const canceller = rawSocket(fake.port);
     canceller.end(cancelPacket(777, clientKey));
     canceller.resume();
     await once(canceller, "close");

@@ -3,7 +3,6 @@
 // SSLRequest refused.
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { connect } from "node:net";
 import { after, before, test } from "node:test";
 import { connect as tlsConnect } from "node:tls";
 import pg from "pg";
@@ -17,6 +16,7 @@ import {
   psql,
   type RunningProxy,
   rawExchange,
+  rawSocket,
   requestPacket,
   startProxy,
   startupMessage,
@@ -131,7 +131,7 @@ test("plaintext pipelined after an SSLRequest is refused with 08P01", async () =
 });
 
 test("a GSSENCRequest is answered N and the session goes on in the clear", async () => {
-  const socket = connect({ host: "127.0.0.1", port: plain.port });
+  const socket = rawSocket(plain.port);
   try {
     socket.write(requestPacket(80877104));
     const [answer] = (await once(socket, "data")) as [Buffer];
@@ -152,7 +152,7 @@ test("a CancelRequest sent inside TLS cancels the session's query", async () => 
     const running = victim.query("SELECT pg_sleep(60) AS tls_cancel_marker");
     await waitUntilRunning(observer, "tls_cancel_marker");
     const { processID, secretKey } = victim as unknown as { processID: number; secretKey: number };
-    const raw = connect({ host: "127.0.0.1", port: secure.port });
+    const raw = rawSocket(secure.port);
     raw.write(requestPacket(80877103));
     const [answer] = (await once(raw, "data")) as [Buffer];
     assert.equal(answer.toString(), "S");

@@ -15,7 +15,8 @@ export const up: Command = {
 
 Starts every service of the config (in dependsOn order), the gateway and the
 control socket, and supervises them until Ctrl-C, SIGTERM or \`nexus stop\`.
-SIGHUP reloads every service without dropping a request.
+A second Ctrl-C exits at once (each service then drains on its own). SIGHUP
+reloads every service without dropping a request.
 
   config             nexus.config.ts or .yaml (default: the one in this folder)
 ${socketDirHelp.replace("where the orchestrator runs", "overrides the config's socketDir")}
@@ -39,7 +40,12 @@ could not start.`,
     let stopping = false;
     const stop = new Promise<void>((done) => {
       const request = () => {
-        if (!stopping) print("[nexus] stopping: draining requests in flight");
+        if (stopping) {
+          // A second Ctrl-C: leave now; each service drains on its own when we are gone.
+          print("[nexus] second signal: exiting without waiting");
+          process.exit(1);
+        }
+        print("[nexus] stopping: draining requests in flight (Ctrl-C again to exit now)");
         stopping = true;
         done();
       };

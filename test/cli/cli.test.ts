@@ -207,6 +207,28 @@ test("a request outliving the stop deadline is cut, and the exit code says so", 
   }
 });
 
+test("a second Ctrl-C exits at once; services still finish their requests", async () => {
+  const { socketDir, config } = await setUp({ slow: worker("slow", { stopTimeoutMs: 20_000 }) });
+  const running = await up(config);
+  const client = new Client({ socketDir, log: pino({ level: "silent" }) });
+  try {
+    const call = client.request("slow", "GET", "/slow/2000");
+    await eventually("the request in flight", async () => {
+      const [slow] = await status(socketDir);
+      return slow!.instances[0]!.inFlight === 1;
+    });
+    const pids = pidsOf(await status(socketDir));
+    running.child.kill("SIGINT");
+    await running.waitFor("Ctrl-C again to exit now");
+    running.child.kill("SIGINT");
+    assert.equal(await running.exited, 1);
+    assert.deepEqual(await call, { waited: 2000, pid: pids[0] });
+    await eventually("the service to exit", () => !isAlive(pids[0]!));
+  } finally {
+    await client.close();
+  }
+});
+
 test("services exit when the orchestrator is killed outright (no orphans)", async () => {
   const { socketDir, config } = await setUp({ a: worker("a"), b: worker("b", { instances: 2 }) });
   const running = await up(config);

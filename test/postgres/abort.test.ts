@@ -10,20 +10,12 @@ import {
   MAIN_SERVER,
   proxyClient,
   proxyForTests,
+  queryMessage,
   rawSocket,
   startupMessage,
 } from "./harness.ts";
 
 const proxy = proxyForTests({ postgres: MAIN_SERVER });
-
-/** A simple Query message. */
-function query(sql: string): Buffer {
-  const body = Buffer.from(`${sql}\0`);
-  const header = Buffer.alloc(5);
-  header.write("Q", 0, "latin1");
-  header.writeInt32BE(4 + body.length, 1);
-  return Buffer.concat([header, body]);
-}
 
 type Moment = { kind: "startup"; bytes: number } | { kind: "firstReply" } | { kind: "midResult" };
 
@@ -42,7 +34,7 @@ async function vanishAt(moment: Moment, applicationName: string): Promise<void> 
     socket.write(startup);
     await once(socket, "data");
     if (moment.kind === "midResult") {
-      socket.write(query("SELECT repeat('x', 1000) FROM generate_series(1, 100000)"));
+      socket.write(queryMessage("SELECT repeat('x', 1000) FROM generate_series(1, 100000)"));
       await once(socket, "data");
     }
   }

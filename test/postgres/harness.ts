@@ -3,7 +3,9 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { once } from "node:events";
 import { connect, type Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { after, before } from "node:test";
 import pg from "pg";
 import {
@@ -224,4 +226,35 @@ export function cancelPacket(processId: number, secretKey: number | Buffer): Buf
   packet.writeInt32BE(processId, 8);
   key.copy(packet, 12);
   return packet;
+}
+
+/** A simple Query ('Q') message. */
+export function queryMessage(sql: string): Buffer {
+  const body = Buffer.from(`${sql}\0`);
+  const header = Buffer.alloc(5);
+  header.write("Q", 0, "latin1");
+  header.writeInt32BE(4 + body.length, 1);
+  return Buffer.concat([header, body]);
+}
+
+export interface Message {
+  readonly type: string;
+  readonly body: Buffer;
+}
+
+/** Reads server messages from `stream` until ReadyForQuery or an ErrorResponse. */
+export async function readUntilReady(stream: Duplex): Promise<Message[]> {
+  const messages: Message[] = [];
+  let buffered = Buffer.alloc(0);
+  for (;;) {
+    const [chunk] = (await once(stream, "data")) as [Buffer];
+    buffered = Buffer.concat([buffered, chunk]);
+    while (buffered.length >= 5 && buffered.length >= 1 + buffered.readInt32BE(1)) {
+      const end = 1 + buffered.readInt32BE(1);
+      const message = { type: String.fromCharCode(buffered[0]!), body: buffered.subarray(5, end) };
+      messages.push(message);
+      buffered = buffered.subarray(end);
+      if (message.type === "Z" || message.type === "E") return messages;
+    }
+  }
 }

@@ -9,36 +9,16 @@ import {
   cancelPacket,
   errorCode,
   MAIN_SERVER,
+  type Message,
   proxyForTests,
   rawExchange,
   rawSocket,
+  readUntilReady,
   startProxy,
   startupMessage,
 } from "./harness.ts";
 
 const proxy = proxyForTests({ postgres: MAIN_SERVER });
-
-interface Message {
-  readonly type: string;
-  readonly body: Buffer;
-}
-
-/** Reads backend messages from `socket` until ReadyForQuery or ErrorResponse. */
-async function readUntilReady(socket: Socket): Promise<Message[]> {
-  const messages: Message[] = [];
-  let buffered = Buffer.alloc(0);
-  for (;;) {
-    const [chunk] = (await once(socket, "data")) as [Buffer];
-    buffered = Buffer.concat([buffered, chunk]);
-    while (buffered.length >= 5 && buffered.length >= 1 + buffered.readInt32BE(1)) {
-      const end = 1 + buffered.readInt32BE(1);
-      const message = { type: String.fromCharCode(buffered[0]!), body: buffered.subarray(5, end) };
-      messages.push(message);
-      buffered = buffered.subarray(end);
-      if (message.type === "Z" || message.type === "E") return messages;
-    }
-  }
-}
 
 async function startSession(
   port: number,

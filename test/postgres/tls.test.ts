@@ -14,9 +14,11 @@ import {
   errorCode,
   MAIN_SERVER,
   psql,
+  queryMessage,
   type RunningProxy,
   rawExchange,
   rawSocket,
+  readUntilReady,
   requestPacket,
   startProxy,
   startupMessage,
@@ -166,4 +168,37 @@ test("a CancelRequest sent inside TLS cancels the session's query", async () => 
     await observer.end();
     await victim.end();
   }
+});
+
+test("direct TLS (PostgreSQL 17's sslnegotiation=direct) needs ALPN postgresql", async () => {
+  const direct = tlsConnect({
+    host: "127.0.0.1",
+    port: secure.port,
+    ca: certificate.cert,
+    servername: "localhost",
+    ALPNProtocols: ["postgresql"],
+  });
+  direct.on("error", () => {});
+  await once(direct, "secureConnect");
+  assert.equal(direct.alpnProtocol, "postgresql");
+  direct.write(startupMessage({ user: "postgres", database: alpha }));
+  const startup = await readUntilReady(direct);
+  assert.equal(startup.at(-1)?.type, "Z");
+  direct.write(queryMessage("SELECT current_database()"));
+  const result = await readUntilReady(direct);
+  const row = result.find((m) => m.type === "D");
+  assert.match(row?.body.toString() ?? "", new RegExp(alpha));
+  direct.destroy();
+
+  const withoutAlpn = tlsConnect({
+    host: "127.0.0.1",
+    port: secure.port,
+    ca: certificate.cert,
+    servername: "localhost",
+  });
+  withoutAlpn.on("error", () => {});
+  const received: Buffer[] = [];
+  withoutAlpn.on("data", (chunk) => received.push(chunk));
+  await once(withoutAlpn, "close");
+  assert.equal(errorCode(Buffer.concat(received)), "08P01");
 });

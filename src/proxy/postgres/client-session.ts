@@ -3,7 +3,7 @@
 // then raw bytes both ways.
 import { once } from "node:events";
 import type { Socket } from "node:net";
-import type { Duplex } from "node:stream";
+import { Duplex } from "node:stream";
 import { type SecureContext, TLSSocket } from "node:tls";
 import {
   type BackendRouter,
@@ -32,6 +32,8 @@ export interface SessionSettings {
 type StartupMessage = Extract<StartupPacket, { kind: "startup" }>;
 
 const noop = () => {};
+/** The first byte of a TLS ClientHello record; no startup packet starts with it. */
+const TLS_HANDSHAKE_RECORD = 0x16;
 /** How long a refused client has to read its ErrorResponse. */
 const REFUSAL_GRACE_MS = 5000;
 
@@ -97,6 +99,13 @@ export class ClientSession {
     let reader = new StartupPacketReader(this.#client);
     let sslDone = false;
     let gssDone = false;
+    const { secureContext } = this.#settings;
+    if (secureContext && (await reader.peek()) === TLS_HANDSHAKE_RECORD) {
+      // PostgreSQL 17's direct TLS (sslnegotiation=direct): no SSLRequest first.
+      await this.#startTls(secureContext, reader.release());
+      reader = new StartupPacketReader(this.#client);
+      sslDone = true;
+    }
     for (;;) {
       const packet = parseStartupPacket(await reader.next());
       switch (packet.kind) {
@@ -112,7 +121,7 @@ export class ClientSession {
           }
           reader.release();
           this.#client.write("S");
-          this.#client = await this.#startTls(this.#settings.secureContext);
+          await this.#startTls(this.#settings.secureContext);
           reader = new StartupPacketReader(this.#client);
           break;
         }
@@ -133,8 +142,24 @@ export class ClientSession {
     }
   }
 
-  async #startTls(secureContext: SecureContext): Promise<TLSSocket> {
-    const tls = new TLSSocket(this.#socket, { isServer: true, secureContext });
+  /**
+   * Terminates TLS; the client speaks through it from then on. `direct` holds
+   * the bytes of a ClientHello already read (direct TLS), which must be
+   * replayed and must ask for the ALPN protocol "postgresql", as the server
+   * requires.
+   */
+  async #startTls(secureContext: SecureContext, direct?: Buffer): Promise<void> {
+    let transport: Duplex = this.#socket;
+    if (direct) {
+      this.#socket.unshift(direct);
+      // A plain stream over the socket, so TLS reads the replayed bytes too.
+      transport = Duplex.from({ readable: this.#socket, writable: this.#socket });
+    }
+    const tls = new TLSSocket(transport, {
+      isServer: true,
+      secureContext,
+      ALPNProtocols: direct ? ["postgresql"] : undefined,
+    });
     this.#tls = tls;
     tls.on("error", noop);
     tls.once("close", () => this.close());
@@ -143,7 +168,13 @@ export class ClientSession {
       once(tls, "close").then(() => [new Error("closed during the TLS handshake")]),
     ]);
     if (failure) throw failure;
-    return tls;
+    this.#client = tls;
+    if (direct && tls.alpnProtocol !== "postgresql") {
+      throw new SqlStateError(
+        "08P01",
+        "received direct SSL connection request without ALPN protocol negotiation extension",
+      );
+    }
   }
 
   /** Hands a CancelRequest on, then hangs up without an answer, as the server does. */

@@ -23,6 +23,30 @@ export class StartupPacketReader {
     return this.#buffered;
   }
 
+  /** The first byte not yet read as part of a packet, once there is one. */
+  peek(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (this.#buffered.length > 0) {
+          done();
+          resolve(this.#buffered[0]!);
+        } else if (this.#ended) {
+          done();
+          reject(new SqlStateError("08P01", "incomplete startup packet"));
+        }
+      };
+      const done = () => {
+        this.#stream.off("data", check);
+        this.#stream.off("end", check);
+        this.#stream.off("close", check);
+      };
+      this.#stream.on("data", check);
+      this.#stream.on("end", check);
+      this.#stream.on("close", check);
+      check();
+    });
+  }
+
   /** The next whole packet, length prefix included. Rejects with a SqlStateError. */
   next(): Promise<Buffer> {
     return new Promise((resolve, reject) => {

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { test } from "node:test";
 import fc from "fast-check";
+import { makeCertificate } from "../support/certificates.ts";
 import {
   MAIN_SERVER,
   proxyClient,
@@ -36,8 +37,8 @@ function assertRefusal(answer: Buffer): void {
   assert.ok(code && ACCEPTED_CODES.has(code.slice(1)), `unexpected SQLSTATE ${code}`);
 }
 
-async function assertStillServing(): Promise<void> {
-  const client = proxyClient(proxy.port, "postgres");
+async function assertStillServing(port = proxy.port): Promise<void> {
+  const client = proxyClient(port, "postgres");
   await client.connect();
   try {
     const { rows } = await client.query("SELECT 1 AS one");
@@ -90,6 +91,32 @@ test("property: a valid request followed by garbage never crashes the proxy", as
     { numRuns: 40 },
   );
   await assertStillServing();
+});
+
+test("property: with TLS configured, garbage and broken ClientHellos never take the proxy down", async () => {
+  const certificate = makeCertificate();
+  const secure = await startProxy(
+    { postgres: MAIN_SERVER },
+    { tls: { cert: certificate.cert, key: certificate.key }, startupTimeoutMs: 2000 },
+  );
+  try {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.boolean(),
+        fc.uint8Array({ minLength: 0, maxLength: 300 }),
+        async (asHandshake, bytes) => {
+          // Half the cases start like a TLS record, so the direct-TLS path sees them.
+          const input = Buffer.from(asHandshake ? [0x16, 0x03, 0x01, ...bytes] : [...bytes, 0]);
+          await rawExchange(secure.port, input, { end: true });
+        },
+      ),
+      { numRuns: 60 },
+    );
+    await assertStillServing(secure.port);
+  } finally {
+    await secure.close();
+    certificate.dispose();
+  }
 });
 
 test("a client that never finishes its startup packet is closed after the startup timeout", async () => {

@@ -5,7 +5,7 @@
 import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { BackendRouter, LOOPBACK_RANGES, StaticResolver } from "../../src/proxy/core/index.ts";
@@ -129,6 +129,8 @@ async function main(): Promise<void> {
       ["haproxy (tcp)", haproxy.port],
     ];
     const measurements: Measurement[] = [];
+    // Other work on the machine skews every figure: record how busy it was.
+    const loadBefore = loadavg();
     // Interleaved rounds, so that a slow moment of the machine hits all.
     for (let round = 0; round < settings.rounds; round++) {
       for (const [target, port] of targets) {
@@ -151,7 +153,11 @@ async function main(): Promise<void> {
         {
           benchmark: "sysbench oltp_read_only",
           date: new Date().toISOString(),
-          machine: { cpus: cpus().length, model: cpus()[0]?.model },
+          machine: {
+            cpus: cpus().length,
+            model: cpus()[0]?.model,
+            loadAverage1m: { before: loadBefore[0], after: loadavg()[0] },
+          },
           settings,
           note: "best of the rounds per target; ratio = qps / direct qps",
           results: rows,

@@ -57,6 +57,7 @@ test("a reload under traffic switches backends without a failed request", async 
       } catch {
         seen.failed += 1;
       }
+      for (const check of checks) check();
     }
   };
   const clients = Array.from({ length: 8 }, client);
@@ -128,6 +129,17 @@ resolver: { routes: { app.test: ${blue.endpoint} } }
   }
 });
 
-async function waitFor(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+/** Checks waiting on traffic; each answered request runs them. */
+const checks = new Set<() => void>();
+
+function waitFor(condition: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (!condition()) return;
+      checks.delete(check);
+      resolve();
+    };
+    checks.add(check);
+    check();
+  });
 }

@@ -7,11 +7,13 @@ import pg from "pg";
 import { type Resolver, ResolverError } from "../../src/proxy/core/index.ts";
 import { PostgresProxy } from "../../src/proxy/postgres/index.ts";
 import {
+  cancelPacket,
   createDatabases,
   MAIN_SERVER,
   proxyClient,
   psql,
   type RunningProxy,
+  rawExchange,
   startProxy,
   testRouter,
   uniqueName,
@@ -195,5 +197,29 @@ test("connections beyond the limit get 53300 and the others keep working", async
   } finally {
     await first.end();
     await limited.close();
+  }
+});
+
+test("metrics count each startup's outcome, cancel requests and open connections", async () => {
+  const counted = await startProxy({ [alpha]: MAIN_SERVER });
+  try {
+    assert.equal(await currentDatabase({ port: counted.port, database: alpha }), alpha);
+    await connectError({ port: counted.port, database: "not_routed" });
+    await connectError({ port: counted.port, database: alpha, user: "no_such_role" });
+    await rawExchange(counted.port, cancelPacket(1, 2), { end: true });
+    const { metrics } = counted.proxy;
+    const outcomes = Object.fromEntries(
+      (await metrics.startups.get()).values.map((v) => [v.labels.outcome, v.value]),
+    );
+    assert.deepEqual(outcomes, { ready: 1, "3D000": 1, backend_error: 1, cancel_request: 1 });
+    const cancels = (await metrics.cancelRequests.get()).values;
+    assert.deepEqual(
+      cancels.map((v) => [v.labels.outcome, v.value]),
+      [["unknown_key", 1]],
+    );
+    const open = await metrics.openConnections.get();
+    assert.equal(open.values[0]?.value, counted.proxy.connections);
+  } finally {
+    await counted.close();
   }
 });

@@ -25,6 +25,8 @@ export class BackendStartup {
   #finished = false;
   /** The key the client was given, once BackendKeyData went by. */
   clientKey: BackendKey | undefined;
+  /** Which message ended the startup, once one did. */
+  endedWith: "ready" | "error" | undefined;
 
   constructor(issueKey: IssueKey) {
     this.#issueKey = issueKey;
@@ -48,8 +50,12 @@ export class BackendStartup {
       if (type === 0x4b /* K: BackendKeyData */) {
         forward.push(data.subarray(passFrom, offset), this.#rewriteKey(data.subarray(offset, end)));
         passFrom = end;
-      } else if (type === 0x5a /* Z: ReadyForQuery */ || type === 0x45 /* E: ErrorResponse */) {
+      } else if (type === 0x5a /* Z: ReadyForQuery */) {
         this.#finished = true;
+        this.endedWith = "ready";
+      } else if (type === 0x45 /* E: ErrorResponse */) {
+        this.#finished = true;
+        this.endedWith = "error";
       }
       offset = end;
     }

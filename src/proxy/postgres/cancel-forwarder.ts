@@ -6,6 +6,7 @@ import { once } from "node:events";
 import { connect, type Socket } from "node:net";
 import type { BackendRouter, ResolveContext, Route } from "../core/index.ts";
 import { type BackendKey, CancelKeyRegistry } from "./cancel-keys.ts";
+import type { PostgresMetrics } from "./postgres-metrics.ts";
 import { encodeCancelRequest } from "./startup-packet.ts";
 
 /** Where a CancelRequest for a session must go. */
@@ -22,8 +23,11 @@ export class CancelForwarder {
   readonly #router: BackendRouter;
   readonly #peers: readonly string[];
 
-  constructor(router: BackendRouter, peers: readonly string[] = []) {
+  readonly #metrics: PostgresMetrics;
+
+  constructor(router: BackendRouter, metrics: PostgresMetrics, peers: readonly string[] = []) {
     this.#router = router;
+    this.#metrics = metrics;
     this.#peers = peers;
   }
 
@@ -35,13 +39,17 @@ export class CancelForwarder {
   async cancel(clientKey: BackendKey, askPeers: boolean): Promise<void> {
     const entry = this.keys.find(clientKey);
     if (entry) {
+      this.#metrics.cancelRequests.inc({ outcome: "delivered" });
       const { route, context } = entry.target;
       const backend = await this.#router.connect(route, context).catch(() => undefined);
       const { processId, secretKey } = entry.backendKey;
       if (backend) await deliver(backend, encodeCancelRequest(processId, secretKey));
-    } else if (askPeers) {
+    } else if (askPeers && this.#peers.length > 0) {
+      this.#metrics.cancelRequests.inc({ outcome: "asked_peers" });
       const request = encodeCancelRequest(clientKey.processId, clientKey.secretKey);
       await Promise.all(this.#peers.map((path) => deliver(connect({ path }), request)));
+    } else {
+      this.#metrics.cancelRequests.inc({ outcome: "unknown_key" });
     }
   }
 }

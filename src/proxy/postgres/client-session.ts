@@ -15,6 +15,7 @@ import {
 import { BackendStartup } from "./backend-startup.ts";
 import type { CancelForwarder } from "./cancel-forwarder.ts";
 import type { BackendKey } from "./cancel-keys.ts";
+import type { PostgresMetrics, StartupOutcome } from "./postgres-metrics.ts";
 import { sqlStateForResolverError } from "./resolver-sql-state.ts";
 import { type RouteBy, readRoutingKey } from "./routing-key.ts";
 import { encodeFatalError, SqlStateError } from "./sql-state-error.ts";
@@ -27,6 +28,7 @@ export interface SessionSettings {
   readonly secureContext: SecureContext | undefined;
   readonly cancels: CancelForwarder;
   readonly startupTimeoutMs: number;
+  readonly metrics: PostgresMetrics;
 }
 
 type StartupMessage = Extract<StartupPacket, { kind: "startup" }>;
@@ -46,6 +48,8 @@ export class ClientSession {
   #backend: Socket | undefined;
   #clientKey: BackendKey | undefined;
   #closed = false;
+  /** How the startup ended, counted once in the metrics. */
+  #outcome: StartupOutcome | undefined;
   /** Aborts a backend connection attempt when the client leaves first. */
   readonly #abort = new AbortController();
 
@@ -69,13 +73,22 @@ export class ClientSession {
       else this.close();
     } finally {
       clearTimeout(timer);
+      this.#settle("closed");
       if (this.#clientKey) this.#settings.cancels.keys.release(this.#clientKey);
     }
+  }
+
+  /** Counts how the startup ended; only the first outcome counts. */
+  #settle(outcome: StartupOutcome): void {
+    if (this.#outcome !== undefined) return;
+    this.#outcome = outcome;
+    this.#settings.metrics.startups.inc({ outcome });
   }
 
   /** Sends a FATAL ErrorResponse and closes the connection once it is written. */
   refuse(error: SqlStateError): void {
     if (this.#closed) return;
+    this.#settle(error.sqlState);
     this.#backend?.destroy();
     this.#client.end(encodeFatalError(error), () => this.close());
     // A client that does not read its error must not hold the socket open.
@@ -179,6 +192,7 @@ export class ClientSession {
 
   /** Hands a CancelRequest on, then hangs up without an answer, as the server does. */
   async #cancel(clientKey: BackendKey): Promise<void> {
+    this.#settle("cancel_request");
     await this.#settings.cancels.cancel(clientKey, true);
     this.#client.end(() => this.close());
   }
@@ -216,6 +230,8 @@ export class ClientSession {
     );
     await this.#exchangeStartup(backend, startup);
     this.#clientKey = startup.clientKey;
+    if (startup.endedWith === "ready") this.#settle("ready");
+    else if (startup.endedWith === "error") this.#settle("backend_error");
     // relay() waits for both sides to close: it must not start on a closed one.
     if (this.#closed || backend.destroyed || this.#client.destroyed) {
       this.close();

@@ -1,4 +1,9 @@
 export { type BackendKey, CancelKeyRegistry } from "./cancel-keys.ts";
+export {
+  type CancelOutcome,
+  PostgresMetrics,
+  type StartupOutcome,
+} from "./postgres-metrics.ts";
 export { type CancelPeering, PostgresProxy, type PostgresProxyOptions } from "./postgres-proxy.ts";
 export { type RouteBy, readRoutingKey } from "./routing-key.ts";
 export { encodeFatalError, SqlStateError } from "./sql-state-error.ts";

@@ -7,6 +7,7 @@ import type { BackendRouter } from "../core/index.ts";
 import { CancelForwarder } from "./cancel-forwarder.ts";
 import { CancelPeerListener } from "./cancel-peer-listener.ts";
 import { ClientSession } from "./client-session.ts";
+import { PostgresMetrics } from "./postgres-metrics.ts";
 import type { RouteBy } from "./routing-key.ts";
 import { SqlStateError } from "./sql-state-error.ts";
 
@@ -26,6 +27,8 @@ export interface PostgresProxyOptions {
    * wrong process still reaches the session's backend.
    */
   readonly cancelPeering?: CancelPeering;
+  /** Where the proxy's metrics go (default: in the router's registry). */
+  readonly metrics?: PostgresMetrics;
 }
 
 export interface CancelPeering {
@@ -36,6 +39,7 @@ export interface CancelPeering {
 }
 
 export class PostgresProxy {
+  readonly metrics: PostgresMetrics;
   readonly #server: Server;
   readonly #sessions = new Set<ClientSession>();
   readonly #cancels: CancelForwarder;
@@ -52,8 +56,9 @@ export class PostgresProxy {
     this.#secureContext = options.tls ? createSecureContext(options.tls) : undefined;
     this.#maxConnections = options.maxConnections ?? 10_000;
     this.#startupTimeoutMs = options.startupTimeoutMs ?? 10_000;
+    this.metrics = options.metrics ?? new PostgresMetrics(options.router.metrics.registry);
     const peering = options.cancelPeering;
-    this.#cancels = new CancelForwarder(this.#router, peering?.peers);
+    this.#cancels = new CancelForwarder(this.#router, this.metrics, peering?.peers);
     this.#peerListener = peering && new CancelPeerListener(peering.listen, this.#cancels);
     this.#server = createServer({ noDelay: true }, (socket) => this.#accept(socket));
   }
@@ -98,12 +103,17 @@ export class PostgresProxy {
       secureContext: this.#secureContext,
       cancels: this.#cancels,
       startupTimeoutMs: this.#startupTimeoutMs,
+      metrics: this.metrics,
     });
     if (this.#sessions.size >= this.#maxConnections) {
       session.refuse(new SqlStateError("53300", "sorry, too many clients already"));
       return;
     }
     this.#sessions.add(session);
-    void session.run().finally(() => this.#sessions.delete(session));
+    this.metrics.openConnections.inc();
+    void session.run().finally(() => {
+      this.#sessions.delete(session);
+      this.metrics.openConnections.dec();
+    });
   }
 }

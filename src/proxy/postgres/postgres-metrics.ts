@@ -1,0 +1,48 @@
+// Prometheus metrics of the PostgreSQL proxy: how session startups end, how
+// cancel requests are handled, how many client connections are open.
+// Routing, cache, breaker and backend connection figures are the core's
+// (ProxyMetrics), in the same registry by default.
+import { Counter, Gauge, type Registry } from "prom-client";
+
+export type StartupOutcome =
+  /** The backend said ReadyForQuery: the session is relayed. */
+  | "ready"
+  /** The backend refused the session (wrong password, unknown role …). */
+  | "backend_error"
+  /** A side hung up before the session was ready. */
+  | "closed"
+  /** The connection carried a CancelRequest, not a session. */
+  | "cancel_request"
+  /** The proxy refused the session with this SQLSTATE (3D000, 53300 …). */
+  | (string & {});
+
+export type CancelOutcome = "delivered" | "asked_peers" | "unknown_key";
+
+export class PostgresMetrics {
+  readonly startups: Counter<"outcome">;
+  readonly cancelRequests: Counter<"outcome">;
+  readonly openConnections: Gauge;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    const counter = (name: string, help: string) =>
+      (registry.getSingleMetric(name) as Counter<"outcome"> | undefined) ??
+      new Counter({ name, help, labelNames: ["outcome"], registers });
+    this.startups = counter(
+      "nexus_postgres_startups_total",
+      "PostgreSQL connections by how their startup ended (ready, backend_error, closed, cancel_request or the SQLSTATE the proxy sent)",
+    );
+    this.cancelRequests = counter(
+      "nexus_postgres_cancel_requests_total",
+      "PostgreSQL CancelRequests, by outcome (delivered, asked_peers, unknown_key)",
+    );
+    const gaugeName = "nexus_postgres_open_connections";
+    this.openConnections =
+      (registry.getSingleMetric(gaugeName) as Gauge | undefined) ??
+      new Gauge({
+        name: gaugeName,
+        help: "Client connections open to the PostgreSQL proxy",
+        registers,
+      });
+  }
+}

@@ -168,7 +168,7 @@ test("SIGTERM lets requests in flight finish, then everything exits", async () =
   const running = await up(config);
   const client = new Client({ socketDir, log: pino({ level: "silent" }) });
   try {
-    const calls = Array.from({ length: 4 }, () => client.request("slow", "GET", "/slow/3000"));
+    const calls = Array.from({ length: 4 }, () => client.request("slow", "GET", "/slow/6000"));
     await eventually("4 requests in flight", async () => {
       const [slow] = await status(socketDir);
       return slow!.instances.reduce((n, i) => n + i.inFlight, 0) >= 4;
@@ -178,7 +178,7 @@ test("SIGTERM lets requests in flight finish, then everything exits", async () =
     const answers = (await Promise.all(calls)) as { waited: number }[];
     assert.deepEqual(
       answers.map((a) => a.waited),
-      [3000, 3000, 3000, 3000],
+      [6000, 6000, 6000, 6000],
     );
     assert.equal(await running.exited, 0);
     assert.deepEqual(pids.filter(isAlive), []);
@@ -212,7 +212,7 @@ test("a second Ctrl-C exits at once; services still finish their requests", asyn
   const running = await up(config);
   const client = new Client({ socketDir, log: pino({ level: "silent" }) });
   try {
-    const call = client.request("slow", "GET", "/slow/2000");
+    const call = client.request("slow", "GET", "/slow/5000");
     await eventually("the request in flight", async () => {
       const [slow] = await status(socketDir);
       return slow!.instances[0]!.inFlight === 1;
@@ -222,7 +222,7 @@ test("a second Ctrl-C exits at once; services still finish their requests", asyn
     await running.waitFor("Ctrl-C again to exit now");
     running.child.kill("SIGINT");
     assert.equal(await running.exited, 1);
-    assert.deepEqual(await call, { waited: 2000, pid: pids[0] });
+    assert.deepEqual(await call, { waited: 5000, pid: pids[0] });
     await eventually("the service to exit", () => !isAlive(pids[0]!));
   } finally {
     await client.close();

@@ -163,7 +163,7 @@ test("stopping lets gateway requests in flight finish", async () => {
     gateway: { port: 0 },
   });
   try {
-    const pending = request(`${run.orchestrator.gatewayUrl}/api/slow/1500`, {
+    const pending = request(`${run.orchestrator.gatewayUrl}/api/slow/4000`, {
       headers: { authorization: await tokenOf(run) },
     });
     await eventually("the request in flight", () =>
@@ -172,7 +172,7 @@ test("stopping lets gateway requests in flight finish", async () => {
     const stopped = run.orchestrator.stop();
     const response = await pending;
     assert.equal(response.statusCode, 200);
-    assert.equal(((await response.body.json()) as { waited: number }).waited, 1500);
+    assert.equal(((await response.body.json()) as { waited: number }).waited, 4000);
     assert.deepEqual(await stopped, { notDrained: 0 });
   } finally {
     await run[Symbol.asyncDispose]();

@@ -19,6 +19,8 @@ export interface ClusterOptions {
   readonly maxConnections?: number;
   /** With a password, TCP clients must pass SCRAM-SHA-256 as `postgres`; without, trust. */
   readonly password?: string;
+  /** PEM certificate and key: the server then accepts SSL (ssl=on). */
+  readonly tls?: { readonly cert: string; readonly key: string };
 }
 
 export async function startCluster(options: ClusterOptions = {}): Promise<TestCluster> {
@@ -37,13 +39,22 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     `-c max_connections=${options.maxConnections ?? 50}`,
     "-c shared_buffers=16MB",
     "-c fsync=off",
-  ].join(" ");
+  ];
+  /** A file only the server's user may read, as PostgreSQL requires of keys. */
+  const owned = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, text, { mode: 0o600 });
+    chownSync(path, uid, gid);
+    return path;
+  };
+  if (options.tls) {
+    const cert = owned("server.crt", options.tls.cert);
+    const key = owned("server.key", options.tls.key);
+    serverOptions.push("-c ssl=on", `-c ssl_cert_file=${cert}`, `-c ssl_key_file=${key}`);
+  }
   const auth = ["-A", "trust"];
   if (options.password !== undefined) {
-    const passwordFile = join(dir, "password");
-    writeFileSync(passwordFile, options.password, { mode: 0o600 });
-    chownSync(passwordFile, uid, gid);
-    auth.push("--auth-host=scram-sha-256", `--pwfile=${passwordFile}`);
+    auth.push("--auth-host=scram-sha-256", `--pwfile=${owned("password", options.password)}`);
   }
   try {
     await asPostgres("initdb", ["-D", data, ...auth, "-U", "postgres", "--no-sync"]);
@@ -51,7 +62,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
       "-D",
       data,
       "-o",
-      serverOptions,
+      serverOptions.join(" "),
       "-l",
       join(dir, "log"),
       "-w",

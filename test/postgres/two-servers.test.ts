@@ -1,9 +1,11 @@
 // Two PostgreSQL servers behind one proxy port: routing by database to the
 // right instance, SCRAM authentication relayed between client and backend,
-// cancel reaching the instance that owns the session, and 200 clients at once.
+// TLS from the proxy to the backend, cancel reaching the instance that owns
+// the session, and 200 clients at once.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import pg from "pg";
+import { makeCertificate, type TestCertificate } from "../support/certificates.ts";
 import { startCluster, type TestCluster } from "./cluster.ts";
 import {
   cancelWithPg,
@@ -25,11 +27,17 @@ process.env.PGPASSWORD = PASSWORD;
 const onMain = uniqueName("nexus_main");
 const onSecond = uniqueName("nexus_second");
 let second: TestCluster;
+let certificate: TestCertificate;
 let dropMain: () => Promise<void>;
 let proxy: RunningProxy;
 
 before(async () => {
-  second = await startCluster({ maxConnections: 250, password: PASSWORD });
+  certificate = makeCertificate(["localhost"]);
+  second = await startCluster({
+    maxConnections: 250,
+    password: PASSWORD,
+    tls: { cert: certificate.cert, key: certificate.key },
+  });
   dropMain = await createDatabases([onMain]);
   await createDatabases([onSecond], second.port);
   proxy = await startProxy({
@@ -42,6 +50,7 @@ after(async () => {
   await proxy?.close();
   await dropMain?.();
   await second?.stop();
+  certificate?.dispose();
 });
 
 async function serverPort(database: string): Promise<number> {
@@ -80,6 +89,47 @@ test("SCRAM authentication passes through; a wrong password is the backend's own
     "SELECT 1",
   );
   assert.match(result.stderr, /password authentication failed for user "postgres"/);
+});
+
+test("with backendTls the hop to the server is encrypted and its certificate checked", async () => {
+  const encrypted = await startProxy(
+    { [onSecond]: `127.0.0.1:${second.port}` },
+    { backendTls: { ca: certificate.cert } },
+  );
+  try {
+    const client = proxyClient(encrypted.port, onSecond);
+    await client.connect();
+    const observer = await directClient(second.port);
+    try {
+      const { rows } = await client.query(
+        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+      );
+      assert.equal(rows[0].ssl, true);
+      // The CancelRequest to the server goes through TLS as well.
+      const running = client.query("SELECT pg_sleep(60) AS tls_backend_marker");
+      await waitUntilRunning(observer, "tls_backend_marker");
+      cancelWithPg(client, encrypted.port);
+      await assert.rejects(running, { code: "57014" });
+    } finally {
+      await observer.end();
+      await client.end();
+    }
+  } finally {
+    await encrypted.close();
+  }
+  const untrusting = await startProxy(
+    { [onSecond]: `127.0.0.1:${second.port}`, [onMain]: MAIN_SERVER },
+    { backendTls: true },
+  );
+  try {
+    const client = proxyClient(untrusting.port, onSecond);
+    await assert.rejects(client.connect(), {
+      code: "08006",
+      message: /TLS to the server for database/,
+    });
+  } finally {
+    await untrusting.close();
+  }
 });
 
 test("a cancel goes to the instance that runs the query", async () => {

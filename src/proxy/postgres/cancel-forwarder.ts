@@ -4,7 +4,9 @@
 // sibling's peer socket, and the one that issued it delivers it.
 import { once } from "node:events";
 import { connect, type Socket } from "node:net";
+import type { ConnectionOptions } from "node:tls";
 import type { BackendRouter, ResolveContext, Route } from "../core/index.ts";
+import { startBackendTls } from "./backend-tls.ts";
 import { type BackendKey, CancelKeyRegistry } from "./cancel-keys.ts";
 import type { PostgresMetrics } from "./postgres-metrics.ts";
 import { encodeCancelRequest } from "./startup-packet.ts";
@@ -25,10 +27,19 @@ export class CancelForwarder {
 
   readonly #metrics: PostgresMetrics;
 
-  constructor(router: BackendRouter, metrics: PostgresMetrics, peers: readonly string[] = []) {
-    this.#router = router;
-    this.#metrics = metrics;
-    this.#peers = peers;
+  readonly #backendTls: ConnectionOptions | undefined;
+
+  constructor(options: {
+    readonly router: BackendRouter;
+    readonly metrics: PostgresMetrics;
+    readonly peers?: readonly string[];
+    /** Cancel requests to TCP backends go through TLS too, when set. */
+    readonly backendTls?: ConnectionOptions;
+  }) {
+    this.#router = options.router;
+    this.#metrics = options.metrics;
+    this.#peers = options.peers ?? [];
+    this.#backendTls = options.backendTls;
   }
 
   /**
@@ -36,12 +47,27 @@ export class CancelForwarder {
    * delivered or given up; as the server does, it never says which.
    * `askPeers` is false for requests that came from a sibling (no loops).
    */
+  /** The backend key never crosses the network in clear when sessions do not. */
+  async #secure(socket: Socket, route: Route): Promise<Socket> {
+    if (!this.#backendTls || route.endpoint.kind !== "tcp") return socket;
+    socket.on("error", () => {});
+    try {
+      return await startBackendTls(socket, route.endpoint, this.#backendTls, "the server");
+    } catch (error) {
+      socket.destroy();
+      throw error;
+    }
+  }
+
   async cancel(clientKey: BackendKey, askPeers: boolean): Promise<void> {
     const entry = this.keys.find(clientKey);
     if (entry) {
       this.#metrics.cancelRequests.inc({ outcome: "delivered" });
       const { route, context } = entry.target;
-      const backend = await this.#router.connect(route, context).catch(() => undefined);
+      const backend = await this.#router
+        .connect(route, context)
+        .then((socket) => this.#secure(socket, route))
+        .catch(() => undefined);
       const { processId, secretKey } = entry.backendKey;
       if (backend) await deliver(backend, encodeCancelRequest(processId, secretKey));
     } else if (askPeers && this.#peers.length > 0) {

@@ -4,7 +4,7 @@
 import { once } from "node:events";
 import type { Socket } from "node:net";
 import { Duplex } from "node:stream";
-import { type SecureContext, TLSSocket } from "node:tls";
+import { type ConnectionOptions, type SecureContext, TLSSocket } from "node:tls";
 import {
   type BackendRouter,
   type ResolveContext,
@@ -13,6 +13,7 @@ import {
   toResolverError,
 } from "../core/index.ts";
 import { BackendStartup } from "./backend-startup.ts";
+import { startBackendTls } from "./backend-tls.ts";
 import type { CancelForwarder } from "./cancel-forwarder.ts";
 import type { BackendKey } from "./cancel-keys.ts";
 import type { PostgresMetrics, StartupOutcome } from "./postgres-metrics.ts";
@@ -29,6 +30,8 @@ export interface SessionSettings {
   readonly cancels: CancelForwarder;
   readonly startupTimeoutMs: number;
   readonly metrics: PostgresMetrics;
+  /** TLS towards TCP backends, when set. */
+  readonly backendTls: ConnectionOptions | undefined;
 }
 
 type StartupMessage = Extract<StartupPacket, { kind: "startup" }>;
@@ -219,6 +222,12 @@ export class ClientSession {
     if (this.#closed) {
       backend.destroy();
       return;
+    }
+    const { backendTls } = this.#settings;
+    if (backendTls && route.endpoint.kind === "tcp") {
+      const server = `the server for ${decision.subject.kind} "${decision.subject.value}"`;
+      backend = await startBackendTls(backend, route.endpoint, backendTls, server);
+      this.#backend = backend;
     }
     const backendDatabase = route.result.metadata?.database;
     if (typeof backendDatabase === "string") decision.parameters.set("database", backendDatabase);

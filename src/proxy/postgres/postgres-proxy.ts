@@ -2,7 +2,12 @@
 // its database (or user, options setting, SNI) and then relays raw bytes.
 import type { AddressInfo } from "node:net";
 import { createServer, type Server, type Socket } from "node:net";
-import { createSecureContext, type SecureContext, type SecureContextOptions } from "node:tls";
+import {
+  type ConnectionOptions,
+  createSecureContext,
+  type SecureContext,
+  type SecureContextOptions,
+} from "node:tls";
 import type { BackendRouter } from "../core/index.ts";
 import { CancelForwarder } from "./cancel-forwarder.ts";
 import { CancelPeerListener } from "./cancel-peer-listener.ts";
@@ -17,6 +22,11 @@ export interface PostgresProxyOptions {
   readonly routeBy?: RouteBy;
   /** Certificate and key: SSLRequest is answered `S` and TLS terminated here. */
   readonly tls?: SecureContextOptions;
+  /**
+   * TLS towards TCP backends: true (system CAs, the endpoint's host checked)
+   * or options for tls.connect (ca, servername, rejectUnauthorized …).
+   */
+  readonly backendTls?: boolean | ConnectionOptions;
   /** Connections beyond this are refused with 53300 (default 10 000). */
   readonly maxConnections?: number;
   /** Time a client has to finish TLS and send its StartupMessage (default 10 s). */
@@ -49,6 +59,7 @@ export class PostgresProxy {
   readonly #secureContext: SecureContext | undefined;
   readonly #maxConnections: number;
   readonly #startupTimeoutMs: number;
+  readonly #backendTls: ConnectionOptions | undefined;
 
   constructor(options: PostgresProxyOptions) {
     this.#router = options.router;
@@ -56,9 +67,15 @@ export class PostgresProxy {
     this.#secureContext = options.tls ? createSecureContext(options.tls) : undefined;
     this.#maxConnections = options.maxConnections ?? 10_000;
     this.#startupTimeoutMs = options.startupTimeoutMs ?? 10_000;
+    this.#backendTls = options.backendTls === true ? {} : options.backendTls || undefined;
     this.metrics = options.metrics ?? new PostgresMetrics(options.router.metrics.registry);
     const peering = options.cancelPeering;
-    this.#cancels = new CancelForwarder(this.#router, this.metrics, peering?.peers);
+    this.#cancels = new CancelForwarder({
+      router: this.#router,
+      metrics: this.metrics,
+      peers: peering?.peers,
+      backendTls: this.#backendTls,
+    });
     this.#peerListener = peering && new CancelPeerListener(peering.listen, this.#cancels);
     this.#server = createServer({ noDelay: true }, (socket) => this.#accept(socket));
   }
@@ -104,6 +121,7 @@ export class PostgresProxy {
       cancels: this.#cancels,
       startupTimeoutMs: this.#startupTimeoutMs,
       metrics: this.metrics,
+      backendTls: this.#backendTls,
     });
     if (this.#sessions.size >= this.#maxConnections) {
       session.refuse(new SqlStateError("53300", "sorry, too many clients already"));

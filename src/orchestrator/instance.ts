@@ -3,7 +3,6 @@
 // figures, and stops it: drain, a deadline, then SIGKILL.
 import { type ChildProcess, fork } from "node:child_process";
 import { once } from "node:events";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import {
   EXIT_DRAIN_DEADLINE,
@@ -13,6 +12,7 @@ import {
   type HostSettings,
   isHostReport,
 } from "./host-messages.ts";
+import { forEachLine } from "./output-lines.ts";
 
 const hostModule = fileURLToPath(new URL("./service-host.ts", import.meta.url));
 
@@ -59,8 +59,7 @@ export class Instance {
       stdio: ["ignore", "pipe", "pipe", "ipc"],
     });
     for (const stream of [this.#child.stdout, this.#child.stderr]) {
-      if (stream)
-        createInterface({ input: stream, crlfDelay: Infinity }).on("line", options.onLine);
+      if (stream) forEachLine(stream, options.onLine);
     }
     this.#child.on("message", (message) => {
       if (isHostReport(message) && message.type === "figures") {

@@ -163,70 +163,72 @@ test("--help works on every command", async () => {
   assert.equal((await nexus(["bogus"])).code, 2);
 });
 
-test("SIGTERM lets requests in flight finish, then everything exits", async () => {
-  const { socketDir, config } = await setUp({ slow: worker("slow", { instances: 2 }) });
+const clients: Client[] = [];
+after(() => Promise.all(clients.map((c) => c.close())));
+
+/** Runs `nexus up` with one worker service and waits until `count` calls to `path` are in flight. */
+async function upWithCallsInFlight(
+  name: string,
+  extra: Record<string, unknown>,
+  count: number,
+  path: string,
+) {
+  const { socketDir, config } = await setUp({ [name]: worker(name, extra) });
   const running = await up(config);
   const client = new Client({ socketDir, log: pino({ level: "silent" }) });
-  try {
-    const calls = Array.from({ length: 4 }, () => client.request("slow", "GET", "/slow/6000"));
-    await eventually("4 requests in flight", async () => {
-      const [slow] = await status(socketDir);
-      return slow!.instances.reduce((n, i) => n + i.inFlight, 0) >= 4;
-    });
-    const pids = pidsOf(await status(socketDir));
-    running.child.kill("SIGTERM");
-    const answers = (await Promise.all(calls)) as { waited: number }[];
-    assert.deepEqual(
-      answers.map((a) => a.waited),
-      [6000, 6000, 6000, 6000],
-    );
-    assert.equal(await running.exited, 0);
-    assert.deepEqual(pids.filter(isAlive), []);
-    assert.deepEqual(await readdir(socketDir), ["token"]);
-  } finally {
-    await client.close();
-  }
+  clients.push(client);
+  const calls = Array.from({ length: count }, () => client.request(name, "GET", path));
+  await eventually(`${count} request(s) in flight`, async () => {
+    const [service] = await status(socketDir);
+    return service!.instances.reduce((n, i) => n + i.inFlight, 0) >= count;
+  });
+  return { running, calls, socketDir, pids: pidsOf(await status(socketDir)) };
+}
+
+test("SIGTERM lets requests in flight finish, then everything exits", async () => {
+  const { running, calls, socketDir, pids } = await upWithCallsInFlight(
+    "slow",
+    { instances: 2 },
+    4,
+    "/slow/6000",
+  );
+  running.child.kill("SIGTERM");
+  const answers = (await Promise.all(calls)) as { waited: number }[];
+  assert.deepEqual(
+    answers.map((a) => a.waited),
+    [6000, 6000, 6000, 6000],
+  );
+  assert.equal(await running.exited, 0);
+  assert.deepEqual(pids.filter(isAlive), []);
+  assert.deepEqual(await readdir(socketDir), ["token"]);
 });
 
 test("a request outliving the stop deadline is cut, and the exit code says so", async () => {
-  const { socketDir, config } = await setUp({ stuck: worker("stuck", { stopTimeoutMs: 500 }) });
-  const running = await up(config);
-  const client = new Client({ socketDir, log: pino({ level: "silent" }) });
-  try {
-    const call = client.request("stuck", "GET", "/slow/20000");
-    await eventually("the request in flight", async () => {
-      const [stuck] = await status(socketDir);
-      return stuck!.instances[0]!.inFlight === 1;
-    });
-    running.child.kill("SIGTERM");
-    await assert.rejects(call);
-    assert.equal(await running.exited, 1);
-    assert.match(running.output(), /stopped: 1 instance\(s\) did not drain in time/);
-  } finally {
-    await client.close();
-  }
+  const { running, calls } = await upWithCallsInFlight(
+    "stuck",
+    { stopTimeoutMs: 500 },
+    1,
+    "/slow/20000",
+  );
+  running.child.kill("SIGTERM");
+  await assert.rejects(calls[0]!);
+  assert.equal(await running.exited, 1);
+  assert.match(running.output(), /stopped: 1 instance\(s\) did not drain in time/);
 });
 
 test("a second Ctrl-C exits at once; services still finish their requests", async () => {
-  const { socketDir, config } = await setUp({ slow: worker("slow", { stopTimeoutMs: 20_000 }) });
-  const running = await up(config);
-  const client = new Client({ socketDir, log: pino({ level: "silent" }) });
-  try {
-    const call = client.request("slow", "GET", "/slow/5000");
-    await eventually("the request in flight", async () => {
-      const [slow] = await status(socketDir);
-      return slow!.instances[0]!.inFlight === 1;
-    });
-    const pids = pidsOf(await status(socketDir));
-    running.child.kill("SIGINT");
-    await running.waitFor("Ctrl-C again to exit now");
-    running.child.kill("SIGINT");
-    assert.equal(await running.exited, 1);
-    assert.deepEqual(await call, { waited: 5000, pid: pids[0] });
-    await eventually("the service to exit", () => !isAlive(pids[0]!));
-  } finally {
-    await client.close();
-  }
+  const { running, calls, pids } = await upWithCallsInFlight(
+    "slow",
+    { stopTimeoutMs: 20_000 },
+    1,
+    "/slow/5000",
+  );
+  running.child.kill("SIGINT");
+  await running.waitFor("Ctrl-C again to exit now");
+  running.child.kill("SIGINT");
+  assert.equal(await running.exited, 1);
+  assert.deepEqual(await calls[0], { waited: 5000, pid: pids[0] });
+  await eventually("the service to exit", () => !isAlive(pids[0]!));
 });
 
 test("services exit when the orchestrator is killed outright (no orphans)", async () => {

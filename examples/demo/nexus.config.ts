@@ -1,5 +1,5 @@
 // The demo `npm start` runs: three services behind the gateway on 127.0.0.1:8080.
-import { defineConfig } from "../../src/orchestrator/config.ts";
+import { defineConfig } from "../../src/orchestrator/index.ts";
 
 export default defineConfig({
   services: {

@@ -24,9 +24,7 @@ export class CancelForwarder {
   readonly keys = new CancelKeyRegistry<CancelTarget>();
   readonly #router: BackendRouter;
   readonly #peers: readonly string[];
-
   readonly #metrics: PostgresMetrics;
-
   readonly #backendTls: ConnectionOptions | undefined;
 
   constructor(options: {
@@ -42,11 +40,6 @@ export class CancelForwarder {
     this.#backendTls = options.backendTls;
   }
 
-  /**
-   * Cancels the query of the session that owns `clientKey`. Resolves once
-   * delivered or given up; as the server does, it never says which.
-   * `askPeers` is false for requests that came from a sibling (no loops).
-   */
   /** The backend key never crosses the network in clear when sessions do not. */
   async #secure(socket: Socket, route: Route): Promise<Socket> {
     if (!this.#backendTls || route.endpoint.kind !== "tcp") return socket;
@@ -59,16 +52,21 @@ export class CancelForwarder {
     }
   }
 
+  /**
+   * Cancels the query of the session that owns `clientKey`. Resolves once
+   * delivered or given up; as the server does, it never says which.
+   * `askPeers` is false for requests that came from a sibling (no loops).
+   */
   async cancel(clientKey: BackendKey, askPeers: boolean): Promise<void> {
     const entry = this.keys.find(clientKey);
     if (entry) {
-      this.#metrics.cancelRequests.inc({ outcome: "delivered" });
       const { route, context } = entry.target;
       const backend = await this.#router
         .connect(route, context)
         .then((socket) => this.#secure(socket, route))
         .catch(() => undefined);
       const { processId, secretKey } = entry.backendKey;
+      this.#metrics.cancelRequests.inc({ outcome: backend ? "delivered" : "backend_unreachable" });
       if (backend) await deliver(backend, encodeCancelRequest(processId, secretKey));
     } else if (askPeers && this.#peers.length > 0) {
       this.#metrics.cancelRequests.inc({ outcome: "asked_peers" });

@@ -1,6 +1,5 @@
 export { type BackendKey, CancelKeyRegistry } from "./cancel-keys.ts";
 export {
-  type CancelOutcome,
   PostgresMetrics,
   type StartupOutcome,
 } from "./postgres-metrics.ts";

@@ -16,8 +16,6 @@ export type StartupOutcome =
   /** The proxy refused the session with this SQLSTATE (3D000, 53300 …). */
   | (string & {});
 
-export type CancelOutcome = "delivered" | "asked_peers" | "unknown_key";
-
 export class PostgresMetrics {
   readonly startups: Counter<"outcome">;
   readonly cancelRequests: Counter<"outcome">;
@@ -34,7 +32,7 @@ export class PostgresMetrics {
     );
     this.cancelRequests = counter(
       "nexus_postgres_cancel_requests_total",
-      "PostgreSQL CancelRequests, by outcome (delivered, asked_peers, unknown_key)",
+      "PostgreSQL CancelRequests, by outcome (delivered, backend_unreachable, asked_peers, unknown_key)",
     );
     const gaugeName = "nexus_postgres_open_connections";
     this.openConnections =

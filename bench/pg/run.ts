@@ -3,7 +3,7 @@
 // through the core byte relay alone (a Node hop that parses nothing, for
 // scale), with the same duration each, in interleaved rounds of one run.
 // Writes bench/results/pg.json and prints a Markdown table for docs/postgres.md.
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { once } from "node:events";
 import { chown, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { type AddressInfo, connect, createServer } from "node:net";
@@ -17,6 +17,7 @@ import {
   StaticResolver,
 } from "../../src/proxy/core/index.ts";
 import { PostgresProxy } from "../../src/proxy/postgres/index.ts";
+import { freePort, startProcess, waitForPort } from "../http/processes.ts";
 
 const run = promisify(execFile);
 const DATABASE = "nexus_bench_pg";
@@ -74,29 +75,6 @@ async function pgbench(target: string, port: number): Promise<Measurement> {
   };
 }
 
-async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, "127.0.0.1");
-  await once(probe, "listening");
-  const { port } = probe.address() as { port: number };
-  probe.close();
-  await once(probe, "close");
-  return port;
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect({ host: "127.0.0.1", port });
-      socket.once("connect", () => resolve(true)).once("error", () => resolve(false));
-      socket.once("close", () => socket.destroy());
-      socket.setTimeout(1000, () => socket.destroy());
-    });
-    if (open) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`nothing answers on port ${port}`);
-}
-
 interface Peer {
   readonly port: number;
   stop(): Promise<void>;
@@ -129,7 +107,7 @@ async function startPgbouncer(dir: string): Promise<Peer> {
   const { stdout } = await run("id", ["-u", "postgres"]);
   const uid = Number(stdout.trim());
   for (const path of [dir, config, users]) await chown(path, uid, uid);
-  const pgbouncer = spawn("runuser", ["-u", "postgres", "--", "pgbouncer", config], {
+  const pgbouncer = startProcess("runuser", ["-u", "postgres", "--", "pgbouncer", config], {
     stdio: "ignore",
   });
   await waitForPort(port);

@@ -171,11 +171,12 @@ export class Orchestrator {
     };
   }
 
-  #supervisor(name: string): ServiceSupervisor {
-    const supervisor = this.supervisors.get(name);
+  #supervisor(name: string | undefined): ServiceSupervisor {
+    const supervisor = name === undefined ? undefined : this.supervisors.get(name);
     if (supervisor === undefined) {
       const known = [...this.supervisors.keys()].join(", ");
-      throw new ControlError(`unknown service "${name}" (services are: ${known})`);
+      const which = name === undefined ? "no service named" : `unknown service "${name}"`;
+      throw new ControlError(`${which} (services are: ${known})`);
     }
     return supervisor;
   }
@@ -190,7 +191,7 @@ export class Orchestrator {
         await this.reload(request.service);
         return this.status();
       case "logs":
-        return { file: this.#supervisor(request.service ?? "").logFile };
+        return { file: this.#supervisor(request.service).logFile };
       case "stop":
         this.#requestStop();
         return { stopping: true };

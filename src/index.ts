@@ -1,5 +1,9 @@
 // The public API of Nexus, one re-export per capability folder.
 
+// Running services: the orchestrator and the REST gateway.
+export * from "./gateway/index.ts";
+export * from "./orchestrator/index.ts";
+
 // The edge proxy: the core every protocol shares, then one folder per protocol.
 export * from "./proxy/core/index.ts";
 export * from "./proxy/http/index.ts";

@@ -7,7 +7,9 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
+import pg from "pg";
 import { Agent, request } from "undici";
+import { postgres, requireService } from "../support/services.ts";
 import { type Backend, startBackend } from "./harness.ts";
 
 const run = promisify(execFile);
@@ -47,6 +49,8 @@ after(async () => {
 
 interface Started {
   readonly child: ChildProcess;
+  /** The supervisor's "proxy started" log line. */
+  readonly started: Record<string, unknown>;
   readonly port: number;
   readonly metricsPort: number;
   readonly logs: Record<string, unknown>[];
@@ -73,6 +77,7 @@ async function startCommand(args: string[]): Promise<Started> {
   const listeners = started.listeners as { port: number }[];
   return {
     child,
+    started,
     port: listeners[0]!.port,
     metricsPort: started.metrics as number,
     logs,
@@ -166,3 +171,63 @@ metrics: { port: 0 }
     if (proxy.child.exitCode === null) proxy.child.kill("SIGKILL");
   }
 });
+
+test("with two workers a PostgreSQL cancel reaches the session on the other worker", async () => {
+  await requireService(postgres);
+  const path = join(dir, "postgres.yaml");
+  await writeFile(
+    path,
+    `workers: 2
+listeners:
+  - { protocol: http, port: 0 }
+  - { protocol: postgres, port: 0 }
+resolver: { routes: { postgres: ${postgres.host}:${postgres.port} } }
+ssrf: { allow: [127.0.0.0/8] }
+`,
+  );
+  const proxy = await startCommand(["--config", path]);
+  const { port } = (proxy.started.listeners as { protocol: string; port: number }[]).find(
+    (listener) => listener.protocol === "postgres",
+  )!;
+  const settings = { host: "127.0.0.1", port, user: "postgres", database: "postgres" };
+  const observer = new pg.Client({ ...settings, port: postgres.port });
+  await observer.connect();
+  try {
+    // The primary hands connections to the workers in turn, so a session and
+    // its cancel request land on different workers.
+    for (let round = 0; round < 4; round++) {
+      const marker = `nexus_cancel_${round}`;
+      const client = new pg.Client(settings);
+      await client.connect();
+      const query = client.query(`SELECT pg_sleep(60) AS ${marker}`);
+      const outcome = query.then(
+        () => "finished",
+        (error: { code?: string }) => error.code,
+      );
+      await runningQuery(observer, marker);
+      const canceller = new pg.Client(settings) as unknown as {
+        cancel(client: pg.Client, query: unknown): void;
+      };
+      canceller.cancel(client, (client as unknown as { activeQuery: unknown }).activeQuery);
+      assert.equal(await outcome, "57014");
+      await client.end();
+    }
+  } finally {
+    await observer.end();
+    const exited = once(proxy.child, "exit");
+    proxy.child.kill("SIGTERM");
+    await exited;
+  }
+});
+
+/** Resolves once PostgreSQL runs a query containing `marker`. */
+async function runningQuery(observer: pg.Client, marker: string): Promise<void> {
+  for (;;) {
+    const { rows } = await observer.query(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1 AND pid <> pg_backend_pid()",
+      [`%${marker}%`],
+    );
+    if ((rows[0] as { n: number }).n > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

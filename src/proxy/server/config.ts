@@ -67,6 +67,8 @@ const postgresListener = z.strictObject({
     .union([z.enum(["database", "user", "sni"]), z.strictObject({ option: z.string().min(1) })])
     .optional(),
   tls: tlsFiles.optional(),
+  /** Speak TLS to TCP backends (SSLRequest exchange first). */
+  backendTls: z.boolean().optional(),
   startupTimeoutMs: positiveMs.optional(),
 });
 

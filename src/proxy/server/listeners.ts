@@ -13,6 +13,7 @@ import { SmtpProxy } from "../smtp/index.ts";
 import { TcpPortProxy } from "../tcp/index.ts";
 import { TlsSniProxy } from "../tls/index.ts";
 import type { ListenerConfig } from "./config.ts";
+import { cancelPeering, type WorkerSlot } from "./worker-slot.ts";
 
 export interface RunningListener {
   readonly config: ListenerConfig;
@@ -38,6 +39,8 @@ function secureContext(files: { cert: string; key: string } | undefined) {
 function createAdapter(
   config: Exclude<ListenerConfig, { protocol: "http" }>,
   router: BackendRouter,
+  slot: WorkerSlot | undefined,
+  index: number,
 ): Adapter {
   const { maxConnections } = config;
   switch (config.protocol) {
@@ -47,11 +50,14 @@ function createAdapter(
         maxConnections,
         routeBy: config.routeBy,
         tls: secureContext(config.tls),
+        backendTls: config.backendTls,
         startupTimeoutMs: config.startupTimeoutMs,
+        cancelPeering: cancelPeering(slot, index),
       });
     case "mysql":
       return new MysqlProxy({
         router,
+        maxConnections,
         tls: secureContext(config.tls),
         requireTls: config.requireTls,
         defaultRoute: config.defaultRoute,
@@ -99,6 +105,7 @@ export async function openListener(
   config: ListenerConfig,
   router: BackendRouter,
   httpMetrics: HttpMetrics,
+  place: { readonly slot?: WorkerSlot; readonly index: number },
 ): Promise<RunningListener> {
   if (config.protocol === "http") {
     const proxy = new HttpProxy({
@@ -112,7 +119,7 @@ export async function openListener(
     const address = await proxy.listen(config.port, config.host, { reusePort: true });
     return { config, address, close: () => proxy.close() };
   }
-  const adapter = createAdapter(config, router);
+  const adapter = createAdapter(config, router, place.slot, place.index);
   const address = await adapter.listen(config.port, config.host);
   return { config, address, close: () => adapter.close() };
 }

@@ -9,6 +9,7 @@ import type { ListenerConfig, ProxyConfig } from "./config.ts";
 import { openListener, type RunningListener } from "./listeners.ts";
 import type { ReloadableResolver } from "./reloadable-resolver.ts";
 import { createResolver, createRouter } from "./router-factory.ts";
+import type { WorkerSlot } from "./worker-slot.ts";
 
 export interface ListenerAddress {
   readonly protocol: ListenerConfig["protocol"];
@@ -37,22 +38,27 @@ export class ProxyServer {
   readonly #router: BackendRouter;
   readonly #resolver: ReloadableResolver;
   readonly #httpMetrics = new HttpMetrics(this.registry);
+  readonly #slot: WorkerSlot | undefined;
   #config: ProxyConfig;
   #listeners: RunningListener[] = [];
 
-  private constructor(config: ProxyConfig) {
+  private constructor(config: ProxyConfig, slot: WorkerSlot | undefined) {
     this.#config = config;
+    this.#slot = slot;
     const { router, resolver } = createRouter(config, this.registry);
     this.#router = router;
     this.#resolver = resolver;
   }
 
-  /** Builds the router and opens every listener; closes what opened if one fails. */
-  static async start(config: ProxyConfig): Promise<ProxyServer> {
-    const server = new ProxyServer(config);
+  /**
+   * Builds the router and opens every listener; closes what opened if one
+   * fails. `slot` says which worker of a supervisor this process is.
+   */
+  static async start(config: ProxyConfig, slot?: WorkerSlot): Promise<ProxyServer> {
+    const server = new ProxyServer(config, slot);
     try {
-      for (const listener of config.listeners) {
-        server.#listeners.push(await openListener(listener, server.#router, server.#httpMetrics));
+      for (const [index, listener] of config.listeners.entries()) {
+        server.#listeners.push(await server.#open(listener, index));
       }
     } catch (error) {
       await server.close();
@@ -109,12 +115,16 @@ export class ProxyServer {
       wanted.delete(id);
     }
     for (const config of wanted.values()) {
-      kept.push(await openListener(config, this.#router, this.#httpMetrics));
+      kept.push(await this.#open(config, next.listeners.indexOf(config)));
     }
     this.#listeners = kept;
     this.#config = next;
     await Promise.all(closing);
     return warnings;
+  }
+
+  #open(config: ListenerConfig, index: number): Promise<RunningListener> {
+    return openListener(config, this.#router, this.#httpMetrics, { slot: this.#slot, index });
   }
 
   /** Stops accepting, lets open connections finish, then stops the router. */

@@ -5,6 +5,9 @@
 // that every worker of an SO_REUSEPORT listener binds the same port.
 import cluster, { type Worker } from "node:cluster";
 import { once } from "node:events";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { loadProxyConfig, type ProxyConfig } from "./config.ts";
@@ -31,6 +34,8 @@ export class ProxySupervisor {
   #addresses: ListenerAddress[] = [];
   #metrics: MetricsEndpoint | undefined;
   #stopping = false;
+  /** Private folder for the workers' peer sockets. */
+  #runtimeDir = "";
 
   constructor(options: SupervisorOptions, config: ProxyConfig) {
     this.#options = options;
@@ -55,9 +60,12 @@ export class ProxySupervisor {
       execArgv: [...process.execArgv, ...this.#config.workerNodeOptions],
       silent: false,
     });
-    this.#addresses = await this.#fork();
+    this.#runtimeDir = await mkdtemp(join(tmpdir(), "nexus-proxy-"));
+    this.#addresses = await this.#fork(0);
     this.#config = this.#pinPorts(this.#config);
-    await Promise.all(Array.from({ length: this.#config.workers - 1 }, () => this.#fork()));
+    await Promise.all(
+      Array.from({ length: this.#config.workers - 1 }, (_, i) => this.#fork(i + 1)),
+    );
     if (this.#config.metrics) {
       this.#metrics = new MetricsEndpoint();
       await this.#metrics.listen(this.#config.metrics.port, this.#config.metrics.host);
@@ -112,6 +120,7 @@ export class ProxySupervisor {
     await Promise.all(exits);
     clearTimeout(backstop);
     await this.#metrics?.close();
+    if (this.#runtimeDir) await rm(this.#runtimeDir, { recursive: true, force: true });
     this.#log.info("proxy stopped");
   }
 
@@ -136,7 +145,8 @@ export class ProxySupervisor {
     return { ...config, listeners };
   }
 
-  async #fork(): Promise<ListenerAddress[]> {
+  /** Starts the worker of slot `index` (a replacement takes the slot of the one it replaces). */
+  async #fork(index: number): Promise<ListenerAddress[]> {
     const worker = cluster.fork();
     const startedAt = Date.now();
     this.#workers.add(worker);
@@ -147,13 +157,17 @@ export class ProxySupervisor {
       const pause = Date.now() - startedAt < CRASH_WINDOW_MS ? CRASH_WINDOW_MS : 0;
       setTimeout(() => {
         if (!this.#stopping)
-          this.#fork().catch((error) => this.#log.error({ error }, "restart failed"));
+          this.#fork(index).catch((error) => this.#log.error({ error }, "restart failed"));
       }, pause);
     });
     await once(worker, "online");
     const reply = await this.#request(
       worker,
-      { type: "nexus:start", config: this.#config },
+      {
+        type: "nexus:start",
+        config: this.#config,
+        slot: { index, count: this.#config.workers, runtimeDir: this.#runtimeDir },
+      },
       "nexus:listening",
     );
     if (reply.type !== "nexus:listening")

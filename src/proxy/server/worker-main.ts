@@ -7,6 +7,7 @@ import { AggregatorRegistry } from "prom-client";
 import type { ProxyConfig } from "./config.ts";
 import { ProxyServer } from "./proxy-server.ts";
 import { type FromWorker, isToWorker } from "./worker-messages.ts";
+import type { WorkerSlot } from "./worker-slot.ts";
 
 const log = pino({ name: "nexus-proxy-worker" }).child({ pid: process.pid });
 let server: ProxyServer | undefined;
@@ -17,10 +18,10 @@ function send(message: FromWorker): void {
   process.send?.(message);
 }
 
-async function start(next: ProxyConfig): Promise<void> {
+async function start(next: ProxyConfig, slot: WorkerSlot): Promise<void> {
   config = next;
   try {
-    server = await ProxyServer.start(next);
+    server = await ProxyServer.start(next, slot);
   } catch (error) {
     send({ type: "nexus:failed", during: "start", message: (error as Error).message });
     process.exit(1);
@@ -57,7 +58,7 @@ async function drain(): Promise<void> {
 
 process.on("message", (message: unknown) => {
   if (!isToWorker(message)) return;
-  if (message.type === "nexus:start") void start(message.config);
+  if (message.type === "nexus:start") void start(message.config, message.slot);
   else if (message.type === "nexus:reload") void reload(message.config);
   else void drain();
 });

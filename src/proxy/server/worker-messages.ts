@@ -1,9 +1,10 @@
 // What the supervisor and its workers say to each other over cluster IPC.
 import type { ProxyConfig } from "./config.ts";
 import type { ListenerAddress } from "./proxy-server.ts";
+import type { WorkerSlot } from "./worker-slot.ts";
 
 export type ToWorker =
-  | { readonly type: "nexus:start"; readonly config: ProxyConfig }
+  | { readonly type: "nexus:start"; readonly config: ProxyConfig; readonly slot: WorkerSlot }
   | { readonly type: "nexus:reload"; readonly config: ProxyConfig }
   | { readonly type: "nexus:drain" };
 

@@ -87,6 +87,28 @@ test("schema failures are BAD_REQUEST naming each nested field", () =>
     assert.equal(await runtime.dispatch(call("POST", "/orders", good)), 1);
   }));
 
+test("a call cancelled while its input is validated never reaches the handler", async () => {
+  let handled = 0;
+  const slow = defineService({ name: "slow" }).route(
+    "POST /work",
+    { input: z.object({ n: z.number() }).refine(async () => true) },
+    () => ++handled,
+  );
+  const client = new Client({ log });
+  const runtime = await ServiceRuntime.start(slow, log, client);
+  try {
+    const cancelled = call("POST", "/work", { n: 1 });
+    const dispatched = runtime.dispatch(cancelled);
+    cancelled.cancel();
+    await assert.rejects(dispatched, { code: "CANCELLED" });
+    assert.equal(handled, 0);
+    assert.equal(await runtime.dispatch(call("POST", "/work", { n: 2 })), 1);
+  } finally {
+    await runtime.stop();
+    await client.close();
+  }
+});
+
 test("dependencies are built once, before start; stop runs once", async () => {
   const order: string[] = [];
   const counter = defineService({

@@ -71,6 +71,8 @@ export class ServiceRuntime {
         throw new ServiceError("UNAUTHORIZED", "a valid token is required for this route");
       }
       const data = route.validate === undefined ? call.data : await route.validate(call.data);
+      // Cancelled or expired while its input was validated: the handler would start already aborted.
+      if (call.endedEarly !== undefined) throw call.endedEarly;
       const params = found.params as Record<string, string>;
       const { log, client } = this.#env;
       const context = new RouteContext(call, params, data, this.#deps, log, client);

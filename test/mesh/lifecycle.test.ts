@@ -10,13 +10,31 @@ import { encodeFrame, FrameType, PREFACE } from "../../src/wire/index.ts";
 import { TOKEN, tempMesh, users } from "./fixtures.ts";
 import { RawPeer } from "./raw-socket.ts";
 
-/** A service whose handlers report when they start and when their signal fires. */
+/** Resolves once `target` has dispatched `count` events of `type`. */
+function eventsSeen(target: EventTarget, type: string, count: number): Promise<void> {
+  return new Promise((resolve) => {
+    let seen = 0;
+    const listener = () => {
+      if (++seen < count) return;
+      target.removeEventListener(type, listener);
+      resolve();
+    };
+    target.addEventListener(type, listener);
+  });
+}
+
+/**
+ * A service whose handlers report when they start and when their signal
+ * fires; `GET /held` answers "held" only once the test opens its gate, so a
+ * test decides when requests are in flight instead of guessing with timers.
+ */
 function watchedService() {
   const events = new EventTarget();
   const lifecycle: string[] = [];
+  const gate = Promise.withResolvers<void>();
   const definition = defineService({
     name: "watched",
-    dependencies: () => ({ events, lifecycle }),
+    dependencies: () => ({ events, lifecycle, gate: gate.promise }),
     start: (deps) => {
       deps.lifecycle.push("start");
     },
@@ -40,11 +58,12 @@ function watchedService() {
       authenticated: context.caller.authenticated,
       hasDeadline: context.deadline !== undefined,
     }))
-    .route("GET /hold/:ms", async ({ params }) => {
-      await new Promise((resolve) => setTimeout(resolve, Number(params.ms)));
+    .route("GET /held", async ({ deps }) => {
+      deps.events.dispatchEvent(new Event("holding"));
+      await deps.gate;
       return "held";
     });
-  return { definition, events, lifecycle };
+  return { definition, events, lifecycle, openGate: () => gate.resolve() };
 }
 
 test("an aborted call sends a cancel; the handler's signal fires", async () => {
@@ -157,42 +176,45 @@ test("a socket nobody answers on fails fast with UNAVAILABLE", async () => {
 
 test("calls are balanced across instances by requests in flight", async () => {
   await using mesh = await tempMesh();
-  const first = await mesh.serve(users);
-  const second = await mesh.serve(users, { instance: 1 });
-  const client = mesh.client().service(users);
-  await Promise.all(
-    Array.from({ length: 20 }, () => client.call("GET /slow/:ms", { params: { ms: "20" } })),
-  );
-  assert.equal(first.stats.requests + second.stats.requests, 20);
-  assert.ok(first.stats.requests >= 5 && second.stats.requests >= 5, "both instances serve");
+  const { definition, events, openGate } = watchedService();
+  const first = await mesh.serve(definition);
+  const second = await mesh.serve(definition, { instance: 1 });
+  const client = mesh.client().service(definition);
+  const holding = eventsSeen(events, "holding", 20);
+  const calls = Array.from({ length: 20 }, () => client.call("GET /held"));
+  await holding;
+  const onFirst = first.stats.inFlight;
+  const onSecond = second.stats.inFlight;
+  openGate();
+  assert.deepEqual(await Promise.all(calls), Array(20).fill("held"));
+  assert.equal(onFirst + onSecond, 20);
+  assert.ok(onFirst >= 5 && onSecond >= 5, `both instances serve: ${onFirst} and ${onSecond}`);
   await second.close();
-  assert.equal((await client.call("GET /health")).ok, true);
+  assert.equal(await client.call("GET /held"), "held");
 });
 
 test("draining answers everything in flight; a replacement takes new calls with zero failures", async () => {
   await using mesh = await tempMesh();
-  const { definition, lifecycle } = watchedService();
+  const { definition, events, lifecycle, openGate } = watchedService();
   const outcomes: RequestOutcome[] = [];
   const old = await mesh.serve(definition, { onRequest: (outcome) => outcomes.push(outcome) });
   const client = mesh.client().service(definition);
-  const before = Array.from({ length: 10 }, () =>
-    client.call("GET /hold/:ms", { params: { ms: "100" } }),
-  );
+  // Eleven requests held in the old instance's handlers: ten framed, one JSON line.
+  const holding = eventsSeen(events, "holding", 11);
+  const before = Array.from({ length: 10 }, () => client.call("GET /held"));
   const lines = await RawPeer.open(old.path);
-  lines.write(`{"path":"/hold/100","auth_token":"${TOKEN}"}\n`);
+  lines.write(`{"path":"/held","auth_token":"${TOKEN}"}\n`);
+  await holding;
+  assert.equal(old.stats.inFlight, 11);
   const successor = await mesh.serve(definition, { replace: true });
-  await lines.until(() => old.stats.inFlight === 11);
   const closing = old.close();
-  const during = Array.from({ length: 10 }, () =>
-    client.call("GET /hold/:ms", { params: { ms: "1" } }),
-  );
+  const during = Array.from({ length: 10 }, () => client.call("GET /held"));
+  openGate();
   assert.deepEqual(await Promise.all([...before, ...during]), Array(20).fill("held"));
   await lines.untilClosed();
   assert.equal(JSON.parse(lines.text).data, "held");
   await closing;
-  const after = Array.from({ length: 5 }, () =>
-    client.call("GET /hold/:ms", { params: { ms: "1" } }),
-  );
+  const after = Array.from({ length: 5 }, () => client.call("GET /held"));
   assert.deepEqual(await Promise.all(after), Array(5).fill("held"));
   assert.equal(old.stats.requests + successor.stats.requests, 26);
   assert.ok(successor.stats.requests >= 5);

@@ -1,6 +1,8 @@
 // Renders `nexus status`: one row per instance (a service without a running
-// instance gets one row), then why errored services failed, with their last
-// lines of output.
+// instance gets one row), then the proxy's routes with the cold starts of
+// each service, then why errored services failed, with their last lines of
+// output.
+import type { ServiceReport } from "../orchestrator/orchestrator.ts";
 import type { ServiceSnapshot } from "../orchestrator/service-supervisor.ts";
 
 const HEADERS = [
@@ -17,7 +19,9 @@ const HEADERS = [
   "CPU",
 ];
 
-export function renderStatus(services: readonly ServiceSnapshot[]): string {
+const ROUTE_HEADERS = ["ROUTE", "SERVICE", "STATUS", "COLD STARTS"];
+
+export function renderStatus(services: readonly (ServiceSnapshot | ServiceReport)[]): string {
   const rows: string[][] = [];
   for (const s of services) {
     if (s.instances.length === 0) {
@@ -36,18 +40,31 @@ export function renderStatus(services: readonly ServiceSnapshot[]): string {
       ]);
     }
   }
-  const widths = HEADERS.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((cell, c) => cell.padEnd(widths[c]!))
-      .join("  ")
-      .trimEnd();
-  const out = [line(HEADERS), ...rows.map(line)];
+  const out = table(HEADERS, rows);
+  const routes = services.flatMap((s) => ("routes" in s ? routeRows(s) : []));
+  if (routes.length > 0) out.push("", ...table(ROUTE_HEADERS, routes));
   for (const s of services.filter((x) => x.reason !== undefined)) {
     out.push("", `${s.name} ${s.status}: ${s.reason}`);
     if (s.lastLines.length > 0) out.push("last output:", ...s.lastLines.map((l) => `  ${l}`));
   }
   return `${out.join("\n")}\n`;
+}
+
+/** A service's proxy routes, or one row without a route if it was woken another way. */
+function routeRows(s: ServiceReport): string[][] {
+  const cold = String(s.coldStarts);
+  if (s.routes.length === 0) return s.coldStarts > 0 ? [["-", s.name, s.status, cold]] : [];
+  return s.routes.map((route) => [route, s.name, s.status, cold]);
+}
+
+function table(headers: readonly string[], rows: readonly string[][]): string[] {
+  const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, c) => cell.padEnd(widths[c]!))
+      .join("  ")
+      .trimEnd();
+  return [line(headers), ...rows.map(line)];
 }
 
 function figures(f: ServiceSnapshot["instances"][number] | ServiceSnapshot): string[] {

@@ -1,5 +1,5 @@
 // `nexus status`: every service and instance with its figures.
-import type { ServiceSnapshot } from "../orchestrator/service-supervisor.ts";
+import type { ServiceReport } from "../orchestrator/orchestrator.ts";
 import { type Command, socketDirFrom, socketDirHelp, socketDirOption } from "./command.ts";
 import { sendControl } from "./control-client.ts";
 import { renderStatus } from "./status-table.ts";
@@ -11,8 +11,9 @@ export const status: Command = {
   help: `Usage: nexus status [options]
 
 One row per instance: status, pid, uptime, restarts, requests, errors,
-average and p99 response time, memory and CPU. An errored service shows why,
-with its last lines of output.
+average and p99 response time, memory and CPU. Then the proxy's routes (the
+URLs that reach each service) with each service's cold starts. An errored
+service shows why, with its last lines of output.
 
   --json             print the figures as JSON, for scripts
 ${socketDirHelp}`,
@@ -25,7 +26,7 @@ ${socketDirHelp}`,
     if (positionals.length > 0) throw new UsageError("status takes no arguments");
     const services = (await sendControl(socketDirFrom(values), {
       command: "status",
-    })) as ServiceSnapshot[];
+    })) as ServiceReport[];
     process.stdout.write(
       values.json ? `${JSON.stringify(services, null, 2)}\n` : renderStatus(services),
     );

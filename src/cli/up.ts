@@ -13,8 +13,8 @@ export const up: Command = {
   summary: "run the services of a config in the foreground",
   help: `Usage: nexus up [config] [options]
 
-Starts every service of the config (in dependsOn order), the gateway and the
-control socket, and supervises them until Ctrl-C, SIGTERM or \`nexus stop\`.
+Starts every service of the config (in dependsOn order), the gateway, the
+proxy listeners and the control socket, and supervises them until Ctrl-C, SIGTERM or \`nexus stop\`.
 A second Ctrl-C exits at once (each service then drains on its own). SIGHUP
 reloads every service without dropping a request.
 
@@ -94,14 +94,18 @@ async function defaultConfig(): Promise<string> {
 }
 
 function printBanner(orchestrator: Orchestrator, print: (line: string) => void): void {
-  const { socketDir, gateway } = orchestrator.info();
+  const { socketDir, gateway, proxy } = orchestrator.info();
   const statuses = orchestrator.status().map((s) => `${s.name} (${s.status})`);
   print("");
   print(`  services     ${statuses.join(", ")}`);
   if (gateway) print(`  gateway      ${gateway}`);
+  if (proxy.length > 0) print(`  proxy        ${proxy.join(", ")}  (Host: <service>.localhost)`);
   print(`  socket dir   ${socketDir}`);
   const hints = orchestrator.config.hints.map((hint) =>
-    hint.replaceAll("{gateway}", gateway ?? "").replaceAll("{socketDir}", socketDir),
+    hint
+      .replaceAll("{gateway}", gateway ?? "")
+      .replaceAll("{proxy}", proxy[0] ?? "")
+      .replaceAll("{socketDir}", socketDir),
   );
   if (hints.length > 0) {
     print("");

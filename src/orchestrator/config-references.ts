@@ -1,5 +1,5 @@
-// Checks that names in a config point somewhere: `dependsOn` entries and
-// gateway routes name existing services, and dependencies have no cycle. It
+// Checks that names in a config point somewhere: `dependsOn` entries,
+// gateway routes and proxy hosts name existing services, and dependencies have no cycle. It
 // reads the raw value defensively so that these mistakes are reported
 // together with the schema's, not only after those are fixed.
 import { DependencyCycleError, startWaves } from "./dependency-order.ts";
@@ -45,6 +45,14 @@ export function referenceProblems(value: unknown): ConfigProblem[] {
       problems.push({ key, message: `unknown service "${service}" (${known})` });
     }
   });
+  const proxy = isRecord(value) ? value.proxy : undefined;
+  const hosts = isRecord(proxy) && isRecord(proxy.hosts) ? proxy.hosts : {};
+  for (const [host, service] of Object.entries(hosts)) {
+    if (typeof service === "string" && !names.includes(service)) {
+      const key = `proxy.hosts.${host}`;
+      problems.push({ key, message: `unknown service "${service}" (${known})` });
+    }
+  }
   return problems;
 }
 

@@ -57,6 +57,22 @@ const gatewaySchema = z.strictObject({
   timeoutMs: milliseconds.default(30_000),
 });
 
+const proxyListenerSchema = z.strictObject({
+  host: z.string().default("127.0.0.1"),
+  port: z.int().min(0).max(65_535),
+});
+
+const proxySchema = z.strictObject({
+  /** HTTP listeners; each routes by Host to the services. */
+  listeners: z.array(proxyListenerSchema).min(1),
+  /** Every service answers at `<service>.<domain>`; false: only at `hosts`. */
+  domain: z.union([z.literal(false), z.string().regex(/^[a-z0-9.-]+$/i)]).default("localhost"),
+  /** Extra host names, each naming a service: `{ "shop.example.com": "storefront" }`. */
+  hosts: z.record(z.string().min(1), serviceName).default({}),
+  /** How long requests wait for a sleeping service to wake before a 504. */
+  coldStartTimeoutMs: milliseconds.default(30_000),
+});
+
 const logsSchema = z.strictObject({
   /** Folder for `<service>.log` files, relative to the config file. */
   dir: z.string().default(".nexus/logs"),
@@ -75,8 +91,10 @@ export const configSchema = z.strictObject({
   tokenFile: z.string().optional(),
   services: z.record(serviceName, serviceSchema),
   gateway: z.union([z.literal(false), gatewaySchema]).default(false),
+  /** The edge proxy in front of the services, run in the orchestrator's process. */
+  proxy: z.union([z.literal(false), proxySchema]).default(false),
   logs: logsSchema.default(logsSchema.parse({})),
-  /** Lines `nexus up` prints once everything runs; `{gateway}` and `{socketDir}` are filled in. */
+  /** Lines `nexus up` prints once everything runs; `{gateway}`, `{proxy}` and `{socketDir}` are filled in. */
   hints: z.array(z.string()).default([]),
 });
 
@@ -88,6 +106,7 @@ export type ServiceConfig = NexusConfig["services"][string];
 export type GatewayConfig = Exclude<NexusConfig["gateway"], false>;
 export type GatewayRoute = z.output<typeof gatewayRouteSchema>;
 export type LogsConfig = NexusConfig["logs"];
+export type ProxyConfig = Exclude<NexusConfig["proxy"], false>;
 
 /** Types a `nexus.config.ts` default export; returns it unchanged. */
 export function defineConfig(config: NexusConfigInput): NexusConfigInput {

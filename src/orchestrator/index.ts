@@ -23,6 +23,7 @@ export {
   Orchestrator,
   type OrchestratorInfo,
   OrchestratorRunningError,
+  type ServiceReport,
   type StopOutcome,
 } from "./orchestrator.ts";
 export {
@@ -30,6 +31,7 @@ export {
   type OrchestratorResolverOptions,
   type ResolvableService,
 } from "./orchestrator-resolver.ts";
+export { ProxyListeners } from "./proxy-listeners.ts";
 export {
   type InstanceSnapshot,
   type ServiceSnapshot,

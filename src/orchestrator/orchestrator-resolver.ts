@@ -10,7 +10,6 @@ import {
   type Result,
   unknownRoute,
 } from "../proxy/core/index.ts";
-import { SingleFlight } from "../proxy/core/single-flight.ts";
 import { socketPathFor } from "../security/index.ts";
 import type { ServiceSupervisor } from "./service-supervisor.ts";
 
@@ -39,10 +38,6 @@ export class OrchestratorResolver implements Resolver {
   readonly #domainSuffix: string | undefined;
   /** Proxy connections open per socket path, to send new ones to the least loaded instance. */
   readonly #open = new Map<string, number>();
-  /** Wake-ups under way, per service: hosts that alias one service share one. */
-  readonly #waking = new SingleFlight<void>();
-  /** Wake-ups this resolver asked for, per service. */
-  readonly #coldStarts = new Map<string, number>();
 
   constructor(options: OrchestratorResolverOptions) {
     this.#services = options.services;
@@ -64,11 +59,6 @@ export class OrchestratorResolver implements Resolver {
     const names = [...this.#hosts].filter(([, name]) => name === service).map(([host]) => host);
     if (this.#domainSuffix !== undefined) names.push(`${service}${this.#domainSuffix}`);
     return names;
-  }
-
-  /** Wake-ups asked for through the proxy, per service. */
-  coldStarts(service: string): number {
-    return this.#coldStarts.get(service) ?? 0;
   }
 
   resolve(host: string): Result {
@@ -96,20 +86,16 @@ export class OrchestratorResolver implements Resolver {
 
   /**
    * Called once for all the connections waiting on a sleeping service. The
-   * supervisor runs lifecycle operations one at a time, so a wake-up asked
-   * for during an idle stop starts the service once that stop is done. A
-   * service that is (re)starting on its own is simply waited for.
+   * supervisor runs lifecycle operations one at a time, so concurrent
+   * wake-ups start it once, and one asked for during an idle stop starts the
+   * service once that stop is done. A service that is restarting on its own
+   * is simply waited for (the proxy polls); a failed one is not retried.
    */
   async wake(host: string): Promise<void> {
     const service = this.#serviceFor(host);
-    if (!service.config.onDemand) return;
-    await this.#waking.run(service.name, async () => {
-      const status = service.status;
-      if (status === "sleeping" || status === "stopping") {
-        this.#coldStarts.set(service.name, this.coldStarts(service.name) + 1);
-      } else if (status !== "starting") return;
-      await service.wake();
-    });
+    const status = service.status;
+    const wakeable = status === "sleeping" || status === "stopping" || status === "starting";
+    if (service.config.onDemand && wakeable) await service.wake();
   }
 
   trackActivity(host: string): void {
@@ -129,10 +115,9 @@ export class OrchestratorResolver implements Resolver {
   }
 
   getStats(): ResolverStats {
-    const stats: Record<string, number | string> = {};
+    const stats: Record<string, string> = {};
     for (const name of this.#services.keys()) {
       stats[`${name}.status`] = this.#services.get(name)!.status;
-      stats[`${name}.coldStarts`] = this.coldStarts(name);
     }
     return stats;
   }

@@ -1,6 +1,7 @@
 // The orchestrator: one supervisor per service, started in dependsOn order
-// and stopped in reverse, a control socket for the CLI, and the gateway with
-// /metrics. It owns no process of its own beyond the services it forks.
+// and stopped in reverse, a control socket for the CLI, the gateway with
+// /metrics, and the proxy listeners whose resolver it is. It owns no process
+// of its own beyond the services it forks.
 
 import { Gateway } from "../gateway/gateway.ts";
 import { ensureSocketDir, loadOrCreateToken, tokenPathFor } from "../security/index.ts";
@@ -14,6 +15,7 @@ import {
 } from "./control-server.ts";
 import { startWaves } from "./dependency-order.ts";
 import { PrometheusMetrics } from "./prometheus.ts";
+import { ProxyListeners } from "./proxy-listeners.ts";
 import { type ServiceSnapshot, ServiceSupervisor } from "./service-supervisor.ts";
 
 export interface OrchestratorInfo {
@@ -21,7 +23,15 @@ export interface OrchestratorInfo {
   readonly socketDir: string;
   readonly tokenFile: string;
   readonly gateway: string | undefined;
+  /** `http://host:port` of each proxy listener. */
+  readonly proxy: readonly string[];
   readonly pid: number;
+}
+
+/** A service as `nexus status` shows it: its snapshot, its cold starts, the proxy URLs that reach it. */
+export interface ServiceReport extends ServiceSnapshot {
+  readonly coldStarts: number;
+  readonly routes: readonly string[];
 }
 
 export interface StopOutcome {
@@ -44,6 +54,7 @@ export class Orchestrator {
   readonly #control: ControlServer;
   readonly #onEvent: (line: string) => void;
   #gateway: Gateway | undefined;
+  #proxy: ProxyListeners | undefined;
   #tokenFile: string;
   #stopping: Promise<StopOutcome> | undefined;
   /** Resolves when a stop was requested over the control socket. */
@@ -77,6 +88,11 @@ export class Orchestrator {
     this.stopRequested = new Promise((resolve) => {
       this.#requestStop = resolve;
     });
+  }
+
+  /** The proxy listeners, when the config has a `proxy` section and the orchestrator started. */
+  get proxy(): ProxyListeners | undefined {
+    return this.#proxy;
   }
 
   get gatewayUrl(): string | undefined {
@@ -128,16 +144,21 @@ export class Orchestrator {
         services: this.supervisors,
         metrics: async () => ({
           contentType: this.metrics.contentType,
-          text: await this.metrics.text(),
+          text: `${await this.metrics.text()}${(await this.#proxy?.router.metrics.registry.metrics()) ?? ""}`,
         }),
       });
       await this.#gateway.listen();
     }
+    if (this.config.proxy) {
+      this.#proxy = new ProxyListeners(this.config.proxy, this.supervisors, this.config.socketDir);
+      await this.#proxy.listen();
+    }
   }
 
-  /** Gateway first, then services in reverse start order, then the control socket. */
+  /** Proxy and gateway first, then services in reverse start order, then the control socket. */
   stop(): Promise<StopOutcome> {
     this.#stopping ??= (async () => {
+      await this.#proxy?.close();
       await this.#gateway?.close();
       let notDrained = 0;
       for (const wave of [...this.#waves].reverse()) {
@@ -157,8 +178,12 @@ export class Orchestrator {
     for (const name of names) await this.supervisors.get(name)!.reload();
   }
 
-  status(): ServiceSnapshot[] {
-    return [...this.supervisors.values()].map((s) => s.snapshot());
+  status(): ServiceReport[] {
+    return [...this.supervisors.values()].map((s) => ({
+      ...s.snapshot(),
+      coldStarts: s.coldStarts,
+      routes: this.#proxy?.routesOf(s.name) ?? [],
+    }));
   }
 
   info(): OrchestratorInfo {
@@ -167,6 +192,7 @@ export class Orchestrator {
       socketDir: this.config.socketDir,
       tokenFile: this.#tokenFile,
       gateway: this.gatewayUrl,
+      proxy: this.#proxy?.urls ?? [],
       pid: process.pid,
     };
   }

@@ -75,6 +75,7 @@ export class ServiceSupervisor {
   #status: ServiceStatus = "stopped";
   #reason: string | undefined;
   #restarts = 0;
+  #coldStarts = 0;
   #lastLines: string[] = [];
   /** Aborted when the service is stopped: cancels pending restarts. */
   #running = new AbortController();
@@ -119,6 +120,11 @@ export class ServiceSupervisor {
   get wakeSocket(): string | undefined {
     const waking = this.#status === "sleeping" || this.#status === "starting";
     return waking && this.#activation?.listening ? this.#activation.path : undefined;
+  }
+
+  /** Times this on-demand service was woken from sleep, whoever asked. */
+  get coldStarts(): number {
+    return this.#coldStarts;
   }
 
   /** Each live instance's prom-client registry, as last reported. */
@@ -203,6 +209,7 @@ export class ServiceSupervisor {
         throw new Error(`${this.name} is ${this.#status}`);
       }
       this.#lastActivity = { at: Date.now(), requests: -1 };
+      this.#coldStarts += 1;
       await this.#startAll("replace");
     });
   }

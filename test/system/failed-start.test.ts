@@ -31,7 +31,7 @@ test("a service slower to start than the cold-start timeout gives every waiting 
         onDemand: { idleMs: 60_000 },
       }),
     },
-    { coldStart: { timeoutMs: 1000 } },
+    { coldStartTimeoutMs: 1000 },
   );
   const replies = await Promise.all(
     Array.from({ length: 20 }, () => get(system.client, "sluggish.localhost", "/pid")),

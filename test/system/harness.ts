@@ -1,6 +1,6 @@
 // The whole system in one test process: an orchestrator whose services are
-// real child processes, and an HTTP proxy listener on loopback whose
-// resolver is that orchestrator. Clients are undici pools to the proxy.
+// real child processes, with its HTTP proxy listener on loopback (the
+// configuration's `proxy` section). Clients are undici pools to the proxy.
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,9 +8,6 @@ import { Pool } from "undici";
 import type { NexusConfigInput } from "../../src/orchestrator/config.ts";
 import { parseConfig } from "../../src/orchestrator/config-file.ts";
 import { Orchestrator } from "../../src/orchestrator/orchestrator.ts";
-import { OrchestratorResolver } from "../../src/orchestrator/orchestrator-resolver.ts";
-import { BackendRouter, type ColdStartOptions } from "../../src/proxy/core/index.ts";
-import { HttpProxy } from "../../src/proxy/http/index.ts";
 import { tempDir } from "../orchestrator/harness.ts";
 
 export { eventually } from "../orchestrator/harness.ts";
@@ -25,22 +22,14 @@ export function appService(name: string, extra: Partial<ServiceInput> = {}): Ser
   return { ...extra, entry: app, env: { FIXTURE_NAME: name, ...extra.env } };
 }
 
-export interface SystemOptions {
-  readonly coldStart?: ColdStartOptions;
-}
-
-/**
- * Open proxy connections count as traffic only when they open or close, not
- * periodically: a backend's Keep-Alive hint lets the proxy's pool hold an
- * idle connection for minutes, which must not keep a service awake. Requests
- * themselves keep it awake through the service's own figures.
- */
-const NO_ACTIVITY_TICKS_MS = 2 ** 31 - 1;
+/** The proxy section of the test's configuration, beyond its one listener. */
+export type SystemOptions = Omit<
+  NonNullable<Exclude<NexusConfigInput["proxy"], false>>,
+  "listeners"
+>;
 
 export interface RunningSystem extends AsyncDisposable {
   readonly orchestrator: Orchestrator;
-  readonly resolver: OrchestratorResolver;
-  readonly router: BackendRouter;
   readonly dir: string;
   /** The pids of the processes that started, in order (from the app fixture's own log). */
   starts(): Promise<number[]>;
@@ -53,8 +42,8 @@ export interface RunningSystem extends AsyncDisposable {
 }
 
 /**
- * Starts an orchestrator for `services` and a proxy listener in front of it,
- * with sockets, logs and the services' start log in a temp dir.
+ * Starts an orchestrator for `services` with a proxy listener in front of
+ * them, with sockets, logs and the services' start log in a temp dir.
  */
 export async function runSystem(
   services: Record<string, ServiceInput>,
@@ -69,7 +58,12 @@ export async function runSystem(
     ]),
   );
   const loaded = parseConfig(
-    { services: logged, logs: { dir: join(dir, "logs") }, socketDir: join(dir, "sockets") },
+    {
+      services: logged,
+      proxy: { ...options, listeners: [{ host: "127.0.0.1", port: 0 }] },
+      logs: { dir: join(dir, "logs") },
+      socketDir: join(dir, "sockets"),
+    },
     join(dir, "nexus.config.ts"),
   );
   const events: string[] = [];
@@ -78,36 +72,21 @@ export async function runSystem(
     events.push(line);
     system.onEvent(line);
   });
-  const resolver = new OrchestratorResolver({
-    services: orchestrator.supervisors,
-    socketDir: loaded.socketDir,
-  });
-  const router = new BackendRouter({
-    resolver,
-    coldStart: options.coldStart ?? {},
-    activityIntervalMs: NO_ACTIVITY_TICKS_MS,
-  });
-  const proxy = new HttpProxy({ router });
   let client: Pool | undefined;
   const cleanup = async () => {
     await client?.destroy();
-    await proxy.close();
-    await router.close();
     await orchestrator.stop();
     await rm(dir, { recursive: true, force: true });
   };
   try {
     await orchestrator.start();
-    const { port } = await proxy.listen(0, "127.0.0.1");
-    client = new Pool(`http://127.0.0.1:${port}`, { connections: 256 });
+    client = new Pool(orchestrator.info().proxy[0]!, { connections: 256 });
   } catch (error) {
     await cleanup();
     throw error;
   }
   return Object.assign(system, {
     orchestrator,
-    resolver,
-    router,
     dir,
     starts: async () => {
       const text = await readFile(startLog, "utf8").catch(() => "");

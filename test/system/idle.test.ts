@@ -18,7 +18,7 @@ test("an idle service sleeps, and the next request wakes it again", async () => 
   const second = pidOf(await get(system.client, "lazy.localhost", "/pid"));
   assert.notEqual(second, first);
   assert.deepEqual(await system.starts(), [first, second]);
-  assert.equal(system.resolver.coldStarts("lazy"), 2);
+  assert.equal(supervisor.coldStarts, 2);
 });
 
 test("steady traffic through the proxy keeps a service awake past its idle time", async () => {

@@ -16,9 +16,6 @@ import { parseArgs } from "node:util";
 import { Client } from "undici";
 import { parseConfig } from "../../src/orchestrator/config-file.ts";
 import { Orchestrator } from "../../src/orchestrator/orchestrator.ts";
-import { OrchestratorResolver } from "../../src/orchestrator/orchestrator-resolver.ts";
-import { BackendRouter } from "../../src/proxy/core/index.ts";
-import { HttpProxy } from "../../src/proxy/http/index.ts";
 import { machine, markdownTable, updateDocTable, writeResults } from "../http/report.ts";
 
 const { values } = parseArgs({ options: { runs: { type: "string", default: "20" } } });
@@ -73,17 +70,12 @@ const config = parseConfig(
     socketDir: join(dir, "sockets"),
     logs: { dir: join(dir, "logs") },
     // A short stop deadline: putting the service back to sleep between runs is not measured.
+    proxy: { listeners: [{ host: "127.0.0.1", port: 0 }] },
     services: { greeter: { entry: service, onDemand: { idleMs: 3_600_000 }, stopTimeoutMs: 500 } },
   },
   join(dir, "nexus.config.ts"),
 );
 const orchestrator = new Orchestrator(config);
-const resolver = new OrchestratorResolver({
-  services: orchestrator.supervisors,
-  socketDir: config.socketDir,
-});
-const router = new BackendRouter({ resolver });
-const proxy = new HttpProxy({ router });
 const supervisor = orchestrator.supervisors.get("greeter")!;
 
 /** Time to first byte through the proxy for a request that finds the service asleep. */
@@ -101,7 +93,7 @@ async function proxied(url: string): Promise<FirstByte> {
 async function putToSleep(): Promise<void> {
   await supervisor.stop();
   await supervisor.start();
-  router.invalidate(HOST);
+  orchestrator.proxy?.router.invalidate(HOST);
 }
 
 interface Sample {
@@ -123,8 +115,7 @@ function summary(values: readonly number[]) {
 const samples: Sample[] = [];
 try {
   await orchestrator.start();
-  const { port } = await proxy.listen(0, "127.0.0.1");
-  const url = `http://127.0.0.1:${port}`;
+  const url = orchestrator.info().proxy[0]!;
   // One unmeasured round of each warms the file system cache and the module loader.
   await alone(dir);
   await proxied(url);
@@ -140,8 +131,6 @@ try {
     );
   }
 } finally {
-  await proxy.close();
-  await router.close();
   await orchestrator.stop();
   await rm(dir, { recursive: true, force: true });
 }

@@ -12,7 +12,7 @@ const request = `GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
 /** Connections being opened at once; more would overflow the listen backlog. */
 const IN_FLIGHT = 200;
 /** A connection not answered within this long counts as failed ("timeout"). */
-const DEADLINE_MS = 60_000;
+const DEADLINE_MS = 120_000;
 
 const held: Socket[] = [];
 /** Failures by error code (or the status line the proxy answered with). */

@@ -64,7 +64,7 @@ drainTimeoutMs: 5000
 listeners:
   - protocol: http
     port: ${port}
-    limits: { keepAliveTimeoutMs: 3600000, idleTimeoutMs: 0 }
+    limits: { keepAliveTimeoutMs: 3600000, idleTimeoutMs: 0, headersTimeoutMs: 60000 }
 resolver:
   routes:
     ${HOST}: 127.0.0.1:${(backend.address() as { port: number }).port}
@@ -153,6 +153,7 @@ const table = markdownTable(
     "target",
     "failed",
     "proxy workers",
+    "worker V8 options",
     "proxy RSS before → after",
     "per connection",
   ],

@@ -73,7 +73,11 @@ async function startCommand(args: string[]): Promise<Started> {
   });
   const nextLog = (message: string) =>
     new Promise<Record<string, unknown>>((resolve) => waiters.push({ message, resolve }));
-  const started = await nextLog("proxy started");
+  const exited = once(child, "exit").then(([code]) => {
+    throw new Error(`nexus proxy exited with ${code} before it started`);
+  });
+  const started = await Promise.race([nextLog("proxy started"), exited]);
+  exited.catch(() => {});
   const listeners = started.listeners as { port: number }[];
   return {
     child,

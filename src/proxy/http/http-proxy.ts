@@ -69,7 +69,7 @@ export interface HttpProxyOptions {
   readonly via?: string;
 }
 
-export interface ListenOptions {
+export interface HttpListenOptions {
   /** Lets several processes listen on one port (SO_REUSEPORT). */
   readonly reusePort?: boolean;
 }
@@ -112,7 +112,7 @@ export class HttpProxy {
   }
 
   /** Starts listening; resolves with the bound address. */
-  async listen(port: number, host?: string, options: ListenOptions = {}): Promise<AddressInfo> {
+  async listen(port: number, host?: string, options: HttpListenOptions = {}): Promise<AddressInfo> {
     // `exclusive` keeps a cluster worker from sharing the primary's socket:
     // with SO_REUSEPORT each worker binds its own and the kernel spreads connections.
     const reusePort = options.reusePort ?? false;

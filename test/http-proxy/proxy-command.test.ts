@@ -1,18 +1,16 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { after, before, test } from "node:test";
-import { promisify } from "node:util";
 import pg from "pg";
 import { Agent, request } from "undici";
 import { postgres, requireService } from "../support/services.ts";
 import { type Backend, startBackend } from "./harness.ts";
 
-const run = promisify(execFile);
 const CLI = new URL("../../src/proxy/cli.ts", import.meta.url).href;
 
 let dir: string;
@@ -132,8 +130,9 @@ metrics: { port: 0 }
   const agent = new Agent({ pipelining: 0 });
   const url = `http://127.0.0.1:${proxy.port}/`;
   try {
-    const { stdout: children } = await run("pgrep", ["-P", String(proxy.child.pid)]);
-    assert.equal(children.trim().split("\n").length, 2, "two worker processes");
+    const pid = proxy.child.pid;
+    const children = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8");
+    assert.equal(children.trim().split(/\s+/).length, 2, "two worker processes");
     for (let i = 0; i < 40; i++) {
       const response = await request(url, { headers: { host: "fast.test", connection: "close" } });
       assert.equal(await response.body.text(), "fast");

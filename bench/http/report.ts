@@ -3,12 +3,42 @@
 // `<!-- /bench:<name> -->` markers in a doc, so the docs always show the
 // latest run.
 import { readFile, writeFile } from "node:fs/promises";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 
 const ROOT = new URL("../../", import.meta.url);
 
 export function machine(): { cpus: number; model: string; node: string } {
   return { cpus: cpus().length, model: cpus()[0]?.model ?? "unknown", node: process.version };
+}
+
+/** The machine's 1-minute load average: others' work on the cores skews every figure. */
+export function loadAverage(): number {
+  return Number((loadavg()[0] ?? Number.NaN).toFixed(2));
+}
+
+/**
+ * Nexus against the server alone and against its peer, from rows whose
+ * `ratio` is to the `direct` row: "Nexus: 0.91× direct (target 0.9×), 1.24× PgBouncer."
+ */
+export function nexusRatios(
+  rows: readonly { readonly target: string; readonly ratio: number }[],
+  peer: { readonly target: string; readonly name: string },
+  goal: number,
+): string {
+  const ratioOf = (target: string): number => {
+    const row = rows.find((r) => r.target === target);
+    if (!row) throw new Error(`no ${target} row in the results`);
+    return row.ratio;
+  };
+  const nexus = ratioOf("nexus");
+  return `Nexus: ${nexus.toFixed(2)}× direct (target ${goal}×), ${(nexus / ratioOf(peer.target)).toFixed(2)}× ${peer.name}.`;
+}
+
+/** How busy the machine was around a run, with the date: the line under each table. */
+export function loadNote(atStart: number, afterRounds: readonly number[]): string {
+  const range = `${Math.min(...afterRounds)}–${Math.max(...afterRounds)}`;
+  const date = new Date().toISOString().slice(0, 10);
+  return `${cpus().length} CPUs shared by everything; 1-minute load average ${atStart} at the start, ${range} after the rounds (${date}).`;
 }
 
 export async function writeResults(name: string, results: unknown): Promise<void> {

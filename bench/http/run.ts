@@ -8,7 +8,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { stopAll } from "./processes.ts";
-import { machine, markdownTable, updateDocTable, writeResults } from "./report.ts";
+import {
+  loadAverage,
+  loadNote,
+  machine,
+  markdownTable,
+  updateDocTable,
+  writeResults,
+} from "./report.ts";
 import { HOST, startBackend, systems } from "./systems.ts";
 import { type LoadResult, type LoadSettings, wrk } from "./wrk.ts";
 
@@ -29,8 +36,12 @@ const load: LoadSettings = {
 const rounds = Number(flags.rounds);
 const workers = Number(flags.workers);
 
+// How busy the machine was before this run added its own load.
+const loadAtStart = loadAverage();
 const dir = await mkdtemp(join(tmpdir(), "nexus-bench-http-"));
-const best = new Map<string, LoadResult & { workers: number }>();
+type Round = LoadResult & { workers: number; loadAverage: number };
+const best = new Map<string, Round>();
+const loads: number[] = [];
 try {
   const backendPort = await startBackend(dir);
   const targets = [{ name: "direct (backend alone)", workers: 1, port: backendPort }];
@@ -45,13 +56,17 @@ try {
     for (const target of targets) {
       const url = `http://127.0.0.1:${target.port}/`;
       await wrk(url, { ...load, seconds: 2 }); // warm-up: pools filled, code optimised
-      const result = await wrk(url, load);
+      const result = {
+        ...(await wrk(url, load)),
+        workers: target.workers,
+        loadAverage: loadAverage(),
+      };
+      loads.push(result.loadAverage);
       console.log(
-        `round ${round} ${target.name}: ${result.rps} req/s, p50 ${result.p50_us} µs, p99 ${result.p99_us} µs, errors ${result.errors}`,
+        `round ${round} ${target.name}: ${result.rps} req/s, p50 ${result.p50_us} µs, p99 ${result.p99_us} µs, errors ${result.errors}, load ${result.loadAverage}`,
       );
       const previous = best.get(target.name);
-      if (!previous || result.rps > previous.rps)
-        best.set(target.name, { ...result, workers: target.workers });
+      if (!previous || result.rps > previous.rps) best.set(target.name, result);
     }
   }
 } finally {
@@ -72,13 +87,14 @@ await writeResults("http", {
   date: new Date().toISOString(),
   machine: machine(),
   settings: { ...load, rounds, workers, backend: "nginx, 1 worker, fixed 13-byte body" },
-  note: "best round per system; all processes share the machine's cores with wrk",
+  note: "best round per system; all processes share the machine's cores with wrk; loadAverage = 1-minute load after the round",
+  loadAtStart,
   results,
   ratios,
   targets: { nexus_vs_best_node_peer: 1.5, nexus_vs_nginx: 0.6 },
 });
 const table = markdownTable(
-  ["system", "workers", "req/s", "p50", "p99", "errors"],
+  ["system", "workers", "req/s", "p50", "p99", "errors", "load average"],
   results.map((r) => [
     r.system,
     String(r.workers),
@@ -86,8 +102,9 @@ const table = markdownTable(
     `${(r.p50_us / 1000).toFixed(2)} ms`,
     `${(r.p99_us / 1000).toFixed(2)} ms`,
     String(r.errors),
+    String(r.loadAverage),
   ]),
 );
-const summary = `Nexus: ${ratios.nexus_vs_best_node_peer}× the best Node peer (target 1.5×), ${ratios.nexus_vs_nginx}× nginx (target 0.6×). ${load.connections} connections, ${load.threads} wrk threads, ${load.seconds} s per round, best of ${rounds} rounds, ${machine().cpus} CPUs shared by everything (${new Date().toISOString().slice(0, 10)}).`;
+const summary = `Nexus: ${ratios.nexus_vs_best_node_peer}× the best Node peer (target 1.5×), ${ratios.nexus_vs_nginx}× nginx (target 0.6×). ${load.connections} connections, ${load.threads} wrk threads, ${load.seconds} s per round, best of ${rounds} rounds, ${loadNote(loadAtStart, loads)}`;
 console.log(`\n${table}\n\n${summary}`);
 await updateDocTable("docs/http-proxy.md", "http", `${table}\n\n${summary}`);

@@ -1,26 +1,41 @@
 // `npm run bench:mysql`: sysbench oltp_read_only against MariaDB directly,
 // through Nexus, and through HAProxy in TCP mode (a byte-level proxy hop
 // that reads nothing, for scale), with the same settings in one run.
-// Writes bench/results/mysql.json and prints a Markdown table for docs/mysql.md.
-import { execFile, spawn } from "node:child_process";
+// Writes bench/results/mysql.json and the table in docs/mysql.md.
+import { execFile } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
+import { parseArgs, promisify } from "node:util";
 import { BackendRouter, LOOPBACK_RANGES, StaticResolver } from "../../src/proxy/core/index.ts";
 import { MysqlProxy } from "../../src/proxy/mysql/index.ts";
-import { freePort } from "../../test/mysql/mariadb-instance.ts";
+import { freePort, startProcess, waitForPort } from "../http/processes.ts";
+import {
+  loadAverage,
+  loadNote,
+  machine,
+  markdownTable,
+  nexusRatios,
+  updateDocTable,
+  writeResults,
+} from "../http/report.ts";
 
 const run = promisify(execFile);
 const DATABASE = "nexus_bench";
+const { values: flags } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "15" },
+    rounds: { type: "string", default: "3" },
+  },
+});
 const settings = {
   test: "oltp_read_only",
   tables: 4,
   tableSize: 10_000,
   threads: 8,
-  seconds: 15,
-  rounds: 3,
+  seconds: Number(flags.seconds),
+  rounds: Number(flags.rounds),
 };
 
 interface Measurement {
@@ -30,6 +45,8 @@ interface Measurement {
   readonly latencyAvgMs: number;
   readonly latencyP95Ms: number;
   readonly errors: number;
+  /** The machine's 1-minute load average after the run: others' work skews figures. */
+  readonly loadAverage: number;
 }
 
 function sysbenchArgs(port: number, command: string): string[] {
@@ -63,6 +80,7 @@ async function sysbench(target: string, port: number): Promise<Measurement> {
     latencyAvgMs: number(/avg:\s+([\d.]+)/),
     latencyP95Ms: number(/95th percentile:\s+([\d.]+)/),
     errors: number(/ignored errors:\s+(\d+)/),
+    loadAverage: loadAverage(),
   };
 }
 
@@ -86,7 +104,7 @@ async function startHaproxy(dir: string): Promise<{ port: number; stop(): Promis
       "",
     ].join("\n"),
   );
-  const haproxy = spawn("haproxy", ["-db", "-f", config], { stdio: "ignore" });
+  const haproxy = startProcess("haproxy", ["-db", "-f", config], { stdio: "ignore" });
   await waitForPort(port);
   return {
     port,
@@ -97,19 +115,35 @@ async function startHaproxy(dir: string): Promise<{ port: number; stop(): Promis
   };
 }
 
-async function waitForPort(port: number): Promise<void> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    try {
-      await run("mariadb-admin", ["--protocol=TCP", "-h127.0.0.1", `-P${port}`, "-uroot", "ping"]);
-      return;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-  throw new Error(`nothing answers on port ${port}`);
+/** The table for the docs, and a line with the ratios and the machine's load. */
+function report(
+  rows: readonly (Measurement & { ratio: number })[],
+  measurements: readonly Measurement[],
+  loadAtStart: number,
+): string {
+  const table = markdownTable(
+    ["target", "QPS", "TPS", "avg latency (ms)", "p95 latency (ms)", "vs direct", "load average"],
+    rows.map((r) => [
+      r.target,
+      r.qps.toFixed(0),
+      r.tps.toFixed(0),
+      String(r.latencyAvgMs),
+      String(r.latencyP95Ms),
+      `${r.ratio.toFixed(2)}×`,
+      String(r.loadAverage),
+    ]),
+  );
+  const loads = measurements.map((m) => m.loadAverage);
+  const summary =
+    `${nexusRatios(rows, { target: "haproxy (tcp)", name: "HAProxy" }, 0.9)} ` +
+    `${settings.threads} threads, ${settings.seconds} s per round, best of ${settings.rounds} rounds, ${loadNote(loadAtStart, loads)}`;
+  console.log(`\n${table}\n\n${summary}`);
+  return `${table}\n\n${summary}`;
 }
 
 async function main(): Promise<void> {
+  // How busy the machine was before this run added its own load.
+  const loadAtStart = loadAverage();
   const mariadb = ["--protocol=TCP", "-h127.0.0.1", "-P3306", "-uroot"];
   await run("mariadb", [...mariadb, "-e", `CREATE DATABASE IF NOT EXISTS ${DATABASE}`]);
   const dir = await mkdtemp(join(tmpdir(), "nexus-bench-mysql-"));
@@ -129,8 +163,6 @@ async function main(): Promise<void> {
       ["haproxy (tcp)", haproxy.port],
     ];
     const measurements: Measurement[] = [];
-    // Other work on the machine skews every figure: record how busy it was.
-    const loadBefore = loadavg();
     // Interleaved rounds, so that a slow moment of the machine hits all.
     for (let round = 0; round < settings.rounds; round++) {
       for (const [target, port] of targets) {
@@ -146,34 +178,17 @@ async function main(): Promise<void> {
     );
     const direct = best[0]!.qps;
     const rows = best.map((m) => ({ ...m, ratio: Number((m.qps / direct).toFixed(3)) }));
-    await mkdir("bench/results", { recursive: true });
-    await writeFile(
-      "bench/results/mysql.json",
-      `${JSON.stringify(
-        {
-          benchmark: "sysbench oltp_read_only",
-          date: new Date().toISOString(),
-          machine: {
-            cpus: cpus().length,
-            model: cpus()[0]?.model,
-            loadAverage1m: { before: loadBefore[0], after: loadavg()[0] },
-          },
-          settings,
-          note: "best of the rounds per target; ratio = qps / direct qps",
-          results: rows,
-          rounds: measurements,
-        },
-        null,
-        2,
-      )}\n`,
-    );
-    console.log("| target | QPS | TPS | avg latency (ms) | p95 latency (ms) | vs direct |");
-    console.log("|---|---:|---:|---:|---:|---:|");
-    for (const r of rows) {
-      console.log(
-        `| ${r.target} | ${r.qps.toFixed(0)} | ${r.tps.toFixed(0)} | ${r.latencyAvgMs} | ${r.latencyP95Ms} | ${r.ratio.toFixed(2)}× |`,
-      );
-    }
+    await writeResults("mysql", {
+      benchmark: "sysbench oltp_read_only",
+      date: new Date().toISOString(),
+      machine: machine(),
+      settings,
+      note: "best of the rounds per target; ratio = qps / direct qps; loadAverage = 1-minute load after the round",
+      loadAtStart,
+      results: rows,
+      rounds: measurements,
+    });
+    await updateDocTable("docs/mysql.md", "mysql", report(rows, measurements, loadAtStart));
   } finally {
     await run("sysbench", sysbenchArgs(3306, "cleanup")).catch(() => {});
     await run("mariadb", [...mariadb, "-e", `DROP DATABASE IF EXISTS ${DATABASE}`]).catch(() => {});

@@ -2,12 +2,12 @@
 // directly, through Nexus, through PgBouncer in session mode (the peer), and
 // through the core byte relay alone (a Node hop that parses nothing, for
 // scale), with the same duration each, in interleaved rounds of one run.
-// Writes bench/results/pg.json and prints a Markdown table for docs/postgres.md.
+// Writes bench/results/pg.json and the table in docs/postgres.md.
 import { execFile } from "node:child_process";
 import { once } from "node:events";
-import { chown, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chown, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { type AddressInfo, connect, createServer } from "node:net";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs, promisify } from "node:util";
 import {
@@ -18,6 +18,15 @@ import {
 } from "../../src/proxy/core/index.ts";
 import { PostgresProxy } from "../../src/proxy/postgres/index.ts";
 import { freePort, startProcess, waitForPort } from "../http/processes.ts";
+import {
+  loadAverage,
+  loadNote,
+  machine,
+  markdownTable,
+  nexusRatios,
+  updateDocTable,
+  writeResults,
+} from "../http/report.ts";
 
 const run = promisify(execFile);
 const DATABASE = "nexus_bench_pg";
@@ -71,7 +80,7 @@ async function pgbench(target: string, port: number): Promise<Measurement> {
     latencyAvgMs: number(/latency average = ([\d.]+) ms/),
     transactions: number(/number of transactions actually processed: (\d+)/),
     failed: number(/number of failed transactions: (\d+)/),
-    loadAverage: Number(loadavg()[0]!.toFixed(2)),
+    loadAverage: loadAverage(),
   };
 }
 
@@ -165,12 +174,38 @@ function summarize(targets: readonly [string, number][], measurements: readonly 
   return medians.map((m) => ({ ...m, ratio: Number((m.tps / direct).toFixed(3)) }));
 }
 
+/** The table for the docs, and a line with the ratios and the machine's load. */
+function report(
+  rows: ReturnType<typeof summarize>,
+  measurements: readonly Measurement[],
+  loadAtStart: number,
+): string {
+  const table = markdownTable(
+    ["target", "TPS", "avg latency (ms)", "vs direct", "load average"],
+    rows.map((r) => [
+      r.target,
+      r.tps.toFixed(0),
+      r.latencyAvgMs.toFixed(3),
+      `${r.ratio.toFixed(2)}×`,
+      String(r.loadAverage),
+    ]),
+  );
+  const loads = measurements.map((m) => m.loadAverage);
+  const summary =
+    `${nexusRatios(rows, { target: "pgbouncer (session)", name: "PgBouncer" }, 0.9)} ` +
+    `${settings.clients} clients, ${settings.seconds} s per round, median of ${settings.rounds} rounds, ${loadNote(loadAtStart, loads)}`;
+  console.log(`\n${table}\n\n${summary}`);
+  return `${table}\n\n${summary}`;
+}
+
 async function serverVersion(): Promise<string> {
   const { stdout } = await run("psql", [...psqlArgs, "-At", "-c", "SHOW server_version"]);
   return stdout.trim();
 }
 
 async function main(): Promise<void> {
+  // How busy the machine was before this run added its own load.
+  const loadAtStart = loadAverage();
   await run("psql", [...psqlArgs, "-c", `DROP DATABASE IF EXISTS ${DATABASE}`]);
   await run("psql", [...psqlArgs, "-c", `CREATE DATABASE ${DATABASE}`]);
   const dir = await mkdtemp(join(tmpdir(), "nexus-bench-pg-"));
@@ -203,31 +238,18 @@ async function main(): Promise<void> {
     ];
     const measurements = await measureInRounds(targets);
     const rows = summarize(targets, measurements);
-    await mkdir("bench/results", { recursive: true });
-    await writeFile(
-      "bench/results/pg.json",
-      `${JSON.stringify(
-        {
-          benchmark: "pgbench -S",
-          date: new Date().toISOString(),
-          machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
-          server: `PostgreSQL ${await serverVersion()}`,
-          settings,
-          note: "median of the rounds per target; ratio = tps / direct tps",
-          results: rows,
-          rounds: measurements,
-        },
-        null,
-        2,
-      )}\n`,
-    );
-    console.log("| target | TPS | avg latency (ms) | vs direct | load average |");
-    console.log("|---|---:|---:|---:|---:|");
-    for (const r of rows) {
-      console.log(
-        `| ${r.target} | ${r.tps.toFixed(0)} | ${r.latencyAvgMs.toFixed(3)} | ${r.ratio.toFixed(2)}× | ${r.loadAverage} |`,
-      );
-    }
+    await writeResults("pg", {
+      benchmark: "pgbench -S",
+      date: new Date().toISOString(),
+      machine: machine(),
+      server: `PostgreSQL ${await serverVersion()}`,
+      settings,
+      note: "median of the rounds per target; ratio = tps / direct tps; loadAverage = 1-minute load after the round",
+      loadAtStart,
+      results: rows,
+      rounds: measurements,
+    });
+    await updateDocTable("docs/postgres.md", "pg", report(rows, measurements, loadAtStart));
   } finally {
     for (const peer of peers) await peer.stop();
     await proxy.close();

@@ -65,7 +65,8 @@ export class SmtpSession {
   };
 
   readonly #onTimeout = () => {
-    if (this.#state === "relay") this.#client.destroy();
+    // A client that does not read its replies would never get a last one.
+    if (this.#state === "relay" || this.#client.writableNeedDrain) this.#client.destroy();
     else this.#close(421, `4.4.2 ${this.#settings.hostname} Idle timeout, closing connection`);
   };
 
@@ -78,13 +79,21 @@ export class SmtpSession {
     client.setTimeout(this.#settings.idleTimeoutMs, this.#onTimeout);
   }
 
-  /** Answers the lines received so far, one at a time, in order. */
+  /**
+   * Answers the lines received so far, one at a time, in order. Reading stops
+   * while replies wait for the client to take them, so a client that
+   * pipelines without reading cannot make them pile up.
+   */
   async #drain(): Promise<void> {
     if (this.#draining) return;
     this.#draining = true;
     this.#client.pause();
     try {
       while (this.#state === "command") {
+        if (this.#client.writableNeedDrain) {
+          await this.#repliesTaken();
+          continue;
+        }
         const line = this.#lines.next();
         if (!line) break;
         await this.#execute(line);
@@ -95,6 +104,20 @@ export class SmtpSession {
       this.#draining = false;
       if (this.#state === "command") this.#client.resume();
     }
+  }
+
+  /** Resolves once the client has taken the replies written so far, or is gone. */
+  #repliesTaken(): Promise<void> {
+    const client = this.#client;
+    return new Promise((resolve) => {
+      const done = () => {
+        client.off("drain", done);
+        client.off("close", done);
+        resolve();
+      };
+      client.on("drain", done);
+      client.on("close", done);
+    });
   }
 
   async #execute(line: CommandLine): Promise<void> {

@@ -68,6 +68,9 @@ export class ColdStartGate {
     }
     if (!wake) {
       const ready = this.#wakeAndPoll(key, asleep, context).finally(() => this.#wakes.delete(key));
+      // Every waiter may have given up before the wake ends: its failure
+      // then has no one to go to, and must not become an unhandled rejection.
+      ready.catch(() => {});
       wake = { waiters: 0, ready };
       this.#wakes.set(key, wake);
     }

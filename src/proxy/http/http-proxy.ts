@@ -15,13 +15,7 @@ import {
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { Registry } from "prom-client";
-import {
-  type BackendRouter,
-  formatEndpoint,
-  type ResolverError,
-  type Route,
-  toResolverError,
-} from "../core/index.ts";
+import { type BackendRouter, formatEndpoint, type Route, toResolverError } from "../core/index.ts";
 import { BackendPools, type PoolOptions } from "./backend-pools.ts";
 import { limitBody } from "./body-limit.ts";
 import {
@@ -102,6 +96,10 @@ export class HttpProxy {
         keepAliveTimeout: limits.keepAliveTimeoutMs ?? 5000,
         connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs ?? 1000),
         noDelay: true,
+        // An upgrade request with a body is served as plain HTTP, its Upgrade
+        // header dropped as hop-by-hop: Node hands an upgrade's body over
+        // unparsed, mixed with whatever the client sends next.
+        shouldUpgradeCallback: (req) => !hasBody(req),
       },
       this.#onRequest,
     );
@@ -298,15 +296,21 @@ export class HttpProxy {
           return;
         }
         this.#tunnels.add(client);
-        const forwarded = this.#forwardedFor(req);
-        await tunnelUpgrade(req, client, head, backend, req.headers.host ?? key, forwarded);
-        this.#tunnels.delete(client);
+        try {
+          await tunnelUpgrade(req, client, head, {
+            backend,
+            host: req.headers.host ?? key,
+            forwarded: this.#forwardedFor(req),
+            timeoutMs: this.#limits.backendResponseTimeoutMs ?? route.result.timeout ?? 30_000,
+          });
+        } finally {
+          this.#tunnels.delete(client);
+        }
       })
-      .catch((error: unknown) => this.#refuseUpgrade(client, toResolverError(error)));
+      .catch((error: unknown) => this.#refuseUpgrade(client, responseForBackendError(error)));
   };
 
-  #refuseUpgrade(client: Duplex, error: ResolverError): void {
-    const answer = responseForResolverError(error);
+  #refuseUpgrade(client: Duplex, answer: ErrorResponse): void {
     this.metrics.errors.inc({ route: "", backend: "", reason: answer.reason });
     const headers: Record<string, number> = {};
     if (answer.retryAfter !== undefined) headers["retry-after"] = answer.retryAfter;

@@ -1,32 +1,107 @@
-// An HTTP Upgrade (WebSocket and the like) leaves HTTP behind: the proxy
-// opens a dedicated backend connection, replays the request head with the
-// Upgrade headers kept, and from then on relays bytes both ways. The
-// backend's own answer (101 or a refusal) reaches the client unchanged.
-import type { IncomingMessage } from "node:http";
+// An HTTP Upgrade (WebSocket and the like) leaves HTTP behind, but only once
+// the backend agrees. The proxy offers the upgrade on a dedicated backend
+// connection and reads the answer with Node's HTTP parser: a 101 goes to the
+// client unchanged and from then on bytes are relayed both ways; any other
+// answer is forwarded as an ordinary response and the client connection is
+// closed. Until the 101 nothing more from the client is read, so bytes sent
+// after a declined upgrade never reach the backend past the proxy's checks
+// (routing, header rewriting, body limits).
+import { type IncomingHttpHeaders, type IncomingMessage, request } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import { pipeline } from "node:stream";
+import { errors } from "undici";
 import { relay } from "../core/index.ts";
-import { type ForwardedFor, requestHeadersForBackend } from "./forwarded-headers.ts";
+import {
+  type ForwardedFor,
+  requestHeadersForBackend,
+  responseHeadersForClient,
+} from "./forwarded-headers.ts";
 
-/** Writes `req`'s head (and the bytes already read past it) to `backend`, then relays. */
+export interface UpgradeOffer {
+  /** A fresh connection to the route's backend, used for this upgrade only. */
+  readonly backend: Socket;
+  readonly host: string;
+  readonly forwarded: ForwardedFor;
+  /** Longest silence from the backend before its answer is complete. */
+  readonly timeoutMs: number;
+}
+
+/**
+ * Offers `req`'s upgrade to the backend; `head` holds the client bytes read
+ * past the request head, sent on only after a 101. Resolves when the
+ * exchange is over. Rejects, having written nothing to the client, when the
+ * backend fails or stays silent before its answer starts.
+ */
 export function tunnelUpgrade(
   req: IncomingMessage,
   client: Duplex,
   head: Buffer,
-  backend: Socket,
-  host: string,
-  forwarded: ForwardedFor,
-): Promise<unknown> {
+  offer: UpgradeOffer,
+): Promise<void> {
+  const { backend } = offer;
   const headers = requestHeadersForBackend(
     req.rawHeaders,
     req.headers.connection,
-    host,
-    forwarded,
+    offer.host,
+    offer.forwarded,
     req.headers.upgrade ?? "websocket",
   );
-  let text = `${req.method} ${req.url} HTTP/1.1\r\n`;
+  return new Promise((resolve, reject) => {
+    const exchange = request({
+      method: req.method,
+      path: req.url,
+      headers,
+      createConnection: () => backend,
+    });
+    const clientLeft = () => exchange.destroy();
+    client.once("close", clientLeft);
+    exchange.setTimeout(offer.timeoutMs, () => exchange.destroy(new errors.HeadersTimeoutError()));
+    exchange.once("error", (error) => {
+      backend.destroy();
+      reject(error);
+    });
+    exchange.once("upgrade", (res: IncomingMessage, upgraded: Socket, backendHead: Buffer) => {
+      client.off("close", clientLeft);
+      upgraded.setTimeout(0);
+      client.write(formatHead(statusLine(res), res.rawHeaders));
+      if (backendHead.length > 0) client.write(backendHead);
+      if (head.length > 0) upgraded.write(head);
+      relay(client, upgraded).then(() => resolve());
+    });
+    exchange.once("response", (res: IncomingMessage) => {
+      client.off("close", clientLeft);
+      client.write(formatHead(statusLine(res), declinedHeaders(res.headers, offer.forwarded.via)));
+      // Whatever else the client sends is read and dropped, so its end of the
+      // stream arrives and the socket can close.
+      client.resume();
+      pipeline(res, client, () => {
+        backend.destroy();
+        resolve();
+      });
+    });
+    exchange.end();
+  });
+}
+
+function statusLine(res: IncomingMessage): string {
+  return `HTTP/1.1 ${res.statusCode} ${res.statusMessage}`;
+}
+
+/** The backend's answer as a plain response on a connection that closes after it. */
+function declinedHeaders(headers: IncomingHttpHeaders, via: string): string[] {
+  const out: string[] = [];
+  for (const [name, value] of Object.entries(responseHeadersForClient(headers, via))) {
+    if (value === undefined) continue;
+    for (const one of Array.isArray(value) ? value : [value]) out.push(name, one);
+  }
+  // Without Transfer-Encoding or Content-Length, the body ends with the connection.
+  out.push("connection", "close");
+  return out;
+}
+
+function formatHead(startLine: string, headers: readonly string[]): string {
+  let text = `${startLine}\r\n`;
   for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
-  backend.write(`${text}\r\n`);
-  if (head.length > 0) backend.write(head);
-  return relay(client, backend);
+  return `${text}\r\n`;
 }

@@ -4,47 +4,85 @@
 // hooks of the proxy core apply to every pooled connection, TCP or Unix.
 // The key is part of the pool's identity so that the resolver's
 // onConnect/onDisconnect and activity tracking see the right resource.
+// Keys come from clients (every Host under a wildcard route is one) and
+// endpoints change on reload, so a pool that serves no request for a whole
+// keep-alive period is closed; the next request for its key makes a new one.
 import { Pool } from "undici";
 import { type BackendRouter, formatEndpoint, type Route, undiciConnector } from "../core/index.ts";
 
 export interface PoolOptions {
   /** Most connections open to one backend per route (default 128). */
   readonly connections?: number;
-  /** How long an unused pooled connection stays open (default 4 s). */
+  /** How long an unused pooled connection, or an unused pool, stays open (default 4 s). */
   readonly keepAliveTimeoutMs?: number;
 }
 
+interface PoolEntry {
+  readonly pool: Pool;
+  /** Asked for since the last sweep. */
+  used: boolean;
+}
+
 export class BackendPools {
-  readonly #pools = new Map<string, Pool>();
+  readonly #pools = new Map<string, PoolEntry>();
   readonly #options: PoolOptions;
   readonly #router: BackendRouter;
+  readonly #keepAliveMs: number;
+  #sweeper: NodeJS.Timeout | undefined;
 
   constructor(router: BackendRouter, options: PoolOptions = {}) {
     this.#router = router;
     this.#options = options;
+    this.#keepAliveMs = options.keepAliveTimeoutMs ?? 4000;
   }
 
   /** The pool that serves `route`. */
   poolFor(route: Route): Pool {
     const name = `${route.key} ${formatEndpoint(route.endpoint)}`;
-    let pool = this.#pools.get(name);
-    if (!pool) {
+    let entry = this.#pools.get(name);
+    if (!entry) {
       // The origin only names the pool: the connector decides where bytes go.
-      pool = new Pool("http://backend.invalid", {
+      const pool = new Pool("http://backend.invalid", {
         connect: undiciConnector(this.#router, route, { protocol: "http" }),
         connections: this.#options.connections ?? 128,
-        keepAliveTimeout: this.#options.keepAliveTimeoutMs ?? 4000,
+        keepAliveTimeout: this.#keepAliveMs,
         pipelining: 1,
       });
-      this.#pools.set(name, pool);
+      entry = { pool, used: true };
+      this.#pools.set(name, entry);
+      if (this.#sweeper === undefined) {
+        this.#sweeper = setInterval(this.#sweep, this.#keepAliveMs);
+        this.#sweeper.unref();
+      }
     }
-    return pool;
+    entry.used = true;
+    return entry.pool;
   }
 
   /** Closes every pool once its requests in flight have finished. */
   async close(): Promise<void> {
-    const pools = [...this.#pools.values()];
+    this.#stopSweeping();
+    const pools = [...this.#pools.values()].map((entry) => entry.pool);
     this.#pools.clear();
     await Promise.all(pools.map((pool) => pool.close()));
+  }
+
+  /** Closes the pools nobody asked for since the last sweep and that have nothing in flight. */
+  readonly #sweep = (): void => {
+    for (const [name, entry] of this.#pools) {
+      if (entry.used || entry.pool.stats.size > 0) {
+        entry.used = false;
+        continue;
+      }
+      this.#pools.delete(name);
+      // It is idle: closing only ends its keep-alive connections.
+      entry.pool.close().catch(() => {});
+    }
+    if (this.#pools.size === 0) this.#stopSweeping();
+  };
+
+  #stopSweeping(): void {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
   }
 }

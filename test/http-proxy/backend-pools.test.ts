@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import type { RequestListener } from "node:http";
+import { after, test } from "node:test";
+import type { Pool } from "undici";
+import { BackendRouter, LOOPBACK_RANGES, StaticResolver } from "../../src/proxy/core/index.ts";
+import { BackendPools } from "../../src/proxy/http/backend-pools.ts";
+import { startBackend } from "./harness.ts";
+
+const cleanups: (() => Promise<void> | void)[] = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+/** Pools with a one-second keep-alive, for routes `key` to a backend running `handler`. */
+async function poolsServing(key: string, handler: RequestListener) {
+  const backend = await startBackend(handler);
+  cleanups.push(() => backend.close());
+  const router = new BackendRouter({
+    resolver: new StaticResolver({ [key]: backend.endpoint }),
+    ssrf: { allow: LOOPBACK_RANGES },
+  });
+  const pools = new BackendPools(router, { keepAliveTimeoutMs: 1000 });
+  cleanups.push(() => pools.close());
+  return { router, pools };
+}
+
+test("pools of hosts that stopped sending requests are closed; a new request gets a fresh one", async (t) => {
+  // The idle sweep runs on an interval; ticking it by hand keeps the test independent of speed.
+  t.mock.timers.enable({ apis: ["setInterval"] });
+  // A wildcard route: every distinct Host is a route key of its own.
+  const { router, pools } = await poolsServing("*.app.test", (_req, res) => res.end("ok"));
+  const get = async (host: string): Promise<Pool> => {
+    const pool = pools.poolFor(await router.route(host, { protocol: "http" }));
+    const response = await pool.request({ path: "/", method: "GET" });
+    assert.equal(await response.body.text(), "ok");
+    return pool;
+  };
+
+  const first: Pool[] = [];
+  for (let i = 0; i < 20; i += 1) first.push(await get(`host${i}.app.test`));
+  t.mock.timers.tick(1000);
+  const kept = await get("host0.app.test");
+  t.mock.timers.tick(1000);
+
+  assert.equal(kept, first[0], "a pool in use is kept");
+  assert.ok(!kept.closed);
+  assert.ok(
+    first.slice(1).every((pool) => pool.closed),
+    "pools unused for a whole sweep are closed",
+  );
+  const again = await get("host1.app.test");
+  assert.notEqual(again, first[1]);
+  assert.ok(!again.closed);
+});
+
+test("a pool with a response still streaming is not closed however long it takes", async (t) => {
+  t.mock.timers.enable({ apis: ["setInterval"] });
+  let finish: (() => void) | undefined;
+  const { router, pools } = await poolsServing("slow.test", (_req, res) => {
+    res.write("first ");
+    finish = () => res.end("last");
+  });
+
+  const pool = pools.poolFor(await router.route("slow.test", { protocol: "http" }));
+  const response = await pool.request({ path: "/", method: "GET" });
+  for (let sweep = 0; sweep < 3; sweep += 1) t.mock.timers.tick(1000);
+  assert.ok(!pool.closed);
+  finish?.();
+  assert.equal(await response.body.text(), "first last");
+});

@@ -74,7 +74,7 @@ export class ActivationSocket {
     socket.once("close", () => clearTimeout(limit));
     socket.once("resume", () => clearTimeout(limit));
     this.#waking ??= this.#wake().then(
-      () => this.#handOver(),
+      () => this.handOver(),
       () => {
         this.#waking = undefined;
         for (const waiting of this.#waiting.splice(0)) waiting.destroy();
@@ -82,8 +82,12 @@ export class ActivationSocket {
     );
   }
 
-  /** The service now owns the path: relay what waited here to it, and stop listening. */
-  #handOver(): void {
+  /**
+   * The service now owns the path: relay what waited here to it, and stop
+   * listening. Called after every wake-up, whoever asked for it, so that the
+   * next listen() takes the path back instead of keeping a stale server. Idempotent.
+   */
+  handOver(): void {
     const server = this.#server;
     this.#server = undefined;
     this.#waking = undefined;

@@ -211,6 +211,7 @@ export class ServiceSupervisor {
       this.#lastActivity = { at: Date.now(), requests: -1 };
       this.#coldStarts += 1;
       await this.#startAll("replace");
+      this.#activation?.handOver();
     });
   }
 

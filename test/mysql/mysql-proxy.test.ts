@@ -14,6 +14,13 @@ import {
   StaticResolver,
   type StaticRoutes,
 } from "../../src/proxy/core/index.ts";
+import {
+  CLIENT_CONNECT_WITH_DB,
+  CLIENT_PLUGIN_AUTH,
+  CLIENT_PROTOCOL_41,
+  CLIENT_SECURE_CONNECTION,
+} from "../../src/proxy/mysql/capabilities.ts";
+import { encodeHandshakeResponse } from "../../src/proxy/mysql/handshake-response.ts";
 import { MysqlProxy, type MysqlProxyOptions } from "../../src/proxy/mysql/index.ts";
 import { encodePacket } from "../../src/proxy/mysql/packet.ts";
 import { makeCertificate, type TestCertificate } from "../support/certificates.ts";
@@ -217,6 +224,81 @@ describe("MySQL proxy with real clients and servers", () => {
       a.status === "rejected" ? (a.reason as { errno: number }).errno : 0,
     );
     assert.deepEqual(codes.sort(), [1040, 2003]);
+  });
+
+  /** A resolver whose `key` sleeps until `wakeUp()`; other keys route as usual. */
+  function sleepingRoute(key: string): { resolver: Resolver; wakeUp(): void } {
+    let awake = false;
+    const routesOnly = new StaticResolver(routes);
+    return {
+      resolver: {
+        resolve(asked) {
+          if (asked === key) return { endpoint: "127.0.0.1:3306", asleep: !awake };
+          return routesOnly.resolve(asked);
+        },
+      },
+      wakeUp() {
+        awake = true;
+      },
+    };
+  }
+
+  /** A raw client's HandshakeResponse41 as root for `database`. */
+  function handshakeResponse(database: string): Buffer {
+    return encodePacket(
+      1,
+      encodeHandshakeResponse({
+        capabilities:
+          CLIENT_PROTOCOL_41 |
+          CLIENT_SECURE_CONNECTION |
+          CLIENT_PLUGIN_AUTH |
+          CLIENT_CONNECT_WITH_DB,
+        maxPacketSize: 1 << 24,
+        characterSet: 45,
+        user: Buffer.from("root"),
+        authResponse: Buffer.alloc(0),
+        database: Buffer.from(database),
+        authPlugin: "mysql_native_password",
+        attributes: undefined,
+      }),
+    );
+  }
+
+  test("bytes a client streams while its route wakes are not buffered without bound", async () => {
+    const sleeping = sleepingRoute(dbMain);
+    const { port: coldPort } = await startProxy(
+      { handshakeTimeoutMs: 60_000 },
+      {
+        resolver: sleeping.resolver,
+        cache: false,
+        coldStart: { timeoutMs: 60_000, pollIntervalMs: 20 },
+      },
+    );
+    const connection = await rawConnect(coldPort);
+    connection.socket.write(handshakeResponse(dbMain));
+    // Junk behind the handshake response, one chunk at a time. A proxy that
+    // stops reading leaves a write pending (the kernel's buffers fill) long
+    // before 24 MiB; one that buffers takes it all.
+    const socket = connection.socket;
+    const chunk = Buffer.alloc(64 * 1024, 0x41);
+    let sent = 0;
+    let stalled = false;
+    while (sent < 24 * 1024 * 1024 && !stalled) {
+      stalled = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(true), 5000);
+        socket.write(chunk, () => {
+          clearTimeout(timer);
+          resolve(false);
+        });
+      });
+      sent += chunk.length;
+    }
+    assert.ok(stalled, `the proxy took ${sent} bytes it had no use for`);
+    // Once the route wakes, the proxy asks for the backend's scramble and
+    // reads the junk as an oversized packet.
+    sleeping.wakeUp();
+    assert.equal((await connection.channel.read())?.payload[0], 0xfe);
+    assert.equal(await errorOrClose(connection), 1043);
   });
 
   test("the mariadb CLI: root, a password user, wrong password, unknown and missing database", async () => {

@@ -44,7 +44,10 @@ export async function relayAuthentication(
     for (;;) {
       const packet = await client.read();
       if (!packet) return;
-      backend.write(nextSequence(packet.sequence, -offset), packet.payload);
+      // A client that sends faster than the backend reads waits its turn.
+      if (!backend.write(nextSequence(packet.sequence, -offset), packet.payload)) {
+        await backend.drained();
+      }
     }
   })();
   // When the client goes away mid-exchange, closing the backend ends the

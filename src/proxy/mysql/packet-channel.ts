@@ -1,7 +1,10 @@
 // Reads whole packets from a socket while the proxy still inspects traffic
 // (the handshake). `release()` stops reading and hands back the bytes that
 // arrived after the last packet read, so that a raw relay can take over
-// without losing any.
+// without losing any. Between reads the socket is paused, so a peer that
+// sends while the proxy is busy elsewhere (routing, waking a backend) is held
+// back by TCP instead of filling memory.
+import { once } from "node:events";
 import type { Duplex } from "node:stream";
 import { MalformedPacketError } from "./malformed-packet-error.ts";
 import { encodePacket, HEADER_SIZE, type Packet } from "./packet.ts";
@@ -17,7 +20,9 @@ export class ChannelClosedError extends Error {
 export class PacketChannel {
   readonly socket: Duplex;
   readonly #maxPayload: number;
-  #buffered: Buffer = Buffer.alloc(0);
+  /** Bytes received and not yet read, in arrival order; joined only to cut a packet. */
+  #chunks: Buffer[] = [];
+  #bufferedBytes = 0;
   #waiter: { resolve(packet: Packet | undefined): void; reject(error: Error): void } | undefined;
   #failure: Error | undefined;
   #released = false;
@@ -39,16 +44,24 @@ export class PacketChannel {
     return new Promise((resolve, reject) => {
       this.#waiter = { resolve, reject };
       this.#deliver();
+      if (this.#waiter) this.socket.resume();
     });
   }
 
-  write(sequence: number, payload: Buffer): void {
-    this.socket.write(encodePacket(sequence, payload));
+  /** Writes a packet; false when the socket's buffer is full (see `drained`). */
+  write(sequence: number, payload: Buffer): boolean {
+    return this.socket.write(encodePacket(sequence, payload));
   }
 
-  /** Bytes received but not yet read as packets. */
-  get bufferedBytes(): number {
-    return this.#buffered.length;
+  /** Resolves once the socket takes writes again, or has closed. */
+  async drained(): Promise<void> {
+    if (!this.socket.writableNeedDrain || this.socket.destroyed) return;
+    const stop = new AbortController();
+    await Promise.race([
+      once(this.socket, "drain", { signal: stop.signal }),
+      once(this.socket, "close", { signal: stop.signal }),
+    ]).catch(() => {});
+    stop.abort();
   }
 
   /**
@@ -65,14 +78,18 @@ export class PacketChannel {
     const waiter = this.#waiter;
     this.#waiter = undefined;
     waiter?.resolve(undefined);
-    const rest = this.#buffered;
-    this.#buffered = Buffer.alloc(0);
+    const rest = Buffer.concat(this.#chunks);
+    this.#chunks = [];
+    this.#bufferedBytes = 0;
     return rest;
   }
 
   readonly #onData = (chunk: Buffer): void => {
-    this.#buffered = this.#buffered.length === 0 ? chunk : Buffer.concat([this.#buffered, chunk]);
+    this.#chunks.push(chunk);
+    this.#bufferedBytes += chunk.length;
     this.#deliver();
+    // Nobody is reading: leave the rest in the kernel until someone does.
+    if (!this.#waiter) this.socket.pause();
   };
 
   readonly #onEnd = (error?: unknown): void => {
@@ -100,19 +117,26 @@ export class PacketChannel {
   }
 
   #take(): Packet | undefined {
-    if (this.#buffered.length < HEADER_SIZE) return undefined;
-    const length = this.#buffered.readUIntLE(0, 3);
+    if (this.#bufferedBytes < HEADER_SIZE) return undefined;
+    const header = this.#front(HEADER_SIZE);
+    const length = header.readUIntLE(0, 3);
     if (length > this.#maxPayload) {
       throw new MalformedPacketError(
         `a ${length}-byte packet exceeds the ${this.#maxPayload}-byte handshake limit`,
       );
     }
-    if (this.#buffered.length < HEADER_SIZE + length) return undefined;
-    const packet = {
-      sequence: this.#buffered[3]!,
-      payload: this.#buffered.subarray(HEADER_SIZE, HEADER_SIZE + length),
-    };
-    this.#buffered = this.#buffered.subarray(HEADER_SIZE + length);
-    return packet;
+    const size = HEADER_SIZE + length;
+    if (this.#bufferedBytes < size) return undefined;
+    const bytes = this.#front(size);
+    this.#chunks[0] = bytes.subarray(size);
+    if (this.#chunks[0].length === 0) this.#chunks.shift();
+    this.#bufferedBytes -= size;
+    return { sequence: bytes[3]!, payload: bytes.subarray(HEADER_SIZE, size) };
+  }
+
+  /** The first chunk, made to hold at least `size` bytes (all buffered bytes are that many). */
+  #front(size: number): Buffer {
+    if (this.#chunks[0]!.length < size) this.#chunks = [Buffer.concat(this.#chunks)];
+    return this.#chunks[0]!;
   }
 }

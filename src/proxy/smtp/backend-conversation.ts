@@ -58,10 +58,20 @@ export class BackendConversation {
     const plain = this.#detach();
     const secure = tlsConnect({ ...options, socket: plain });
     await new Promise<void>((resolve, reject) => {
-      secure.once("secureConnect", resolve);
-      secure.once("error", (error) =>
-        reject(new BackendSmtpError("TLS to the backend failed", { cause: error })),
-      );
+      // A backend that never finishes the handshake is given up like one
+      // that does not answer; destroying the socket closes the connection.
+      const timer = setTimeout(() => {
+        secure.destroy();
+        reject(new BackendSmtpError(`TLS to the backend took over ${this.#timeoutMs} ms`));
+      }, this.#timeoutMs);
+      secure.once("secureConnect", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      secure.once("error", (error) => {
+        clearTimeout(timer);
+        reject(new BackendSmtpError("TLS to the backend failed", { cause: error }));
+      });
     });
     this.#socket = secure;
     this.#attach(secure);

@@ -172,8 +172,9 @@ export class Orchestrator {
     return this.#stopping;
   }
 
-  /** Rolling reload of one service, or of all in start order. */
+  /** Rolling reload of one service, or of all in start order; refused once stopping. */
   async reload(service?: string): Promise<void> {
+    if (this.#stopping) throw new ControlError("the orchestrator is stopping: nothing to reload");
     const names = service === undefined ? this.#waves.flat() : [this.#supervisor(service).name];
     for (const name of names) await this.supervisors.get(name)!.reload();
   }

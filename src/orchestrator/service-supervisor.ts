@@ -77,7 +77,7 @@ export class ServiceSupervisor {
   #restarts = 0;
   #coldStarts = 0;
   #lastLines: string[] = [];
-  /** Aborted when the service is stopped: cancels pending restarts. */
+  /** Aborted when the service is stopped: cancels pending restarts and refuses reloads until start(). */
   #running = new AbortController();
   #queue: Promise<unknown> = Promise.resolve();
   #idleTimer: NodeJS.Timeout | undefined;
@@ -137,13 +137,8 @@ export class ServiceSupervisor {
     return this.#serialize(async () => {
       this.#running = new AbortController();
       this.#reason = undefined;
-      if (this.#activation) {
-        await this.#activation.listen();
-        this.#setStatus("sleeping");
-        this.#idleTimer = setInterval(() => this.#checkIdle(), IDLE_CHECK_MS).unref();
-        return;
-      }
-      await this.#startAll("fresh");
+      if (this.#activation) await this.#goToSleep();
+      else await this.#startAll("fresh");
     });
   }
 
@@ -163,20 +158,18 @@ export class ServiceSupervisor {
 
   /**
    * Rolling reload, one instance at a time: a new process takes the socket
-   * over once ready, then the old one drains. An errored or stopped service
-   * starts from scratch.
+   * over once ready, then the old one drains. An errored service, or one
+   * that stopped on its own, starts from scratch; one stopped by stop() stays so.
    */
   reload(): Promise<void> {
     return this.#serialize(async () => {
+      if (this.#running.signal.aborted) throw new Error(`${this.name} is stopped`);
       if (this.#status === "sleeping" || this.#status === "stopping") return;
       if (this.#status === "errored" || this.#status === "stopped") {
         this.#policy.reset();
-        this.#running = new AbortController();
         this.#reason = undefined;
-        if (this.#activation) {
-          await this.#activation.listen();
-          this.#setStatus("sleeping");
-        } else await this.#startAll("fresh");
+        if (this.#activation) await this.#goToSleep();
+        else await this.#startAll("fresh");
         return;
       }
       this.#setStatus("reloading");
@@ -260,6 +253,14 @@ export class ServiceSupervisor {
     const result = this.#queue.then(operation);
     this.#queue = result.catch(() => {});
     return result;
+  }
+
+  /** An on-demand service's rest: its activation socket holds the path, the idle check runs. */
+  async #goToSleep(): Promise<void> {
+    await this.#activation!.listen();
+    this.#setStatus("sleeping");
+    clearInterval(this.#idleTimer);
+    this.#idleTimer = setInterval(() => this.#checkIdle(), IDLE_CHECK_MS).unref();
   }
 
   async #startAll(listen: HostSettings["listen"]): Promise<void> {

@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
-import { stat } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
 import { request } from "undici";
-import { eventually, runOrchestrator, workerService } from "./harness.ts";
+import { parseConfig } from "../../src/orchestrator/config-file.ts";
+import { ServiceSupervisor } from "../../src/orchestrator/service-supervisor.ts";
+import { ensureSocketDir, loadOrCreateToken, tokenPathFor } from "../../src/security/index.ts";
+import { eventually, runOrchestrator, tempDir, workerService } from "./harness.ts";
 
 type Pid = { pid: number };
 
@@ -39,4 +42,58 @@ test("an on-demand service woken by the proxy keeps its socket after an idle sto
   assert.equal(supervisor.status, "running");
   const answer = (await run.client.request("lazy", "GET", "/pid")) as Pid;
   assert.equal(answer.pid, supervisor.snapshot().instances[0]!.pid);
+});
+
+test("after a stop, a reload or a wake-up starts nothing", async () => {
+  await using run = await runOrchestrator({
+    services: {
+      api: workerService("api"),
+      lazy: workerService("lazy", { onDemand: { idleMs: 60_000 } }),
+    },
+  });
+  await run.orchestrator.stop();
+  await assert.rejects(run.orchestrator.reload(), /stopping/);
+  const [api, lazy] = [...run.orchestrator.supervisors.values()];
+  await assert.rejects(api!.reload(), /api is stopped/);
+  await assert.rejects(lazy!.wake(), /lazy is stopped/);
+  for (const service of run.orchestrator.status()) {
+    assert.equal(service.status, "stopped");
+    assert.deepEqual(service.instances, []);
+  }
+});
+
+test("an on-demand service started by a reload still sleeps when idle", async () => {
+  const dir = await tempDir("on-demand-reload");
+  const socketDir = join(dir, "sockets");
+  const config = parseConfig(
+    {
+      services: { lazy: workerService("lazy", { onDemand: { idleMs: 1000 } }) },
+      socketDir,
+      logs: { dir: join(dir, "logs") },
+    },
+    join(dir, "nexus.config.ts"),
+  );
+  const supervisor = new ServiceSupervisor({
+    name: "lazy",
+    config: config.services.lazy!,
+    socketDir,
+    tokenFile: undefined,
+    logs: config.logs,
+    onEvent: () => {},
+  });
+  try {
+    // No socket directory yet: the start cannot take the socket and leaves the service stopped.
+    await assert.rejects(supervisor.start());
+    assert.equal(supervisor.status, "stopped");
+    await ensureSocketDir(socketDir);
+    await loadOrCreateToken(tokenPathFor(socketDir));
+    await supervisor.reload();
+    assert.equal(supervisor.status, "sleeping");
+    await supervisor.wake();
+    await eventually("idle stop", () => supervisor.status === "sleeping");
+  } finally {
+    await supervisor.stop();
+    supervisor.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -72,9 +72,9 @@ export class SmtpProxy {
     return this.#listener.listen(port, host);
   }
 
-  async close(): Promise<void> {
-    for (const session of this.#sessions) session.destroy();
-    await this.#listener.close();
+  /** Stops accepting; open sessions get up to `timeoutMs` to end. */
+  close(timeoutMs?: number): Promise<void> {
+    return this.#listener.close(timeoutMs);
   }
 
   #open(socket: Socket): void {

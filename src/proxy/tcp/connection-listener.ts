@@ -1,6 +1,6 @@
 // A TCP listener that keeps track of its open connections, so that a proxy
-// can refuse connections beyond a limit in its own protocol's words and close
-// everything on shutdown. Shared by the SMTP, TLS and port proxies.
+// can refuse connections beyond a limit in its own protocol's words and drain
+// on shutdown. Shared by the SMTP, TLS and port proxies.
 import { once } from "node:events";
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 
@@ -13,10 +13,17 @@ export interface ConnectionListenerOptions {
   readonly onRefused?: (socket: Socket) => void;
 }
 
+/** How long close() lets open connections finish by default, in ms. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+
 export class ConnectionListener {
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
+  /** Refused connections still being told why; closed too at the drain deadline. */
+  readonly #refused = new Set<Socket>();
   readonly #options: ConnectionListenerOptions;
+  /** Resolves once the server is closed and every connection has ended. */
+  #closed: Promise<void> | undefined;
 
   constructor(options: ConnectionListenerOptions) {
     this.#options = options;
@@ -34,13 +41,21 @@ export class ConnectionListener {
     return this.#server.address() as AddressInfo;
   }
 
-  /** Stops accepting and destroys every open connection. */
-  async close(): Promise<void> {
-    const closed = this.#server.listening
-      ? new Promise<void>((resolve) => this.#server.close(() => resolve()))
-      : Promise.resolve();
-    for (const socket of this.#sockets) socket.destroy();
-    await closed;
+  /**
+   * Stops accepting at once, lets open connections end on their own for up
+   * to `timeoutMs`, then destroys those still open.
+   */
+  async close(timeoutMs = DEFAULT_DRAIN_TIMEOUT_MS): Promise<void> {
+    // The server's close callback runs once its last connection has ended.
+    this.#closed ??= new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const deadline = setTimeout(() => {
+      for (const socket of [...this.#sockets, ...this.#refused]) socket.destroy();
+    }, timeoutMs);
+    try {
+      await this.#closed;
+    } finally {
+      clearTimeout(deadline);
+    }
   }
 
   #accept(socket: Socket): void {
@@ -49,6 +64,8 @@ export class ConnectionListener {
     socket.on("error", () => socket.destroy());
     const limit = this.#options.maxConnections ?? Number.POSITIVE_INFINITY;
     if (this.#sockets.size >= limit) {
+      this.#refused.add(socket);
+      socket.once("close", () => this.#refused.delete(socket));
       if (this.#options.onRefused) this.#options.onRefused(socket);
       else socket.destroy();
       return;

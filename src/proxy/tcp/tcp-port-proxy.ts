@@ -38,8 +38,9 @@ export class TcpPortProxy {
     return address;
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.#listeners.map((listener) => listener.close()));
+  /** Stops accepting on every port; open connections get up to `timeoutMs` to end. */
+  async close(timeoutMs?: number): Promise<void> {
+    await Promise.all(this.#listeners.map((listener) => listener.close(timeoutMs)));
     this.#listeners.length = 0;
   }
 

@@ -48,8 +48,9 @@ export class TlsSniProxy {
     return this.#listener.listen(port, host);
   }
 
-  close(): Promise<void> {
-    return this.#listener.close();
+  /** Stops accepting; open connections get up to `timeoutMs` to end. */
+  close(timeoutMs?: number): Promise<void> {
+    return this.#listener.close(timeoutMs);
   }
 
   async #handle(client: Socket): Promise<void> {

@@ -4,6 +4,9 @@
 // of SHA256(SHA256(password)), and full authentication with its RSA key
 // (the client asks for the public key and sends the password encrypted).
 // After OK it answers COM_PING and closes on COM_QUIT; nothing else.
+// The user CLEARTEXT_USER is switched to mysql_clear_password instead, as a
+// PAM account would be. The server notes whether the password ever reached
+// it in clear.
 import {
   constants,
   createHash,
@@ -17,6 +20,7 @@ import { PROXY_CAPABILITIES } from "../../src/proxy/mysql/capabilities.ts";
 import { encodeErr } from "../../src/proxy/mysql/err-packet.ts";
 import { encodeGreeting } from "../../src/proxy/mysql/greeting.ts";
 import { parseHandshakeResponse } from "../../src/proxy/mysql/handshake-response.ts";
+import type { Packet } from "../../src/proxy/mysql/packet.ts";
 import { PacketChannel } from "../../src/proxy/mysql/packet-channel.ts";
 
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest();
@@ -24,11 +28,17 @@ const xor = (a: Buffer, b: Buffer) => Buffer.from(a.map((byte, i) => byte ^ b[i 
 const OK = Buffer.from([0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00]);
 const FAST_AUTH_SUCCESS = Buffer.from([0x01, 0x03]);
 const PERFORM_FULL_AUTH = Buffer.from([0x01, 0x04]);
+const SWITCH_TO_CLEARTEXT = Buffer.from("\xfemysql_clear_password\0", "latin1");
+
+/** The user whose password the server asks for in clear. */
+export const CLEARTEXT_USER = "clearuser";
 
 export interface CachingSha2Server {
   readonly endpoint: string;
   /** How each successful login went, in order. */
-  readonly logins: ("fast" | "full")[];
+  readonly logins: ("fast" | "full" | "cleartext")[];
+  /** True once a client sent the password itself, unencrypted. */
+  readonly cleartextSeen: boolean;
   close(): Promise<void>;
 }
 
@@ -39,7 +49,7 @@ export async function startCachingSha2Server(
   const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const pem = Buffer.from(publicKey.export({ type: "spki", format: "pem" }));
   const passwordHash = sha256(sha256(Buffer.from(password)));
-  const state = { cached: false, logins: [] as ("fast" | "full")[] };
+  const state: State = { cached: false, logins: [], cleartextSeen: false };
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
@@ -55,6 +65,9 @@ export async function startCachingSha2Server(
   return {
     endpoint: `127.0.0.1:${port}`,
     logins: state.logins,
+    get cleartextSeen() {
+      return state.cleartextSeen;
+    },
     async close() {
       for (const socket of sockets) socket.destroy();
       server.close();
@@ -69,11 +82,26 @@ interface Secrets {
   pem: Buffer;
   privateKey: KeyObject;
   passwordHash: Buffer;
-  state: { cached: boolean; logins: ("fast" | "full")[] };
+  state: State;
+}
+
+interface State {
+  cached: boolean;
+  logins: ("fast" | "full" | "cleartext")[];
+  cleartextSeen: boolean;
 }
 
 async function serve(socket: Socket, secrets: Secrets): Promise<void> {
-  const channel = new PacketChannel(socket, 1 << 20);
+  const packets = new PacketChannel(socket, 1 << 20);
+  const cleartext = Buffer.from(secrets.password);
+  const channel: Channel = {
+    write: (sequence: number, payload: Buffer) => packets.write(sequence, payload),
+    async read() {
+      const packet = await packets.read();
+      if (packet?.payload.includes(cleartext)) secrets.state.cleartextSeen = true;
+      return packet;
+    },
+  };
   const scramble = Buffer.from("0123456789abcdefghij");
   channel.write(
     0,
@@ -101,6 +129,14 @@ async function serve(socket: Socket, secrets: Secrets): Promise<void> {
     );
     socket.end();
   };
+  if (response.user.toString() === CLEARTEXT_USER) {
+    channel.write(2, SWITCH_TO_CLEARTEXT);
+    const answer = await channel.read();
+    if (answer?.payload.toString() !== `${secrets.password}\0`) return deny(4);
+    channel.write(4, OK);
+    secrets.state.logins.push("cleartext");
+    return serveCommands(socket, channel);
+  }
   const userMatches = response.user.toString() === secrets.user;
   if (!userMatches || response.authPlugin !== "caching_sha2_password") return deny(2);
   // Fast path: the proof is SHA256(pw) XOR SHA256(SHA256(SHA256(pw)) + scramble).
@@ -129,6 +165,15 @@ async function serve(socket: Socket, secrets: Secrets): Promise<void> {
     secrets.state.cached = true;
     secrets.state.logins.push("full");
   }
+  await serveCommands(socket, channel);
+}
+
+interface Channel {
+  write(sequence: number, payload: Buffer): void;
+  read(): Promise<Packet | undefined>;
+}
+
+async function serveCommands(socket: Socket, channel: Channel): Promise<void> {
   for (;;) {
     const command = await channel.read();
     if (!command || command.payload[0] === 0x01 /* COM_QUIT */) break;

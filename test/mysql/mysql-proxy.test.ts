@@ -25,7 +25,11 @@ import { MysqlProxy, type MysqlProxyOptions } from "../../src/proxy/mysql/index.
 import { encodePacket } from "../../src/proxy/mysql/packet.ts";
 import { makeCertificate, type TestCertificate } from "../support/certificates.ts";
 import { mariadb, requireService } from "../support/services.ts";
-import { type CachingSha2Server, startCachingSha2Server } from "./caching-sha2-server.ts";
+import {
+  type CachingSha2Server,
+  CLEARTEXT_USER,
+  startCachingSha2Server,
+} from "./caching-sha2-server.ts";
 import { type MariadbInstance, startMariadb } from "./mariadb-instance.ts";
 import { errorOrClose, mariadbCli, rawConnect } from "./mysql-clients.ts";
 
@@ -531,6 +535,45 @@ describe("MySQL proxy with real clients and servers", () => {
     await assert.rejects(mysql.createConnection({ ...options, password: "wrong" }), {
       errno: 1045,
     });
+  });
+
+  test("exchanges that would carry a password in clear to the backend are refused with 1251", async () => {
+    const server = await startCachingSha2Server("sha2user", "sha2-Secret");
+    try {
+      const toServer = { resolver: new StaticResolver({ nexus_clear: server.endpoint }) };
+      const tls = { cert: certificate.cert, key: certificate.key };
+      const { port: secure } = await startProxy({ tls }, toServer);
+      const { port: plain } = await startProxy({}, toServer);
+      const options = { host: "127.0.0.1", password: "sha2-Secret", database: "nexus_clear" };
+      const onTls = { ...options, port: secure, ssl: { ca: certificate.cert } };
+      // mysql_clear_password, as a PAM account asks for it: refused even to
+      // a client on TLS, which would trust the channel.
+      for (const client of [onTls, { ...options, port: plain }]) {
+        await assert.rejects(
+          mysql.createConnection({ ...client, user: CLEARTEXT_USER, enableCleartextPlugin: true }),
+          { errno: 1251, sqlState: "08004", message: /mysql_clear_password.*in clear/ },
+        );
+      }
+      // caching_sha2_password full authentication: a client on TLS would
+      // send its password bare.
+      await assert.rejects(mysql.createConnection({ ...onTls, user: "sha2user" }), {
+        errno: 1251,
+        message: /caching_sha2_password full authentication.*in clear/,
+      });
+      assert.equal(server.cleartextSeen, false);
+      assert.deepEqual(server.logins, []);
+      // Without TLS the client encrypts it with the server's key: allowed.
+      const connection = await mysql.createConnection({
+        ...options,
+        port: plain,
+        user: "sha2user",
+      });
+      await connection.end();
+      assert.deepEqual(server.logins, ["full"]);
+      assert.equal(server.cleartextSeen, false);
+    } finally {
+      await server.close();
+    }
   });
 
   test("a backend address the SSRF guard blocks gets 1044", async () => {

@@ -17,6 +17,7 @@ import {
   missingCapabilities,
   PROXY_CAPABILITIES,
 } from "../../src/proxy/mysql/capabilities.ts";
+import { CleartextGuard } from "../../src/proxy/mysql/cleartext-guard.ts";
 import { encodeErr } from "../../src/proxy/mysql/err-packet.ts";
 import { encodeGreeting, type Greeting, parseGreeting } from "../../src/proxy/mysql/greeting.ts";
 import {
@@ -220,4 +221,48 @@ test("a packet channel refuses a packet larger than its limit and hands back unr
   other.write(Buffer.concat([encodePacket(1, Buffer.from("ab")), Buffer.from([9, 9])]));
   assert.deepEqual((await reader.read())?.payload, Buffer.from("ab"));
   assert.deepEqual(reader.release(), Buffer.from([9, 9]));
+});
+
+test("the cleartext guard reads any backend auth packet and refuses only cleartext steps", () => {
+  const authSwitch = (plugin: string, data: Uint8Array) =>
+    Buffer.concat([Buffer.from(`\xfe${plugin}\0`, "latin1"), data]);
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.uint8Array({ maxLength: 60 }).map((bytes) => Buffer.from(bytes)),
+        {
+          maxLength: 6,
+        },
+      ),
+      fc.boolean(),
+      (payloads, clientOnTls) => {
+        const guard = new CleartextGuard(clientOnTls);
+        for (const payload of payloads) guard.inspect(payload);
+      },
+    ),
+  );
+  fc.assert(
+    fc.property(
+      fc.constantFrom("mysql_clear_password", "dialog"),
+      fc.uint8Array({ maxLength: 40 }),
+      fc.boolean(),
+      (plugin, data, clientOnTls) => {
+        const refusal = new CleartextGuard(clientOnTls).inspect(authSwitch(plugin, data));
+        assert.equal(refusal?.code, 1251);
+      },
+    ),
+  );
+  const fullAuthentication = Buffer.from([0x01, 0x04]);
+  for (const clientOnTls of [false, true]) {
+    const guard = new CleartextGuard(clientOnTls);
+    assert.equal(
+      guard.inspect(authSwitch("caching_sha2_password", Buffer.alloc(20, 1))),
+      undefined,
+    );
+    assert.equal(guard.inspect(fullAuthentication)?.code, clientOnTls ? 1251 : undefined);
+    const sha256 = new CleartextGuard(clientOnTls).inspect(
+      authSwitch("sha256_password", Buffer.alloc(20, 1)),
+    );
+    assert.equal(sha256?.code, clientOnTls ? 1251 : undefined);
+  }
 });

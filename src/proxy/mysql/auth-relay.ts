@@ -6,10 +6,11 @@
 // exchange (AuthSwitchRequest, AuthMoreData for caching_sha2_password fast
 // and full authentication, public keys, passwords encrypted by the client)
 // passes through unchanged except for its sequence id, until the backend
-// says OK or ERR. The proxy keeps nothing of it. (Only a TLS client doing
-// caching_sha2_password full authentication sends its password in clear,
-// and then through the proxy, as it would to the server.)
-import { ERR_HEADER, OK_HEADER } from "./err-packet.ts";
+// says OK or ERR. The proxy keeps nothing of it, and stops it with an ERR
+// of its own where the client would next send its password in clear (see
+// cleartext-guard.ts).
+import type { CleartextGuard } from "./cleartext-guard.ts";
+import { ERR_HEADER, encodeErr, OK_HEADER } from "./err-packet.ts";
 import type { Greeting } from "./greeting.ts";
 import { nextSequence } from "./packet.ts";
 import type { PacketChannel } from "./packet-channel.ts";
@@ -26,19 +27,21 @@ export function encodeAuthSwitchRequest(backend: Greeting): Buffer {
   ]);
 }
 
-export type AuthOutcome = "ok" | "denied";
+export type AuthOutcome = "ok" | "denied" | "cleartext_refused";
 
 /**
  * Relays the rest of the exchange once the backend has the rebuilt
  * handshake response. `offset` is what to add to a backend sequence id to
  * get the client's (the client has seen more packets than the backend).
- * Resolves with the backend's verdict, which has been sent to the client;
- * rejects when either side closes first.
+ * Resolves with the backend's verdict, which has been sent to the client,
+ * or with the refusal the guard sent in its place; rejects when either side
+ * closes first.
  */
 export async function relayAuthentication(
   client: PacketChannel,
   backend: PacketChannel,
   offset: number,
+  guard: CleartextGuard,
 ): Promise<AuthOutcome> {
   const clientToBackend = (async () => {
     for (;;) {
@@ -56,7 +59,13 @@ export async function relayAuthentication(
   for (;;) {
     const packet = await backend.read();
     if (!packet) throw new Error("the backend channel was released during authentication");
-    client.write(nextSequence(packet.sequence, offset), packet.payload);
+    const sequence = nextSequence(packet.sequence, offset);
+    const refusal = guard.inspect(packet.payload);
+    if (refusal) {
+      client.write(sequence, encodeErr(refusal));
+      return "cleartext_refused";
+    }
+    client.write(sequence, packet.payload);
     if (packet.payload[0] === OK_HEADER) return "ok";
     if (packet.payload[0] === ERR_HEADER) return "denied";
   }

@@ -15,7 +15,7 @@ import {
   ResolverError,
   type Route,
 } from "../core/index.ts";
-import { encodeAuthSwitchRequest, relayAuthentication } from "./auth-relay.ts";
+import { type AuthOutcome, encodeAuthSwitchRequest, relayAuthentication } from "./auth-relay.ts";
 import {
   CLIENT_COMPRESS,
   CLIENT_CONNECT_ATTRS,
@@ -28,6 +28,7 @@ import {
   missingCapabilities,
   PROXY_CAPABILITIES,
 } from "./capabilities.ts";
+import { CleartextGuard } from "./cleartext-guard.ts";
 import type { ConnectionIds } from "./connection-ids.ts";
 import { ERR_HEADER, encodeErr, type ServerError } from "./err-packet.ts";
 import { encodeGreeting, type Greeting, parseGreeting } from "./greeting.ts";
@@ -138,7 +139,8 @@ export class MysqlSession {
       throw new Refusal(serverErrors.unsupportedClient());
     }
     let serverName: string | undefined;
-    if (isSslRequest(packet.payload)) {
+    const clientOnTls = isSslRequest(packet.payload);
+    if (clientOnTls) {
       const tlsSocket = this.#startTls();
       packet = await this.#readClient();
       // The SNI name is known once the TLS handshake is done.
@@ -172,16 +174,18 @@ export class MysqlSession {
     if (missing.length > 0) throw new Refusal(serverErrors.backendLacks(missing));
 
     // Have the client answer the backend's scramble instead of ours.
-    this.#writeClient(encodeAuthSwitchRequest(backendGreeting));
+    const authSwitch = encodeAuthSwitchRequest(backendGreeting);
+    const guard = new CleartextGuard(clientOnTls);
+    const refusal = guard.inspect(authSwitch);
+    if (refusal) throw new Refusal(refusal);
+    this.#writeClient(authSwitch);
     const answer = await this.#readClient();
     this.#backend.write(1, encodeHandshakeResponse(forBackend(response, answer, backendGreeting)));
     // The backend's next packet is 2; the client's is one past its answer.
     const offset = nextSequence(answer.sequence, -1);
-    const outcome = await relayAuthentication(this.#client, this.#backend, offset);
-    this.#settings.metrics.handshakes.inc({
-      outcome: outcome === "ok" ? "authenticated" : "denied",
-    });
-    if (outcome === "denied") {
+    const outcome = await relayAuthentication(this.#client, this.#backend, offset, guard);
+    this.#settings.metrics.handshakes.inc({ outcome: handshakeOutcomes[outcome] });
+    if (outcome !== "ok") {
       this.#closeAll();
       return;
     }
@@ -297,6 +301,13 @@ export class MysqlSession {
     setTimeout(() => socket.destroy(), 1000).unref();
   }
 }
+
+/** How each end of the authentication relay is counted. */
+const handshakeOutcomes: Record<AuthOutcome, string> = {
+  ok: "authenticated",
+  denied: "denied",
+  cleartext_refused: "1251",
+};
 
 /** The ERR payload for whatever ended a handshake. */
 function errPayload(error: unknown): Buffer {

@@ -26,6 +26,13 @@ export const serverErrors = {
       "Client does not support authentication protocol requested by server; " +
       "the proxy needs CLIENT_PROTOCOL_41 and CLIENT_PLUGIN_AUTH",
   }),
+  cleartextRefused: (what: string): ServerError => ({
+    code: 1251,
+    sqlState: "08004",
+    message:
+      `The proxy refuses ${what}: the password would travel in clear ` +
+      "over the proxy's unencrypted connection to the server",
+  }),
   tooManyConnections: (): ServerError => ({
     code: 1040,
     sqlState: "08004",

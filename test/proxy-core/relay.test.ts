@@ -1,13 +1,73 @@
 import assert from "node:assert/strict";
-import { Duplex } from "node:stream";
+import { once } from "node:events";
+import { connect, createServer, type Server, type Socket } from "node:net";
+import { Duplex, Transform } from "node:stream";
+import { finished } from "node:stream/promises";
 import { test } from "node:test";
 import { BackendRouter } from "../../src/proxy/core/backend-router.ts";
-import { relay } from "../../src/proxy/core/relay.ts";
+import { type RelayOptions, type RelayTotals, relay } from "../../src/proxy/core/relay.ts";
 import type { ResolveContext } from "../../src/proxy/core/resolver.ts";
 import { LOOPBACK_RANGES } from "../../src/proxy/core/ssrf-guard.ts";
 import { echoBackend } from "./harness.ts";
 
 const tcp: ResolveContext = { protocol: "tcp" };
+
+/** A client connected through a one-connection proxy that relays to a backend on loopback. */
+interface Relayed extends AsyncDisposable {
+  readonly client: Socket;
+  /** The proxy's side of the client connection, and its connection to the backend. */
+  readonly proxied: Promise<{ client: Socket; backend: Socket }>;
+  readonly totals: Promise<RelayTotals>;
+}
+
+async function listen(server: Server): Promise<number> {
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return (server.address() as { port: number }).port;
+}
+
+async function relayed(
+  onBackend: (socket: Socket) => void,
+  options: RelayOptions & { halfOpen?: boolean } = {},
+): Promise<Relayed> {
+  const allowHalfOpen = options.halfOpen ?? false;
+  const sockets: Socket[] = [];
+  const backendServer = createServer({ allowHalfOpen }, (socket) => {
+    sockets.push(socket);
+    socket.on("error", () => {});
+    onBackend(socket);
+  });
+  const backendPort = await listen(backendServer);
+  const proxied = Promise.withResolvers<{ client: Socket; backend: Socket }>();
+  const totals = Promise.withResolvers<RelayTotals>();
+  const proxy = createServer({ allowHalfOpen }, (client) => {
+    const backend = connect({ host: "127.0.0.1", port: backendPort, allowHalfOpen });
+    sockets.push(client, backend);
+    proxied.resolve({ client, backend });
+    totals.resolve(relay(client, backend, options));
+  });
+  const client = connect({ host: "127.0.0.1", port: await listen(proxy), allowHalfOpen });
+  client.on("error", () => {});
+  await once(client, "connect");
+  return {
+    client,
+    proxied: proxied.promise,
+    totals: totals.promise,
+    async [Symbol.asyncDispose]() {
+      for (const socket of [client, ...sockets]) socket.destroy();
+      proxy.close();
+      backendServer.close();
+      await Promise.all([once(proxy, "close"), once(backendServer, "close")]);
+    },
+  };
+}
+
+/** Everything `socket` sends until it ends. */
+async function readAll(socket: Socket): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of socket) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
 
 test("relay pipes a client and its backend both ways", async () => {
   const backend = await echoBackend();
@@ -34,4 +94,109 @@ test("relay pipes a client and its backend both ways", async () => {
   } finally {
     await backend.close();
   }
+});
+
+test("a backend that sends and closes at once: the client still gets every byte", async () => {
+  const payload = Buffer.alloc(256 << 10, "x");
+  const backend = createServer((socket) => socket.end(payload));
+  const port = await listen(backend);
+  // A client that accepts one chunk and then holds its writes until released:
+  // when the backend closes, most of the payload is still queued towards it.
+  const received: Buffer[] = [];
+  const held: (() => void)[] = [];
+  let holding = true;
+  const client = new Duplex({
+    writableHighWaterMark: 1 << 20,
+    read() {},
+    write(chunk: Buffer, _encoding, done) {
+      received.push(chunk);
+      if (holding) held.push(done);
+      else done();
+    },
+  });
+  try {
+    const socket = connect({ host: "127.0.0.1", port });
+    const totals = relay(client, socket);
+    await once(socket, "close");
+    holding = false;
+    for (const done of held) done();
+    await finished(client, { readable: false });
+    assert.equal(Buffer.concat(received).length, payload.length);
+    client.destroy();
+    assert.deepEqual(await totals, { toClient: payload.length, toBackend: 0 });
+  } finally {
+    backend.close();
+  }
+});
+
+test("half-close: a client that ends its side still gets the backend's answer", async () => {
+  await using pair = await relayed(
+    (socket) => {
+      let length = 0;
+      socket.on("data", (chunk: Buffer) => {
+        length += chunk.length;
+      });
+      socket.on("end", () => socket.end(`got ${length} bytes`));
+    },
+    { halfOpen: true },
+  );
+  pair.client.end("twelve bytes");
+  assert.equal((await readAll(pair.client)).toString(), "got 12 bytes");
+  assert.deepEqual(await pair.totals, { toClient: 12, toBackend: 12 });
+});
+
+test("bytes towards the backend pass through the optional transform", async () => {
+  const upper = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      done(null, chunk.toString().toUpperCase());
+    },
+  });
+  await using pair = await relayed((socket) => socket.pipe(socket), {
+    toBackend: upper,
+    halfOpen: true,
+  });
+  pair.client.end("select 1");
+  assert.equal((await readAll(pair.client)).toString(), "SELECT 1");
+  await pair.totals;
+  assert.ok(upper.destroyed || upper.writableFinished);
+});
+
+test("an error on one side destroys the other; a second error is handled too", async () => {
+  await using pair = await relayed(() => {});
+  const { client, backend } = await pair.proxied;
+  if (backend.connecting) await once(backend, "connect");
+  const clientClosed = once(pair.client, "close");
+  client.emit("error", new Error("first"));
+  client.emit("error", new Error("second"));
+  backend.emit("error", new Error("third"));
+  await pair.totals;
+  await clientClosed;
+  assert.ok(client.destroyed && backend.destroyed);
+});
+
+test("a backend reset closes the client", async () => {
+  await using pair = await relayed((socket) => socket.resetAndDestroy());
+  await Promise.all([once(pair.client, "close"), pair.totals]);
+  const { client, backend } = await pair.proxied;
+  assert.ok(client.destroyed && backend.destroyed);
+});
+
+test("once one direction has finished, the other is destroyed after the grace period", async () => {
+  // The backend never ends its side; the client has ended its own.
+  await using pair = await relayed(() => {}, { halfOpen: true, graceMs: 50 });
+  pair.client.end();
+  const { client, backend } = await pair.proxied;
+  await pair.totals;
+  assert.ok(client.destroyed && backend.destroyed);
+});
+
+test("a client that goes away ends the backend gracefully", async () => {
+  const ended = Promise.withResolvers<void>();
+  await using pair = await relayed((socket) => {
+    socket.resume();
+    socket.on("end", () => ended.resolve());
+  });
+  pair.client.destroy();
+  await ended.promise;
+  await pair.totals;
 });

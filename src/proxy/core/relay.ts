@@ -1,6 +1,13 @@
 // Relays bytes both ways between a client and its backend once a protocol
-// adapter has finished reading what it needed. Streams are piped (no copies
-// through strings); either side closing or failing closes the other.
+// adapter has finished reading what it needed.
+//
+// Each direction is a data loop with manual backpressure (pause the source
+// while its destination's buffer is full). When a source ends, its
+// destination is ended gracefully: end() goes out after the pending writes,
+// and the other direction keeps flowing (half-close, for sockets made with
+// allowHalfOpen). A side that closes without an error ends the other one the
+// same way. Only an error destroys both at once; and once one direction has
+// finished, the other has `graceMs` to finish too before both are destroyed.
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 
@@ -11,25 +18,120 @@ export interface RelayTotals {
   readonly toBackend: number;
 }
 
-/** Pipes `client` and `backend` into each other; resolves when both are closed. */
-export function relay(client: Duplex, backend: Socket): Promise<RelayTotals> {
-  return new Promise((resolve) => {
-    let open = 2;
-    const closed = () => {
-      open -= 1;
-      if (open === 0) resolve({ toClient: backend.bytesRead, toBackend: backend.bytesWritten });
-    };
-    client.pipe(backend);
-    backend.pipe(client);
-    client.once("error", () => backend.destroy());
-    backend.once("error", () => client.destroy());
-    client.once("close", () => {
-      backend.destroy();
-      closed();
+export interface RelayOptions {
+  /**
+   * Bytes from the client pass through this stream on their way to the
+   * backend (say, a Transform that rewrites commands). Errors in it end the
+   * relay like a socket error.
+   */
+  readonly toBackend?: Duplex;
+  /** After one direction has finished, how long the other may go on; default 60 s. */
+  readonly graceMs?: number;
+}
+
+const DEFAULT_GRACE_MS = 60_000;
+
+/** Relays `client` and `backend` into each other; resolves when both are closed. */
+export function relay(
+  client: Duplex,
+  backend: Socket,
+  options: RelayOptions = {},
+): Promise<RelayTotals> {
+  return new Relay(client, backend, options).done;
+}
+
+/** One direction: source to destination, until the source is done. */
+class Flow {
+  readonly #source: Duplex;
+  readonly #destination: Duplex;
+  readonly #onFinished: () => void;
+  #finished = false;
+
+  constructor(source: Duplex, destination: Duplex, onFinished: () => void) {
+    this.#source = source;
+    this.#destination = destination;
+    this.#onFinished = onFinished;
+    source.on("data", this.#forward);
+    source.on("end", this.#finish);
+    source.on("close", this.#finish);
+    destination.on("drain", this.#resume);
+    // Bytes for a destination that is gone are dropped, so the source can still reach its end.
+    destination.on("close", this.#resume);
+    if (source.readableEnded || source.destroyed) this.#finish();
+    // An adapter may have paused the source while it read its part; the relay takes over.
+    else if (!destination.writableNeedDrain) source.resume();
+  }
+
+  readonly #forward = (chunk: Buffer): void => {
+    const destination = this.#destination;
+    if (destination.destroyed || destination.writableEnded) return;
+    if (!destination.write(chunk)) this.#source.pause();
+  };
+
+  readonly #resume = (): void => {
+    this.#source.resume();
+  };
+
+  /** The source will send nothing more: end the destination after what it still has to write. */
+  readonly #finish = (): void => {
+    if (this.#finished) return;
+    this.#finished = true;
+    if (!this.#destination.destroyed) this.#destination.end();
+    this.#onFinished();
+  };
+}
+
+class Relay {
+  readonly done: Promise<RelayTotals>;
+  readonly #streams: readonly Duplex[];
+  readonly #backend: Socket;
+  readonly #graceMs: number;
+  #resolve: ((totals: RelayTotals) => void) | undefined;
+  #open: number;
+  #grace: NodeJS.Timeout | undefined;
+
+  constructor(client: Duplex, backend: Socket, options: RelayOptions) {
+    const { toBackend } = options;
+    this.#backend = backend;
+    this.#graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
+    this.#streams = toBackend === undefined ? [client, backend] : [client, toBackend, backend];
+    this.#open = this.#streams.length;
+    this.done = new Promise((resolve) => {
+      this.#resolve = resolve;
     });
-    backend.once("close", () => {
-      client.destroy();
-      closed();
-    });
-  });
+    for (const stream of this.#streams) {
+      // on, not once: a socket may report more than one error; each must be handled.
+      stream.on("error", this.#fail);
+      if (stream.closed) this.#closed();
+      else stream.once("close", this.#closed);
+    }
+    if (toBackend === undefined) {
+      new Flow(client, backend, this.#finishedOne);
+    } else {
+      // The transform's own end is not a direction finishing: only its output reaching the backend is.
+      new Flow(client, toBackend, () => {});
+      new Flow(toBackend, backend, this.#finishedOne);
+    }
+    new Flow(backend, client, this.#finishedOne);
+  }
+
+  readonly #fail = (): void => {
+    for (const stream of this.#streams) stream.destroy();
+  };
+
+  /** A direction is done: the other gets a bounded time to finish. */
+  readonly #finishedOne = (): void => {
+    if (this.#grace !== undefined || this.#resolve === undefined) return;
+    this.#grace = setTimeout(this.#fail, this.#graceMs);
+    this.#grace.unref();
+  };
+
+  readonly #closed = (): void => {
+    this.#open -= 1;
+    if (this.#open > 0 || this.#resolve === undefined) return;
+    clearTimeout(this.#grace);
+    const backend = this.#backend;
+    this.#resolve({ toClient: backend.bytesRead, toBackend: backend.bytesWritten });
+    this.#resolve = undefined;
+  };
 }

@@ -48,8 +48,10 @@ export class HttpDialect implements DialectConnection {
 
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const { stats, runtime, tokenCheck } = this.#host;
-    // A handler may take its time; after the response node:http applies keepAliveTimeout.
-    request.socket.setTimeout(0);
+    // The body must keep coming: a request that stalls for the idle timeout is cut.
+    request.setTimeout(this.#host.limits.idleTimeoutMs, () =>
+      request.destroy(new ServiceError("TIMEOUT", "the request body stopped arriving")),
+    );
     const method = request.method ?? "GET";
     const token = bearerToken(request.headers.authorization);
     const caller = { dialect: "http", authenticated: tokenCheck.matches(token) } as const;
@@ -64,6 +66,8 @@ export class HttpDialect implements DialectConnection {
       const url = parseTarget(path);
       path = url.pathname;
       const data = await this.#readData(request, url);
+      // A handler may take its time; after the response node:http applies keepAliveTimeout.
+      request.setTimeout(0);
       call = new Call({ method, path, data, timeoutMs: 0, caller });
       const result = await runtime.dispatch(call);
       if (this.#draining) response.shouldKeepAlive = false;

@@ -120,3 +120,14 @@ test("an upgrade request with a body is proxied as plain HTTP without its Upgrad
   assert.equal(response.body, "posted");
   assert.deepEqual(seen, [{ upgrade: undefined, body: "hello" }]);
 });
+
+test("a client that sends too much before its upgrade is accepted is cut off", async () => {
+  // The backend never answers: only the early bytes can end the exchange.
+  const running = await proxyTo(() => {});
+  const response = await rawExchange(
+    running.port,
+    "GET / HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n" +
+      "x".repeat(100 * 1024),
+  );
+  assert.equal(response.status, 0);
+});

@@ -29,6 +29,7 @@ import { HttpMetrics } from "./http-metrics.ts";
 import { writeRawResponse } from "./raw-response.ts";
 import { type ForwardOutcome, ResponseForwarder } from "./response-forwarder.ts";
 import { tunnelUpgrade } from "./upgrade-tunnel.ts";
+import { UpgradingClient } from "./upgrading-client.ts";
 
 export interface HttpLimits {
   /** Largest request head (request line and headers); larger is 431. Default 16 KiB. */
@@ -161,16 +162,22 @@ export class HttpProxy {
       });
       return;
     }
-    this.#router.route(key, { protocol: "http", clientAddress: req.socket.remoteAddress }).then(
-      (route) => this.#forward(req, res, route, started),
-      (error: unknown) =>
-        this.#replyError(
-          req,
-          res,
-          started,
-          undefined,
-          responseForResolverError(toResolverError(error)),
-        ),
+    // A client that leaves while its route is looked up (a cold start can
+    // take seconds) gives its place in the wake queue back.
+    const left = new AbortController();
+    const leave = () => left.abort();
+    res.once("close", leave);
+    const context = { protocol: "http" as const, clientAddress: req.socket.remoteAddress };
+    this.#router.route(key, context, { signal: left.signal }).then(
+      (route) => {
+        res.off("close", leave);
+        this.#forward(req, res, route, started);
+      },
+      (error: unknown) => {
+        res.off("close", leave);
+        const answer = responseForResolverError(toResolverError(error));
+        this.#replyError(req, res, started, undefined, answer);
+      },
     );
   };
 
@@ -285,19 +292,21 @@ export class HttpProxy {
       writeRawResponse(client, status, message);
       return;
     }
+    const upgrading = new UpgradingClient(client, head);
     const context = { protocol: "http" as const, clientAddress: req.socket.remoteAddress };
+    const options = { signal: upgrading.signal };
     const router = this.#router;
     router
-      .route(key, context)
+      .route(key, context, options)
       .then(async (route) => {
-        const backend: Socket = await router.connect(route, context);
+        const backend: Socket = await router.connect(route, context, options);
         if (client.destroyed) {
           backend.destroy();
           return;
         }
         this.#tunnels.add(client);
         try {
-          await tunnelUpgrade(req, client, head, {
+          await tunnelUpgrade(req, upgrading, {
             backend,
             host: req.headers.host ?? key,
             forwarded: this.#forwardedFor(req),

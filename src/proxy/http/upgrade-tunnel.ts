@@ -3,12 +3,11 @@
 // connection and reads the answer with Node's HTTP parser: a 101 goes to the
 // client unchanged and from then on bytes are relayed both ways; any other
 // answer is forwarded as an ordinary response and the client connection is
-// closed. Until the 101 nothing more from the client is read, so bytes sent
-// after a declined upgrade never reach the backend past the proxy's checks
+// closed. Until the 101 nothing the client sends goes to the backend, so
+// bytes sent after a declined upgrade never reach it past the proxy's checks
 // (routing, header rewriting, body limits).
 import { type IncomingHttpHeaders, type IncomingMessage, request } from "node:http";
 import type { Socket } from "node:net";
-import type { Duplex } from "node:stream";
 import { pipeline } from "node:stream";
 import { errors } from "undici";
 import { relay } from "../core/index.ts";
@@ -17,6 +16,7 @@ import {
   requestHeadersForBackend,
   responseHeadersForClient,
 } from "./forwarded-headers.ts";
+import type { UpgradingClient } from "./upgrading-client.ts";
 
 export interface UpgradeOffer {
   /** A fresh connection to the route's backend, used for this upgrade only. */
@@ -28,18 +28,18 @@ export interface UpgradeOffer {
 }
 
 /**
- * Offers `req`'s upgrade to the backend; `head` holds the client bytes read
- * past the request head, sent on only after a 101. Resolves when the
- * exchange is over. Rejects, having written nothing to the client, when the
- * backend fails or stays silent before its answer starts.
+ * Offers `req`'s upgrade to the backend; the client's early bytes go on only
+ * after a 101. Resolves when the exchange is over. Rejects, having written
+ * nothing to the client, when the backend fails or stays silent before its
+ * answer starts, or the client leaves first.
  */
 export function tunnelUpgrade(
   req: IncomingMessage,
-  client: Duplex,
-  head: Buffer,
+  upgrading: UpgradingClient,
   offer: UpgradeOffer,
 ): Promise<void> {
   const { backend } = offer;
+  const client = upgrading.socket;
   const headers = requestHeadersForBackend(
     req.rawHeaders,
     req.headers.connection,
@@ -53,24 +53,23 @@ export function tunnelUpgrade(
       path: req.url,
       headers,
       createConnection: () => backend,
+      signal: upgrading.signal,
     });
-    const clientLeft = () => exchange.destroy();
-    client.once("close", clientLeft);
     exchange.setTimeout(offer.timeoutMs, () => exchange.destroy(new errors.HeadersTimeoutError()));
     exchange.once("error", (error) => {
       backend.destroy();
       reject(error);
     });
     exchange.once("upgrade", (res: IncomingMessage, upgraded: Socket, backendHead: Buffer) => {
-      client.off("close", clientLeft);
+      const early = upgrading.handOver();
       upgraded.setTimeout(0);
       client.write(formatHead(statusLine(res), res.rawHeaders));
       if (backendHead.length > 0) client.write(backendHead);
-      if (head.length > 0) upgraded.write(head);
+      if (early.length > 0) upgraded.write(early);
       relay(client, upgraded).then(() => resolve());
     });
     exchange.once("response", (res: IncomingMessage) => {
-      client.off("close", clientLeft);
+      upgrading.handOver();
       client.write(formatHead(statusLine(res), declinedHeaders(res.headers, offer.forwarded.via)));
       // Whatever else the client sends is read and dropped, so its end of the
       // stream arrives and the socket can close.

@@ -1,0 +1,111 @@
+// `node bench/relay/run.ts`: the CPU the proxy process spends relaying bytes,
+// with relay()'s data loops (manual backpressure) against plain pipe() both
+// ways, in the same run. A child process holds the backend (it sends the
+// payload and ends) and the client (it reads everything through the proxy),
+// so this process's CPU time is the relay's alone. Rounds alternate the two
+// relays, after one unrecorded round each. Writes bench/results/relay.json.
+import { fork } from "node:child_process";
+import { once } from "node:events";
+import { connect, createServer, type Socket } from "node:net";
+import { parseArgs } from "node:util";
+import { relay } from "../../src/proxy/core/relay.ts";
+import { loadAverage, machine, markdownTable, writeResults } from "../http/report.ts";
+
+const { values: flags } = parseArgs({
+  options: {
+    megabytes: { type: "string", default: "512" },
+    rounds: { type: "string", default: "3" },
+  },
+});
+const megabytes = Number(flags.megabytes);
+const rounds = Number(flags.rounds);
+
+/** The child: a backend that sends `megabytes` and ends, and a client that reads it all via the proxy. */
+const PEERS = `
+const net = require("node:net");
+const payload = Buffer.alloc(1 << 20, 120);
+const backend = net.createServer((socket) => {
+  let left = ${megabytes};
+  const more = () => {
+    while (left > 0) { left--; if (!socket.write(payload)) return socket.once("drain", more); }
+    socket.end();
+  };
+  more();
+});
+backend.listen(0, "127.0.0.1", () => process.send({ backendPort: backend.address().port }));
+process.on("message", ({ proxyPort }) => {
+  const started = performance.now();
+  let bytes = 0;
+  const client = net.connect(proxyPort, "127.0.0.1");
+  client.on("data", (chunk) => { bytes += chunk.length; });
+  client.on("end", () => { client.end(); process.send({ bytes, ms: performance.now() - started }); });
+});
+`;
+
+type Relaying = (client: Socket, backend: Socket) => Promise<unknown>;
+
+function pipeBothWays(client: Socket, backend: Socket): Promise<unknown> {
+  client.pipe(backend);
+  backend.pipe(client);
+  client.on("error", () => backend.destroy());
+  backend.on("error", () => client.destroy());
+  return Promise.all([once(client, "close"), once(backend, "close")]);
+}
+
+interface Measurement {
+  readonly relay: string;
+  readonly megabytes: number;
+  readonly cpuMsPerGigabyte: number;
+  readonly megabytesPerSecond: number;
+  readonly loadAverage: number;
+}
+
+const peers = fork("-e", [PEERS], { execArgv: [], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+const [{ backendPort }] = (await once(peers, "message")) as [{ backendPort: number }];
+
+async function measure(name: string, relaying: Relaying): Promise<Measurement> {
+  const finished: Promise<unknown>[] = [];
+  const proxy = createServer((client) => {
+    const backend = connect({ host: "127.0.0.1", port: backendPort, noDelay: true });
+    finished.push(relaying(client, backend));
+  });
+  proxy.listen(0, "127.0.0.1");
+  await once(proxy, "listening");
+  const cpuBefore = process.cpuUsage();
+  const done = once(peers, "message");
+  peers.send({ proxyPort: (proxy.address() as { port: number }).port });
+  const [{ bytes, ms }] = (await done) as [{ bytes: number; ms: number }];
+  await Promise.all(finished);
+  const cpu = process.cpuUsage(cpuBefore);
+  proxy.close();
+  if (bytes !== megabytes << 20) throw new Error(`${name}: received ${bytes} bytes`);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  return {
+    relay: name,
+    megabytes,
+    cpuMsPerGigabyte: Math.round((cpuMs * 1024) / megabytes),
+    megabytesPerSecond: Math.round(megabytes / (ms / 1000)),
+    loadAverage: loadAverage(),
+  };
+}
+
+// One unrecorded round each, so both run optimised code when measured.
+await measure("warm-up", (client, backend) => relay(client, backend));
+await measure("warm-up", pipeBothWays);
+const measurements: Measurement[] = [];
+for (let round = 0; round < rounds; round++) {
+  measurements.push(
+    await measure("relay() data loops", (client, backend) => relay(client, backend)),
+  );
+  measurements.push(await measure("pipe() both ways", pipeBothWays));
+}
+peers.kill();
+
+const rows = measurements.map((m) => [
+  m.relay,
+  String(m.cpuMsPerGigabyte),
+  String(m.megabytesPerSecond),
+  String(m.loadAverage),
+]);
+console.log(markdownTable(["relay", "CPU ms per GB", "MB/s", "load avg"], rows));
+await writeResults("relay", { machine: machine(), megabytes, rounds, measurements });

@@ -44,11 +44,14 @@ export class SmtpSession {
   #hello: Hello | undefined;
   /** MAIL FROM held until the first RCPT TO picks the backend (recipient routing). */
   #heldMail: Buffer | undefined;
+  /** Aborted when the connection closes, TLS or not: a cold-start wait then ends. */
+  readonly #closed = new AbortController();
 
   constructor(client: Socket, settings: SmtpSessionSettings) {
     this.#settings = settings;
     this.#lines = new CommandLineReader(settings.maxLineLength);
     this.#client = client;
+    client.once("close", () => this.#closed.abort(new Error("the client closed the connection")));
     this.#listen(client);
     this.#send(220, `${settings.hostname} ESMTP Nexus`);
   }
@@ -178,7 +181,7 @@ export class SmtpSession {
       // Check the route now, so an unknown domain is refused at EHLO, but
       // connect only once the client has decided about STARTTLS.
       try {
-        await this.#settings.router.route(domain, this.#context);
+        await this.#settings.router.route(domain, this.#context, { signal: this.#closed.signal });
       } catch (error) {
         return this.#fail(error, "hello", domain);
       }

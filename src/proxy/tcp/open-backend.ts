@@ -11,8 +11,9 @@ export interface OpenedBackend {
 
 /**
  * The route and connected backend for `key`, or undefined when the client
- * closed in the meantime (the backend is then closed too). Rejects with a
- * ResolverError.
+ * closed in the meantime (the backend is then closed too): a client that
+ * leaves stops waiting and gives its place in a cold-start queue back.
+ * Rejects with a ResolverError.
  */
 export async function openBackend(
   router: BackendRouter,
@@ -20,9 +21,20 @@ export async function openBackend(
   context: ResolveContext,
   client: Duplex,
 ): Promise<OpenedBackend | undefined> {
-  const route = await router.route(key, context);
-  const backend = await router.connect(route, context);
-  if (!client.destroyed) return { route, backend };
-  backend.destroy();
-  return undefined;
+  if (client.destroyed) return undefined;
+  const left = new AbortController();
+  const onClose = () => left.abort(new Error("the client closed the connection"));
+  client.once("close", onClose);
+  try {
+    const route = await router.route(key, context, { signal: left.signal });
+    const backend = await router.connect(route, context, { signal: left.signal });
+    if (!client.destroyed) return { route, backend };
+    backend.destroy();
+    return undefined;
+  } catch (error) {
+    if (left.signal.aborted) return undefined;
+    throw error;
+  } finally {
+    client.off("close", onClose);
+  }
 }

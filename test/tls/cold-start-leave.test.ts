@@ -1,0 +1,34 @@
+// A client that leaves during a cold start gives its place in the queue back.
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { type AddressInfo, connect, createServer } from "node:net";
+import { test } from "node:test";
+import { TcpPortProxy } from "../../src/proxy/tcp/index.ts";
+import { HeldAsleep } from "./held-asleep.ts";
+
+test("TCP proxy: a client that leaves during a cold start frees its queue place", async () => {
+  const echo = createServer((socket) => socket.pipe(socket));
+  echo.listen(0, "127.0.0.1");
+  await once(echo, "listening");
+  const backend = new HeldAsleep(`127.0.0.1:${(echo.address() as AddressInfo).port}`);
+  const proxy = new TcpPortProxy({ router: backend.router });
+  try {
+    const { port } = await proxy.listen(0, "127.0.0.1", "svc");
+    const leaving = connect({ host: "127.0.0.1", port });
+    leaving.on("error", () => {});
+    await backend.wakeRequested;
+    leaving.destroy();
+    await backend.waiterLeft();
+    // The queue holds one: the next client waits instead of being refused.
+    const staying = connect({ host: "127.0.0.1", port });
+    staying.on("error", () => {});
+    staying.write("ping");
+    backend.letWake();
+    const [echoed] = (await once(staying, "data")) as [Buffer];
+    assert.equal(echoed.toString(), "ping");
+    staying.destroy();
+  } finally {
+    await proxy.close(0);
+    echo.close();
+  }
+});

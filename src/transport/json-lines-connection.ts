@@ -34,8 +34,11 @@ export class JsonLinesConnection implements DialectConnection {
     socket.on("data", (chunk: Buffer) => this.#receive(chunk));
     socket.on("close", () => this.#onClose());
     socket.on("end", () => this.#onEnd());
+    socket.on("drain", () => this.#pace());
     socket.on("timeout", () => {
-      if (this.#replies.length === 0) this.#close();
+      // Replies unread for that long: the client is gone or not listening.
+      if (socket.writableNeedDrain) socket.destroy();
+      else if (this.#replies.length === 0) this.#close();
     });
     this.#receive(firstBytes);
   }
@@ -57,7 +60,20 @@ export class JsonLinesConnection implements DialectConnection {
       });
       this.#flush();
       this.#close();
+      return;
     }
+    this.#pace();
+  }
+
+  /**
+   * Reads on only while replies leave: a client that does not read its
+   * answers, or waits on more than maxInFlight of them, is not read either.
+   */
+  #pace(): void {
+    const backedUp =
+      this.#socket.writableNeedDrain || this.#replies.length >= this.#host.limits.maxInFlight;
+    if (backedUp) this.#socket.pause();
+    else this.#socket.resume();
   }
 
   readonly #onMessage = (message: Buffer): void => {
@@ -129,6 +145,7 @@ export class JsonLinesConnection implements DialectConnection {
   flushReplies(): void {
     this.#flushQueued = false;
     this.#flush();
+    this.#pace();
     if ((this.#draining || this.#closing) && this.#replies.length === 0) this.#close();
   }
 

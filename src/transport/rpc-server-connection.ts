@@ -40,6 +40,7 @@ export class RpcServerConnection implements DialectConnection {
     // A framed-RPC client closes only when it expects no more answers.
     socket.on("end", () => this.#end());
     socket.on("timeout", () => this.#onTimeout());
+    socket.on("drain", () => socket.resume());
     if (firstBytes.length > 0) this.#receive(firstBytes);
   }
 
@@ -66,6 +67,8 @@ export class RpcServerConnection implements DialectConnection {
         this.#fail(new ServiceError("INTERNAL", "internal error"));
       }
     }
+    // Replies back up: read no more requests until the client reads its answers.
+    if (this.#socket.writableNeedDrain) this.#socket.pause();
   }
 
   readonly #onFrame = (frame: Frame): void => {
@@ -189,7 +192,10 @@ export class RpcServerConnection implements DialectConnection {
   }
 
   #onTimeout(): void {
-    if (this.#codec === undefined) {
+    if (this.#socket.writableNeedDrain) {
+      // Replies unread for a whole idle period: the client is gone or not listening.
+      this.#socket.destroy();
+    } else if (this.#codec === undefined) {
       this.#fail(new ServiceError("TIMEOUT", "no HELLO frame within the handshake timeout"));
     } else if (this.#inFlight.size === 0) {
       // GOAWAY first, so a request already on its way is still answered;

@@ -3,6 +3,7 @@ import { once } from "node:events";
 import { connect } from "node:net";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { encodeFrame, FrameDecoder, FrameType, PREFACE } from "../../src/wire/index.ts";
 import { TOKEN, tempMesh, users } from "./fixtures.ts";
 import { RawPeer } from "./raw-socket.ts";
 
@@ -90,6 +91,43 @@ test("a JSON-lines client that does not read its replies stops being read", asyn
       if (reply.error) assert.equal(reply.error.code, "TOO_MANY_REQUESTS");
       else assert.deepEqual(reply, { data: { ok: true } });
     }
+  } finally {
+    client.destroy();
+  }
+});
+
+test("a framed RPC client that does not read its replies stops being read", async () => {
+  await using mesh = await tempMesh();
+  const server = await mesh.serve(users);
+  const client = connect(server.path);
+  await once(client, "connect");
+  client.pause();
+  try {
+    const requests = 60_000;
+    const hello = JSON.stringify({ version: 1, codecs: ["json"], token: TOKEN });
+    const frames = [PREFACE, encodeFrame(FrameType.HELLO, 0, hello)];
+    for (let id = 1; id <= requests; id++) {
+      frames.push(encodeFrame(FrameType.REQUEST, id, '["GET","/health"]'));
+    }
+    client.write(Buffer.concat(frames));
+    const unsent = await settled(() => client.writableLength);
+    assert.ok(unsent > 0, "the server read every request while no reply was read");
+    // Once the client reads, every request is answered (or refused over maxInFlight).
+    const answered = new Set<number>();
+    const decoder = new FrameDecoder(1 << 20);
+    await new Promise<void>((resolve) => {
+      client.on("data", (chunk: Buffer) => {
+        decoder.push(chunk, (frame) => {
+          if (frame.type === FrameType.ERROR) {
+            assert.equal(JSON.parse(frame.payload.toString()).code, "TOO_MANY_REQUESTS");
+          }
+          if (frame.id > 0) answered.add(frame.id);
+        });
+        if (answered.size === requests) resolve();
+      });
+      client.resume();
+    });
+    assert.equal(answered.size, requests);
   } finally {
     client.destroy();
   }

@@ -3,10 +3,10 @@
 // refuses to run as root) in a temporary folder removed by `stop`.
 import { execFile } from "node:child_process";
 import { chownSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { freePort } from "../support/ports.ts";
 
 const run = promisify(execFile);
 
@@ -94,15 +94,4 @@ async function postgresUser(): Promise<{ uid: number; gid: number }> {
     run("id", ["-g", "postgres"]),
   ]);
   return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }

@@ -301,3 +301,35 @@ test("open backend connections are counted per backend", async () => {
     await backend.close();
   }
 });
+
+test("allowHalfOpen keeps the backend writable after the backend ends its side", async () => {
+  const late = Promise.withResolvers<string>();
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
+    let text = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => {
+      text += chunk;
+    });
+    socket.on("end", () => late.resolve(text));
+    socket.end("bye");
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const endpoint = `127.0.0.1:${(server.address() as { port: number }).port}`;
+  const router = new BackendRouter({
+    resolver: new StaticResolver({ app: endpoint }),
+    ssrf: local,
+  });
+  try {
+    const socket = await router.connect(await router.route("app", http), http, {
+      allowHalfOpen: true,
+    });
+    socket.resume();
+    await once(socket, "end");
+    socket.end("late words");
+    assert.equal(await late.promise, "late words");
+  } finally {
+    await router.close();
+    server.close();
+  }
+});

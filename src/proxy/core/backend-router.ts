@@ -60,6 +60,8 @@ export interface RouteLookupOptions {
 export interface ConnectOptions {
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
+  /** Keep writing to the backend after it ended its side (for relays that keep half-close). */
+  readonly allowHalfOpen?: boolean;
 }
 
 export class BackendRouter {
@@ -147,6 +149,7 @@ export class BackendRouter {
         signal: options.signal,
         guard: this.#guard,
         label: route.key,
+        allowHalfOpen: options.allowHalfOpen,
       });
     } catch (thrown) {
       const error = toResolverError(thrown);

@@ -14,10 +14,12 @@ export interface DialOptions {
   readonly guard?: SsrfGuard | undefined;
   /** What the backend serves, for error messages (a routing key). */
   readonly label: string;
+  /** Keep the socket writable after the backend ends its side (half-close). */
+  readonly allowHalfOpen?: boolean | undefined;
 }
 
 export async function dial(endpoint: Endpoint, options: DialOptions): Promise<Socket> {
-  const { timeoutMs, signal, label } = options;
+  const { timeoutMs, signal, label, allowHalfOpen = false } = options;
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(), timeoutMs);
   const stop = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
@@ -30,8 +32,9 @@ export async function dial(endpoint: Endpoint, options: DialOptions): Promise<So
   try {
     const target: NetConnectOpts =
       endpoint.kind === "unix"
-        ? { path: endpoint.path }
+        ? { path: endpoint.path, allowHalfOpen }
         : {
+            allowHalfOpen,
             host: options.guard
               ? await abortable(options.guard.check(endpoint.host), stop, stopped)
               : endpoint.host,

@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { ResolverError } from "../../src/proxy/core/resolver-error.ts";
+import { freePort } from "../support/ports.ts";
 
 export interface Backend {
   readonly server: Server;
@@ -41,10 +42,8 @@ export async function echoBackend(port = 0): Promise<Backend> {
 }
 
 /** A loopback port nothing listens on: connecting is refused. */
-export async function refusedPort(): Promise<number> {
-  const backend = await echoBackend();
-  await backend.close();
-  return backend.port;
+export function refusedPort(): Promise<number> {
+  return freePort();
 }
 
 /**

@@ -200,3 +200,18 @@ test("a client that goes away ends the backend gracefully", async () => {
   await ended.promise;
   await pair.totals;
 });
+
+test("a relay started on a client that is already closed ends the backend and resolves", async () => {
+  const backend = await echoBackend();
+  const client = new Duplex({ read() {}, write: (_chunk, _encoding, done) => done() });
+  client.destroy();
+  await once(client, "close");
+  try {
+    const socket = connect({ host: "127.0.0.1", port: backend.port });
+    await once(socket, "connect");
+    assert.deepEqual(await relay(client, socket), { toClient: 0, toBackend: 0 });
+    assert.ok(socket.destroyed);
+  } finally {
+    await backend.close();
+  }
+});

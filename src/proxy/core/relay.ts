@@ -76,7 +76,8 @@ class Flow {
   readonly #finish = (): void => {
     if (this.#finished) return;
     this.#finished = true;
-    if (!this.#destination.destroyed) this.#destination.end();
+    const destination = this.#destination;
+    if (!destination.destroyed && !destination.writableEnded) destination.end();
     this.#onFinished();
   };
 }

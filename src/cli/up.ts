@@ -14,9 +14,9 @@ export const up: Command = {
   help: `Usage: nexus up [config] [options]
 
 Starts every service of the config (in dependsOn order), the gateway, the
-proxy listeners and the control socket, and supervises them until Ctrl-C, SIGTERM or \`nexus stop\`.
-A second Ctrl-C exits at once (each service then drains on its own). SIGHUP
-reloads every service without dropping a request.
+proxy listeners and the control socket, and supervises them until Ctrl-C,
+SIGTERM or \`nexus stop\`. A second Ctrl-C exits at once (each service then
+drains on its own). SIGHUP reloads every service without dropping a request.
 
   config             nexus.config.ts or .yaml (default: the one in this folder)
 ${socketDirHelp.replace("where the orchestrator runs", "overrides the config's socketDir")}
@@ -99,7 +99,9 @@ function printBanner(orchestrator: Orchestrator, print: (line: string) => void):
   print("");
   print(`  services     ${statuses.join(", ")}`);
   if (gateway) print(`  gateway      ${gateway}`);
-  if (proxy.length > 0) print(`  proxy        ${proxy.join(", ")}  (Host: <service>.localhost)`);
+  const domain = orchestrator.config.proxy ? orchestrator.config.proxy.domain : false;
+  const byHost = domain === false ? "" : `  (Host: <service>.${domain})`;
+  if (proxy.length > 0) print(`  proxy        ${proxy.join(", ")}${byHost}`);
   print(`  socket dir   ${socketDir}`);
   const hints = orchestrator.config.hints.map((hint) =>
     hint

@@ -214,12 +214,26 @@ test("logs are written per service and rotated by size", async () => {
   for (let i = 0; i < 40; i += 1) {
     await run.client.request("chatty", "GET", `/say/hello-${i}`);
   }
+  // The service logs each line asynchronously through its own stdout pipe, so
+  // a response can arrive before the line it logged: wait for the last line.
   const logs = join(run.dir, "logs");
-  const files = await eventually("rotation", async () => {
-    const names = (await readdir(logs)).sort();
-    return names.includes("chatty.log.1") && names;
+  const current = await eventually("the last line in the current file", async () => {
+    const text = await readFile(join(logs, "chatty.log"), "utf8");
+    return text.includes("hello-39") && text;
   });
-  assert.deepEqual(files, ["chatty.log", "chatty.log.1", "chatty.log.2"]);
-  const current = await readFile(join(logs, "chatty.log"), "utf8");
-  assert.match(current, /hello-39/);
+  assert.deepEqual((await readdir(logs)).sort(), ["chatty.log", "chatty.log.1", "chatty.log.2"]);
+  // Oldest to newest, the kept files stay within maxBytes and hold an unbroken
+  // run of lines ending at the last: rotation loses none.
+  const kept = await Promise.all(
+    ["chatty.log.2", "chatty.log.1"].map((name) => readFile(join(logs, name), "utf8")),
+  );
+  kept.push(current);
+  for (const text of kept) assert.ok(Buffer.byteLength(text) <= 2048);
+  const said = [...kept.join("").matchAll(/hello-(\d+)/g)].map((m) => Number(m[1]));
+  const first = said[0]!;
+  assert.deepEqual(
+    said,
+    Array.from({ length: 40 - first }, (_, i) => first + i),
+  );
+  assert.ok(said.length > 20, `only ${said.length} lines kept`);
 });

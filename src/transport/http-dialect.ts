@@ -16,6 +16,12 @@ export class HttpDialect implements DialectConnection {
   readonly #host: ConnectionHost;
   readonly #server: Server;
   readonly #authFailures = new WeakMap<Socket, AuthFailures>();
+  /**
+   * Requests in progress on each connection that has had one. The server
+   * never listens, so node:http does not track connections and
+   * closeIdleConnections() would find none: drain closes idle ones itself.
+   */
+  readonly #requestsInProgress = new Map<Socket, number>();
   #draining = false;
 
   constructor(host: ConnectionHost) {
@@ -34,6 +40,7 @@ export class HttpDialect implements DialectConnection {
     // node:http enforces headersTimeout only for servers that listen themselves,
     // so the socket keeps the handshake timeout until a request's headers are in.
     socket.setTimeout(this.#host.limits.handshakeTimeoutMs);
+    socket.once("close", () => this.#requestsInProgress.delete(socket));
     socket.pause();
     socket.unshift(firstBytes);
     this.#server.emit("connection", socket);
@@ -43,7 +50,21 @@ export class HttpDialect implements DialectConnection {
   /** Idle keep-alive connections close now; busy ones after their current response. */
   drain(): void {
     this.#draining = true;
-    this.#server.closeIdleConnections();
+    for (const [socket, inProgress] of this.#requestsInProgress) {
+      if (inProgress === 0) socket.destroy();
+    }
+  }
+
+  #requestStarted(socket: Socket): void {
+    this.#requestsInProgress.set(socket, (this.#requestsInProgress.get(socket) ?? 0) + 1);
+  }
+
+  /** A response went out (or was cut): a connection left idle while draining closes. */
+  #requestEnded(socket: Socket): void {
+    const inProgress = this.#requestsInProgress.get(socket);
+    if (inProgress === undefined) return;
+    this.#requestsInProgress.set(socket, inProgress - 1);
+    if (inProgress === 1 && this.#draining) socket.destroy();
   }
 
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -59,8 +80,11 @@ export class HttpDialect implements DialectConnection {
     let path = request.url ?? "/";
     let call: Call | undefined;
     let failure: ServiceError | undefined;
+    const socket = request.socket;
+    this.#requestStarted(socket);
     response.on("close", () => {
       if (!response.writableFinished) call?.cancel();
+      this.#requestEnded(socket);
     });
     try {
       const url = parseTarget(path);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import type { RequestListener } from "node:http";
 import { after, test } from "node:test";
 import type { Pool } from "undici";
@@ -21,7 +22,7 @@ async function poolsServing(key: string, handler: RequestListener) {
   });
   const pools = new BackendPools(router, { keepAliveTimeoutMs: 1000 });
   cleanups.push(() => pools.close());
-  return { router, pools };
+  return { router, pools, backend };
 }
 
 test("pools of hosts that stopped sending requests are closed; a new request gets a fresh one", async (t) => {
@@ -67,4 +68,22 @@ test("a pool with a response still streaming is not closed however long it takes
   assert.ok(!pool.closed);
   finish?.();
   assert.equal(await response.body.text(), "first last");
+});
+
+test("a backend's Keep-Alive hint cannot keep a pooled connection open past the pool's keep-alive", {
+  timeout: 30_000,
+}, async (t) => {
+  // No sweep: only the connection's own keep-alive timer may close it.
+  t.mock.timers.enable({ apis: ["setInterval"] });
+  const { router, pools, backend } = await poolsServing("hint.test", (_req, res) => res.end("ok"));
+  // The backend means it: it keeps idle connections for the 300 s it advertises.
+  backend.server.keepAliveTimeout = 300_000;
+  const pool = pools.poolFor(await router.route("hint.test", { protocol: "http" }));
+  const response = await pool.request({ path: "/", method: "GET" });
+  assert.equal(response.headers["keep-alive"], "timeout=300");
+  assert.equal(await response.body.text(), "ok");
+  assert.equal(pool.stats.connected, 1, "the connection is pooled");
+  // A hint of 300 s would keep it for minutes, far past this test's timeout.
+  await once(pool, "disconnect");
+  assert.equal(pool.stats.connected, 0);
 });

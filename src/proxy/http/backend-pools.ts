@@ -46,6 +46,8 @@ export class BackendPools {
         connect: undiciConnector(this.#router, route, { protocol: "http" }),
         connections: this.#options.connections ?? 128,
         keepAliveTimeout: this.#keepAliveMs,
+        // A backend's "Keep-Alive: timeout=N" may only shorten it, never extend it.
+        keepAliveMaxTimeout: this.#keepAliveMs,
         pipelining: 1,
       });
       entry = { pool, used: true };

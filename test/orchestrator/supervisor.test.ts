@@ -4,6 +4,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { setImmediate, setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
 import {
   broken,
   eventually,
@@ -15,6 +16,8 @@ import {
 } from "./harness.ts";
 
 type Pid = { pid: number };
+
+const serviceModule = fileURLToPath(new URL("../../src/service/index.ts", import.meta.url));
 
 const scratchDirs: string[] = [];
 after(() => Promise.all(scratchDirs.map((d) => rm(d, { recursive: true, force: true }))));
@@ -236,4 +239,33 @@ test("logs are written per service and rotated by size", async () => {
     Array.from({ length: 40 - first }, (_, i) => first + i),
   );
   assert.ok(said.length > 20, `only ${said.length} lines kept`);
+});
+
+test("output a service writes as it exits reaches its log file, to the last line", async () => {
+  const dir = await scratch("farewell");
+  const entry = join(dir, "farewell.ts");
+  // More than a pipe holds, so much of it is still in transit when the host
+  // exits and the orchestrator closes the log.
+  await writeFile(
+    entry,
+    `import { defineService } from ${JSON.stringify(serviceModule)};
+export default defineService({
+  name: "farewell",
+  stop: async () => {
+    for (let i = 0; i < 5000; i += 1) process.stdout.write(\`farewell-\${i} \${"-".repeat(80)}\\n\`);
+    // The host exits right after the stop hook, which drops what Node has not
+    // yet handed to the pipe; waiting here keeps that out of this test.
+    await new Promise((resolve) => process.stdout.write("", resolve));
+  },
+}).route("GET /pid", () => ({ pid: process.pid }));
+`,
+  );
+  const run = await runOrchestrator({
+    services: { farewell: { entry } },
+    logs: { dir, maxBytes: 100_000_000, keep: 1 },
+  });
+  await run.client.request("farewell", "GET", "/pid");
+  await run[Symbol.asyncDispose]();
+  const text = await readFile(join(dir, "farewell.log"), "utf8");
+  assert.match(text, /farewell-4999 /);
 });

@@ -43,9 +43,16 @@ function stop(timeoutMs: number): Promise<void> {
     // Exit even if a stop hook hangs; the supervisor's SIGKILL is the last resort.
     setTimeout(() => process.exit(EXIT_DRAIN_DEADLINE), timeoutMs + 500).unref();
     await server?.close({ timeoutMs });
+    // process.exit drops output Node has not yet handed to the pipe: let the
+    // supervisor have every last log line (the exit timer above bounds this).
+    await Promise.all([process.stdout, process.stderr].map(flushed));
     process.exit(deadlinePassed ? EXIT_DRAIN_DEADLINE : 0);
   })();
   return stopping;
+}
+
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => stream.write("", () => resolve()));
 }
 
 process.on("message", (message: HostCommand) => {

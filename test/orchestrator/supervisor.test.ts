@@ -253,9 +253,6 @@ export default defineService({
   name: "farewell",
   stop: async () => {
     for (let i = 0; i < 5000; i += 1) process.stdout.write(\`farewell-\${i} \${"-".repeat(80)}\\n\`);
-    // The host exits right after the stop hook, which drops what Node has not
-    // yet handed to the pipe; waiting here keeps that out of this test.
-    await new Promise((resolve) => process.stdout.write("", resolve));
   },
 }).route("GET /pid", () => ({ pid: process.pid }));
 `,

@@ -12,6 +12,14 @@ import type { ConnectionHost, DialectConnection } from "./connection-host.ts";
 
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
+/**
+ * While draining, how long an idle keep-alive connection stays open. Closing
+ * it races with a request the client may be sending on it at that moment
+ * (a proxy's pool under load reuses connections every few milliseconds); in
+ * this grace such a request still arrives and is answered with Connection: close.
+ */
+const DRAINING_IDLE_GRACE_MS = 1000;
+
 export class HttpDialect implements DialectConnection {
   readonly #host: ConnectionHost;
   readonly #server: Server;
@@ -47,12 +55,15 @@ export class HttpDialect implements DialectConnection {
     socket.resume();
   }
 
-  /** Idle keep-alive connections close now; busy ones after their current response. */
+  /** Busy connections close after their current response; those still idle after a short grace, then. */
   drain(): void {
     this.#draining = true;
-    for (const [socket, inProgress] of this.#requestsInProgress) {
-      if (inProgress === 0) socket.destroy();
-    }
+    const closeIdle = () => {
+      for (const [socket, inProgress] of this.#requestsInProgress) {
+        if (inProgress === 0) socket.destroy();
+      }
+    };
+    setTimeout(closeIdle, DRAINING_IDLE_GRACE_MS).unref();
   }
 
   #requestStarted(socket: Socket): void {

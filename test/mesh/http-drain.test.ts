@@ -15,7 +15,9 @@ function httpClient(socketPath: string): Client {
   return new Client("http://svc", { socketPath, keepAliveTimeout: 600_000 });
 }
 
-test("drain closes an idle keep-alive HTTP connection at once", { timeout: 20_000 }, async () => {
+test("drain closes an idle keep-alive HTTP connection without waiting for its deadline", {
+  timeout: 20_000,
+}, async () => {
   await using mesh = await tempMesh();
   const server = await mesh.serve(defineService({ name: "idle" }).route("GET /hi", () => "hi"));
   const client = httpClient(server.path);

@@ -3,11 +3,14 @@
 // TLS from the proxy to the backend, cancel reaching the instance that owns
 // the session, and 200 clients at once.
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import { after, before, test } from "node:test";
 import pg from "pg";
 import { makeCertificate, type TestCertificate } from "../support/certificates.ts";
 import { startCluster, type TestCluster } from "./cluster.ts";
 import {
+  cancelPacket,
   cancelWithPg,
   createDatabases,
   directClient,
@@ -15,6 +18,7 @@ import {
   proxyClient,
   psql,
   type RunningProxy,
+  rawSocket,
   startProxy,
   uniqueName,
   waitUntilRunning,
@@ -129,6 +133,102 @@ test("with backendTls the hop to the server is encrypted and its certificate che
     });
   } finally {
     await untrusting.close();
+  }
+});
+
+type Stall = "relay" | "silent" | "accept_then_silent";
+
+/**
+ * A TCP server in front of the second server. `behaviour(n)` says what its
+ * n-th connection gets: relayed, held without a word, or an S (TLS
+ * accepted) and then nothing.
+ */
+async function serverInFront(behaviour: (n: number, socket: Socket) => Stall) {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("error", () => {});
+    socket.once("close", () => sockets.delete(socket));
+    const stall = behaviour(accepted++, socket);
+    if (stall === "relay") {
+      const upstream = connect({ host: "127.0.0.1", port: second.port });
+      upstream.on("error", () => socket.destroy());
+      sockets.add(upstream);
+      socket.pipe(upstream).pipe(socket);
+    } else {
+      // Read (and ignore) everything, so that the proxy's hang-up is seen.
+      socket.once("data", () => {
+        if (stall === "accept_then_silent") socket.write("S");
+      });
+      socket.resume();
+    }
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return {
+    endpoint: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+      await once(server, "close");
+    },
+  };
+}
+
+test("a backend that stalls TLS negotiation gets the client 08006 once the startup time is up", {
+  timeout: 60_000,
+}, async () => {
+  for (const stall of ["silent", "accept_then_silent"] as const) {
+    const front = await serverInFront(() => stall);
+    const stalling = await startProxy(
+      { [onSecond]: front.endpoint },
+      { backendTls: { ca: certificate.cert }, startupTimeoutMs: 500 },
+    );
+    try {
+      await assert.rejects(proxyClient(stalling.port, onSecond).connect(), {
+        code: "08006",
+        message: /did not complete TLS within 500 ms/,
+      });
+      assert.equal(stalling.proxy.connections, 0);
+    } finally {
+      await stalling.close();
+      await front.close();
+    }
+  }
+});
+
+test("a CancelRequest whose server stalls TLS negotiation is given up, not kept forever", {
+  timeout: 30_000,
+}, async () => {
+  // The session's own connection is relayed; the cancel's stalls.
+  let cancelLeg: Promise<unknown> | undefined;
+  const front = await serverInFront((n, socket) => {
+    if (n === 0) return "relay";
+    cancelLeg = once(socket, "close");
+    return "silent";
+  });
+  const encrypted = await startProxy(
+    { [onSecond]: front.endpoint },
+    { backendTls: { ca: certificate.cert }, startupTimeoutMs: 60_000 },
+  );
+  const client = proxyClient(encrypted.port, onSecond);
+  try {
+    await client.connect();
+    const { processID, secretKey } = client as unknown as { processID: number; secretKey: number };
+    const cancel = rawSocket(encrypted.port);
+    cancel.write(cancelPacket(processID, secretKey));
+    // The proxy gives up the delivery: it closes its connection to the
+    // server, then hangs up on the client.
+    await once(cancel, "close");
+    assert.ok(cancelLeg, "the cancel reached the server in front");
+    await cancelLeg;
+    const { rows } = await client.query("SELECT 1 AS alive");
+    assert.deepEqual(rows, [{ alive: 1 }]);
+  } finally {
+    await client.end();
+    await encrypted.close();
+    await front.close();
   }
 });
 

@@ -45,7 +45,14 @@ export class CancelForwarder {
     if (!this.#backendTls || route.endpoint.kind !== "tcp") return socket;
     socket.on("error", () => {});
     try {
-      return await startBackendTls(socket, route.endpoint, this.#backendTls, "the server");
+      const { endpoint } = route;
+      return await startBackendTls(
+        socket,
+        endpoint,
+        this.#backendTls,
+        "the server",
+        DELIVERY_TIMEOUT_MS,
+      );
     } catch (error) {
       socket.destroy();
       throw error;

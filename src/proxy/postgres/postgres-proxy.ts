@@ -29,7 +29,10 @@ export interface PostgresProxyOptions {
   readonly backendTls?: boolean | ConnectionOptions;
   /** Connections beyond this are refused with 53300 (default 10 000). */
   readonly maxConnections?: number;
-  /** Time a client has to finish TLS and send its StartupMessage (default 10 s). */
+  /**
+   * Time a client has to finish TLS and send its StartupMessage, and the
+   * proxy to negotiate TLS with a backend (default 10 s).
+   */
   readonly startupTimeoutMs?: number;
   /**
    * For several proxy processes on one port: each listens on its own Unix

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -14,12 +15,14 @@ import {
   cancelPacket,
   cancelWithPg,
   directClient,
+  errorCode,
   MAIN_SERVER,
   proxyClient,
   proxyForTests,
   rawExchange,
   rawSocket,
   startProxy,
+  startupMessage,
   waitUntilRunning,
 } from "./harness.ts";
 
@@ -131,5 +134,34 @@ test("a cancel that reaches a sibling proxy process is passed to the one that ow
     await victim.end();
     await Promise.all([first.close(), second.close()]);
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a startup that fails after BackendKeyData releases the key it was issued", async () => {
+  // A backend that says AuthenticationOk, gives its key, then sends a
+  // message too short to be one.
+  const backend = createServer((socket) => {
+    socket.on("error", () => {});
+    socket.once("data", () => {
+      const authenticationOk = Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 0]);
+      const backendKeyData = Buffer.from([0x4b, 0, 0, 0, 12, 0, 0, 0, 42, 1, 2, 3, 4]);
+      const malformed = Buffer.from([0x53, 0, 0, 0, 2]);
+      socket.end(Buffer.concat([authenticationOk, backendKeyData, malformed]));
+    });
+  });
+  backend.listen(0, "127.0.0.1");
+  await once(backend, "listening");
+  const { port } = backend.address() as AddressInfo;
+  const broken = await startProxy({ broken: `127.0.0.1:${port}` });
+  try {
+    const answer = await rawExchange(
+      broken.port,
+      startupMessage({ user: "postgres", database: "broken" }),
+    );
+    assert.equal(errorCode(answer), "08P01");
+    assert.equal(broken.proxy.issuedCancelKeys, 0);
+  } finally {
+    await broken.close();
+    backend.close();
   }
 });

@@ -226,7 +226,14 @@ export class ClientSession {
     const { backendTls } = this.#settings;
     if (backendTls && route.endpoint.kind === "tcp") {
       const server = `the server for ${decision.subject.kind} "${decision.subject.value}"`;
-      backend = await startBackendTls(backend, route.endpoint, backendTls, server);
+      const { startupTimeoutMs } = this.#settings;
+      backend = await startBackendTls(
+        backend,
+        route.endpoint,
+        backendTls,
+        server,
+        startupTimeoutMs,
+      );
       this.#backend = backend;
     }
     const backendDatabase = route.result.metadata?.database;
@@ -234,11 +241,13 @@ export class ClientSession {
     backend.write(encodeStartupMessage(message.major, message.minor, decision.parameters));
     if (rest.length > 0) backend.write(rest);
 
-    const startup = new BackendStartup((backendKey) =>
-      cancels.keys.issue(backendKey, { route, context }),
-    );
+    const startup = new BackendStartup((backendKey) => {
+      // Kept at once, so that run() releases it even if the startup then fails.
+      if (this.#clientKey) cancels.keys.release(this.#clientKey);
+      this.#clientKey = cancels.keys.issue(backendKey, { route, context });
+      return this.#clientKey;
+    });
     await this.#exchangeStartup(backend, startup);
-    this.#clientKey = startup.clientKey;
     if (startup.endedWith === "ready") this.#settle("ready");
     else if (startup.endedWith === "error") this.#settle("backend_error");
     // relay() waits for both sides to close: it must not start on a closed one.

@@ -594,12 +594,26 @@ describe("MySQL proxy with real clients and servers", () => {
     assert.equal(await errorOrClose(connection), null);
   });
 
-  test("close() ends open sessions", async () => {
+  test("close() drains: no new clients, open sessions go on until they end", async () => {
+    const { proxy: closing, port: closingPort } = await startProxy();
+    const connection = await connectTo(closingPort, dbMain);
+    const closed = closing.close(60_000);
+    try {
+      await assert.rejects(connectTo(closingPort, dbMain), { code: "ECONNREFUSED" });
+      const [rows] = await connection.query("SELECT 1 AS still");
+      assert.deepEqual(rows, [{ still: 1 }]);
+    } finally {
+      await connection.end();
+    }
+    await closed;
+  });
+
+  test("close() ends the sessions still open at the drain deadline", async () => {
     const { proxy: closing, port: closingPort } = await startProxy();
     const connection = await connectTo(closingPort, dbMain);
     const ended = new Promise((resolve) => connection.once("end", resolve));
     connection.on("error", () => {});
-    await closing.close();
+    await closing.close(200);
     await ended;
     await assert.rejects(connection.query("SELECT 1"));
   });

@@ -35,6 +35,7 @@ export interface MysqlProxyOptions {
 }
 
 export const DEFAULT_SERVER_VERSION = "5.5.5-10.11.0-MariaDB-nexus";
+const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 
 export class MysqlProxy {
   readonly metrics: MysqlMetrics;
@@ -68,11 +69,19 @@ export class MysqlProxy {
     return this.#server.address() as AddressInfo;
   }
 
-  /** Stops listening and closes every open connection. */
-  async close(): Promise<void> {
+  /**
+   * Drains: stops accepting, lets open sessions end on their own, and
+   * closes those still open after `drainTimeoutMs`. Resolves once all are
+   * closed.
+   */
+  async close(drainTimeoutMs = DEFAULT_DRAIN_TIMEOUT_MS): Promise<void> {
+    // The server calls back once its last connection has closed.
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    for (const session of this.#sessions) session.destroy();
+    const deadline = setTimeout(() => {
+      for (const session of this.#sessions) session.destroy();
+    }, drainTimeoutMs);
     await closed;
+    clearTimeout(deadline);
   }
 
   #accept(socket: Socket): void {

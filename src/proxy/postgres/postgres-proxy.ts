@@ -51,10 +51,13 @@ export interface CancelPeering {
   readonly peers: readonly string[];
 }
 
+const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+
 export class PostgresProxy {
   readonly metrics: PostgresMetrics;
   readonly #server: Server;
-  readonly #sessions = new Set<ClientSession>();
+  /** Open sessions, each with the promise of its end. */
+  readonly #sessions = new Map<ClientSession, Promise<void>>();
   readonly #cancels: CancelForwarder;
   readonly #peerListener: CancelPeerListener | undefined;
   readonly #router: BackendRouter;
@@ -109,11 +112,17 @@ export class PostgresProxy {
     }
   }
 
-  /** Stops listening and closes every open session. */
-  async close(): Promise<void> {
+  /**
+   * Drains: stops accepting, lets open sessions end on their own, and closes
+   * those still open after `drainTimeoutMs`. Resolves once all are closed.
+   */
+  async close(drainTimeoutMs = DEFAULT_DRAIN_TIMEOUT_MS): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    for (const session of this.#sessions) session.close();
-    await Promise.all([closed, this.#peerListener?.close()]);
+    const deadline = setTimeout(() => {
+      for (const session of this.#sessions.keys()) session.close();
+    }, drainTimeoutMs);
+    await Promise.all([closed, this.#peerListener?.close(), ...this.#sessions.values()]);
+    clearTimeout(deadline);
   }
 
   #accept(socket: Socket): void {
@@ -130,11 +139,11 @@ export class PostgresProxy {
       session.refuse(new SqlStateError("53300", "sorry, too many clients already"));
       return;
     }
-    this.#sessions.add(session);
     this.metrics.openConnections.inc();
-    void session.run().finally(() => {
+    const ended = session.run().finally(() => {
       this.#sessions.delete(session);
       this.metrics.openConnections.dec();
     });
+    this.#sessions.set(session, ended);
   }
 }

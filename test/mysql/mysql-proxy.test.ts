@@ -230,17 +230,23 @@ describe("MySQL proxy with real clients and servers", () => {
     assert.deepEqual(codes.sort(), [1040, 2003]);
   });
 
-  /** A resolver whose `key` sleeps until `wakeUp()`; other keys route as usual. */
-  function sleepingRoute(key: string): { resolver: Resolver; wakeUp(): void } {
+  /**
+   * A resolver whose `key` sleeps until `wakeUp()`; other keys route as
+   * usual. `askedBy` holds the context of each connection that asked.
+   */
+  function sleepingRoute(key: string) {
     let awake = false;
     const routesOnly = new StaticResolver(routes);
+    const askedBy = new Set<ResolveContext>();
     return {
+      askedBy,
       resolver: {
-        resolve(asked) {
+        resolve(asked: string, context: ResolveContext) {
+          askedBy.add(context);
           if (asked === key) return { endpoint: "127.0.0.1:3306", asleep: !awake };
           return routesOnly.resolve(asked);
         },
-      },
+      } satisfies Resolver,
       wakeUp() {
         awake = true;
       },
@@ -303,6 +309,33 @@ describe("MySQL proxy with real clients and servers", () => {
     sleeping.wakeUp();
     assert.equal((await connection.channel.read())?.payload[0], 0xfe);
     assert.equal(await errorOrClose(connection), 1043);
+  });
+
+  test("a client that leaves while its backend wakes gives its place in the queue back", async () => {
+    const sleeping = sleepingRoute(dbMain);
+    const { proxy: cold, port: coldPort } = await startProxy(
+      {},
+      {
+        resolver: sleeping.resolver,
+        cache: false,
+        coldStart: { timeoutMs: 60_000, pollIntervalMs: 20, maxQueue: 1 },
+      },
+    );
+    const open = async () => (await cold.metrics.openConnections.get()).values[0]?.value;
+    const leaving = await rawConnect(coldPort);
+    leaving.socket.write(handshakeResponse(dbMain));
+    await waitFor(async () => sleeping.askedBy.size === 1);
+    leaving.socket.destroy();
+    await waitFor(async () => (await open()) === 0);
+    // The queue holds one: the client that left must not still fill it.
+    const waiting = await rawConnect(coldPort);
+    waiting.socket.write(handshakeResponse(dbMain));
+    await waitFor(async () => sleeping.askedBy.size === 2);
+    sleeping.wakeUp();
+    // Routed: the proxy relays the backend's challenge.
+    const challenge = await waiting.channel.read();
+    waiting.socket.destroy();
+    assert.equal(challenge?.payload[0], 0xfe, `got ${challenge?.payload.toString("hex")}`);
   });
 
   test("the mariadb CLI: root, a password user, wrong password, unknown and missing database", async () => {
@@ -689,3 +722,10 @@ describe("MySQL proxy with real clients and servers", () => {
     assert.deepEqual(rows, [{ one: 1 }]);
   });
 });
+
+/** Resolves once `condition` holds, checking every 20 ms (at most 10 s). */
+async function waitFor(condition: () => Promise<boolean>): Promise<void> {
+  for (let attempt = 0; attempt < 500 && !(await condition()); attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

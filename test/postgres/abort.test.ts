@@ -5,6 +5,8 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { test } from "node:test";
 import fc from "fast-check";
+import { BackendRouter, LOOPBACK_RANGES, type Resolver } from "../../src/proxy/core/index.ts";
+import { PostgresProxy } from "../../src/proxy/postgres/index.ts";
 import {
   directClient,
   MAIN_SERVER,
@@ -80,3 +82,44 @@ test("property: clients vanishing at any moment leave no session, key or backend
   assert.equal(proxy.proxy.issuedCancelKeys, 1);
   await client.end();
 });
+
+test("a client that leaves while its backend wakes gives its place in the queue back", {
+  timeout: 60_000,
+}, async () => {
+  let awake = false;
+  const sleepy: Resolver = {
+    resolve: () => ({ endpoint: MAIN_SERVER, asleep: !awake }),
+  };
+  const router = new BackendRouter({
+    resolver: sleepy,
+    ssrf: { allow: LOOPBACK_RANGES },
+    cache: false,
+    coldStart: { timeoutMs: 60_000, pollIntervalMs: 20, maxQueue: 1 },
+  });
+  const cold = new PostgresProxy({ router });
+  const { port } = await cold.listen(0, "127.0.0.1");
+  try {
+    const leaving = rawSocket(port);
+    leaving.write(startupMessage({ user: "postgres", database: "postgres" }));
+    await waitFor(() => cold.connections === 1);
+    leaving.destroy();
+    await waitFor(() => cold.connections === 0);
+    assert.equal(cold.connections, 0, "the session of the client that left is over");
+    // The queue holds one: the client that left must not still fill it.
+    const client = proxyClient(port, "postgres");
+    const connected = client.connect();
+    await waitFor(() => cold.connections === 1);
+    awake = true;
+    await connected;
+    await client.end();
+  } finally {
+    await cold.close(0);
+  }
+});
+
+/** Resolves once `condition` holds, checking every 20 ms (at most 10 s). */
+async function waitFor(condition: () => boolean): Promise<void> {
+  for (let attempt = 0; attempt < 500 && !condition(); attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

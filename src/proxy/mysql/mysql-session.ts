@@ -85,6 +85,8 @@ export class MysqlSession {
   #clientSequence = 0;
   #relaying = false;
   #closed = false;
+  /** Aborts a cold-start wait or a backend connection attempt when the client leaves. */
+  readonly #abort = new AbortController();
 
   constructor(socket: Socket, connectionId: number, settings: SessionSettings) {
     this.#socket = socket;
@@ -94,6 +96,7 @@ export class MysqlSession {
     // Errors end the session through "close"; a listener keeps them from
     // being thrown while no stream is attached.
     socket.on("error", () => {});
+    socket.once("close", () => this.#abort.abort());
   }
 
   /** Serves the connection until it closes. Never rejects. */
@@ -233,8 +236,10 @@ export class MysqlSession {
     context: ResolveContext,
   ): Promise<{ route: Route; backendSocket: Socket }> {
     try {
-      const route = await this.#settings.router.route(key, context);
-      return { route, backendSocket: await this.#settings.router.connect(route, context) };
+      const { router } = this.#settings;
+      const { signal } = this.#abort;
+      const route = await router.route(key, context, { signal });
+      return { route, backendSocket: await router.connect(route, context, { signal }) };
     } catch (error) {
       if (error instanceof ResolverError) throw new Refusal(routeError(error, key));
       throw error;

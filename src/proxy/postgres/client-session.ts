@@ -53,7 +53,7 @@ export class ClientSession {
   #closed = false;
   /** How the startup ended, counted once in the metrics. */
   #outcome: StartupOutcome | undefined;
-  /** Aborts a backend connection attempt when the client leaves first. */
+  /** Aborts a cold-start wait or a backend connection attempt when the client leaves first. */
   readonly #abort = new AbortController();
 
   constructor(socket: Socket, settings: SessionSettings) {
@@ -212,8 +212,9 @@ export class ClientSession {
     let route: Route;
     let backend: Socket;
     try {
-      route = await router.route(decision.subject.value, context);
-      backend = await router.connect(route, context, { signal: this.#abort.signal });
+      const { signal } = this.#abort;
+      route = await router.route(decision.subject.value, context, { signal });
+      backend = await router.connect(route, context, { signal });
     } catch (error) {
       throw sqlStateForResolverError(toResolverError(error), decision.subject);
     }

@@ -24,7 +24,8 @@ export interface RunningListener {
 
 interface Adapter {
   listen(port: number, host?: string): Promise<AddressInfo>;
-  close(): Promise<void>;
+  /** Stops accepting; sessions still open after `drainTimeoutMs` are cut. */
+  close(drainTimeoutMs: number): Promise<void>;
 }
 
 function secureContext(files: { cert: string; key: string } | undefined) {
@@ -90,7 +91,7 @@ function createAdapter(
       const proxy = new TcpPortProxy({ router, maxConnections });
       return {
         listen: (port, host) => proxy.listen(port, host, config.route),
-        close: () => proxy.close(),
+        close: (drainTimeoutMs) => proxy.close(drainTimeoutMs),
       };
     }
   }
@@ -105,7 +106,7 @@ export async function openListener(
   config: ListenerConfig,
   router: BackendRouter,
   httpMetrics: HttpMetrics,
-  place: { readonly slot?: WorkerSlot; readonly index: number },
+  place: { readonly slot?: WorkerSlot; readonly index: number; readonly drainTimeoutMs: number },
 ): Promise<RunningListener> {
   if (config.protocol === "http") {
     const proxy = new HttpProxy({
@@ -121,5 +122,5 @@ export async function openListener(
   }
   const adapter = createAdapter(config, router, place.slot, place.index);
   const address = await adapter.listen(config.port, config.host);
-  return { config, address, close: () => adapter.close() };
+  return { config, address, close: () => adapter.close(place.drainTimeoutMs) };
 }

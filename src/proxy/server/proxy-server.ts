@@ -124,7 +124,11 @@ export class ProxyServer {
   }
 
   #open(config: ListenerConfig, index: number): Promise<RunningListener> {
-    return openListener(config, this.#router, this.#httpMetrics, { slot: this.#slot, index });
+    return openListener(config, this.#router, this.#httpMetrics, {
+      slot: this.#slot,
+      index,
+      drainTimeoutMs: this.#config.drainTimeoutMs,
+    });
   }
 
   /** Stops accepting, lets open connections finish, then stops the router. */

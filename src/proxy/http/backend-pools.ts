@@ -7,7 +7,7 @@
 // Keys come from clients (every Host under a wildcard route is one) and
 // endpoints change on reload, so a pool that serves no request for a whole
 // keep-alive period is closed; the next request for its key makes a new one.
-import { Pool } from "undici";
+import { Client, type Dispatcher, Pool } from "undici";
 import { type BackendRouter, formatEndpoint, type Route, undiciConnector } from "../core/index.ts";
 
 export interface PoolOptions {
@@ -59,6 +59,23 @@ export class BackendPools {
     }
     entry.used = true;
     return entry.pool;
+  }
+
+  /**
+   * Sends one request on a connection of its own, closed once the response
+   * is over: a request sent again after its pooled connection was found
+   * closed must not land on another stale one.
+   */
+  dispatchOnNewConnection(
+    route: Route,
+    options: Dispatcher.DispatchOptions,
+    handler: Dispatcher.DispatchHandler,
+  ): void {
+    const client = new Client("http://backend.invalid", {
+      connect: undiciConnector(this.#router, route, { protocol: "http" }),
+    });
+    client.dispatch(options, handler);
+    client.close().catch(() => {});
   }
 
   /** Closes every pool once its requests in flight have finished. */

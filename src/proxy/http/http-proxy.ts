@@ -15,6 +15,7 @@ import {
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { Registry } from "prom-client";
+import type { Dispatcher } from "undici";
 import { type BackendRouter, formatEndpoint, type Route, toResolverError } from "../core/index.ts";
 import { BackendPools, type PoolOptions } from "./backend-pools.ts";
 import { limitBody } from "./body-limit.ts";
@@ -28,8 +29,14 @@ import { hostHeaderCount, routingKeyFromHost } from "./host.ts";
 import { HttpMetrics } from "./http-metrics.ts";
 import { writeRawResponse } from "./raw-response.ts";
 import { type ForwardOutcome, ResponseForwarder } from "./response-forwarder.ts";
+import { closedBeforeResponse, mayResend, wasReused } from "./stale-connection.ts";
 import { tunnelUpgrade } from "./upgrade-tunnel.ts";
 import { UpgradingClient } from "./upgrading-client.ts";
+
+type DispatchFn = (
+  options: Dispatcher.DispatchOptions,
+  handler: Dispatcher.DispatchHandler,
+) => void;
 
 export interface HttpLimits {
   /** Largest request head (request line and headers); larger is 431. Default 16 KiB. */
@@ -197,21 +204,47 @@ export class HttpProxy {
       req.headers.host ?? route.key,
       this.#forwardedFor(req),
     );
-    const handler = new ResponseForwarder(res, this.#via, extra, (outcome) =>
-      this.#finish(req, res, route, started, outcome),
+    const request: Dispatcher.DispatchOptions = {
+      method: req.method as "GET",
+      path: req.url ?? "/",
+      headers,
+      body: this.#requestBody(req),
+      headersTimeout: this.#limits.backendResponseTimeoutMs ?? route.result.timeout ?? 30_000,
+      bodyTimeout: this.#limits.backendIdleTimeoutMs ?? 60_000,
+    };
+    const pool = this.#pools.poolFor(route);
+    this.#send(
+      (options, handler) => pool.dispatch(options, handler),
+      request,
+      res,
+      extra,
+      (outcome) => {
+        if (!closedBeforeResponse(outcome.error, outcome.status)) {
+          this.#finish(req, res, route, started, outcome, true);
+        } else if (mayResend(req.method, hasBody(req))) {
+          // Sent once more on a new connection; only that attempt tells about the backend.
+          const fresh: DispatchFn = (options, handler) =>
+            this.#pools.dispatchOnNewConnection(route, options, handler);
+          this.#send(fresh, request, res, extra, (retried) =>
+            this.#finish(req, res, route, started, retried, true),
+          );
+        } else {
+          this.#finish(req, res, route, started, outcome, !wasReused(outcome.error));
+        }
+      },
     );
+  }
+
+  #send(
+    dispatch: DispatchFn,
+    request: Dispatcher.DispatchOptions,
+    res: ServerResponse,
+    extra: IncomingHttpHeaders | undefined,
+    done: (outcome: ForwardOutcome) => void,
+  ): void {
+    const handler = new ResponseForwarder(res, this.#via, extra, done);
     try {
-      this.#pools.poolFor(route).dispatch(
-        {
-          method: req.method as "GET",
-          path: req.url ?? "/",
-          headers,
-          body: this.#requestBody(req),
-          headersTimeout: this.#limits.backendResponseTimeoutMs ?? route.result.timeout ?? 30_000,
-          bodyTimeout: this.#limits.backendIdleTimeoutMs ?? 60_000,
-        },
-        handler,
-      );
+      dispatch(request, handler);
     } catch (error) {
       handler.fail(error);
     }
@@ -231,6 +264,8 @@ export class HttpProxy {
     route: Route,
     started: number,
     outcome: ForwardOutcome,
+    /** False when the failure says nothing about the backend (a stale keep-alive connection). */
+    blameBackend: boolean,
   ): void {
     const backend = formatEndpoint(route.endpoint);
     if (outcome.error !== undefined) {
@@ -242,7 +277,9 @@ export class HttpProxy {
       } else {
         const answer = responseForBackendError(outcome.error);
         // Passive outlier detection: a backend that breaks exchanges feeds its breaker.
-        if (answer.reason === "backend_error" || answer.reason === "backend_timeout") {
+        const backendFault =
+          answer.reason === "backend_error" || answer.reason === "backend_timeout";
+        if (backendFault && blameBackend) {
           this.#router.reportFailure(route);
         }
         this.#replyError(req, res, started, route, answer);

@@ -9,6 +9,7 @@ import { AuthFailures } from "../security/auth-failures.ts";
 import { Call } from "../service/call.ts";
 import { ServiceError } from "../service/errors.ts";
 import type { ConnectionHost, DialectConnection } from "./connection-host.ts";
+import { whenStillSilent } from "./silence.ts";
 
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
@@ -41,6 +42,8 @@ export class HttpDialect implements DialectConnection {
       (request, response) => void this.#handle(request, response),
     );
     this.#server.on("clientError", (error, socket) => this.#clientError(error, socket));
+    // Header and keep-alive timeouts: node:http destroys the socket unless someone listens.
+    this.#server.on("timeout", (socket: Socket) => whenStillSilent(socket, () => socket.destroy()));
   }
 
   /** Serves an accepted socket whose first bytes (already read) are `firstBytes`. */

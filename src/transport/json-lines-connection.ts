@@ -8,6 +8,7 @@ import { Call } from "../service/call.ts";
 import { ServiceError } from "../service/errors.ts";
 import { JsonMessageSplitter, LineTooLongError } from "../wire/json-lines.ts";
 import type { ConnectionHost, DialectConnection } from "./connection-host.ts";
+import { whenStillSilent } from "./silence.ts";
 
 /** One request's place in the reply order. */
 interface ReplySlot {
@@ -35,11 +36,13 @@ export class JsonLinesConnection implements DialectConnection {
     socket.on("close", () => this.#onClose());
     socket.on("end", () => this.#onEnd());
     socket.on("drain", () => this.#pace());
-    socket.on("timeout", () => {
-      // Replies unread for that long: the client is gone or not listening.
-      if (socket.writableNeedDrain) socket.destroy();
-      else if (this.#replies.length === 0) this.#close();
-    });
+    socket.on("timeout", () =>
+      whenStillSilent(socket, () => {
+        // Replies unread for that long: the client is gone or not listening.
+        if (socket.writableNeedDrain) socket.destroy();
+        else if (this.#replies.length === 0) this.#close();
+      }),
+    );
     this.#receive(firstBytes);
   }
 

@@ -16,6 +16,7 @@ import {
 } from "../wire/messages.ts";
 import type { ConnectionHost, DialectConnection } from "./connection-host.ts";
 import { FrameWriter } from "./frame-writer.ts";
+import { whenStillSilent } from "./silence.ts";
 
 export class RpcServerConnection implements DialectConnection {
   readonly #socket: Socket;
@@ -39,7 +40,7 @@ export class RpcServerConnection implements DialectConnection {
     socket.on("close", () => this.#onClose());
     // A framed-RPC client closes only when it expects no more answers.
     socket.on("end", () => this.#end());
-    socket.on("timeout", () => this.#onTimeout());
+    socket.on("timeout", () => whenStillSilent(socket, () => this.#onTimeout()));
     socket.on("drain", () => socket.resume());
     if (firstBytes.length > 0) this.#receive(firstBytes);
   }

@@ -17,6 +17,7 @@ import { JsonLinesConnection } from "./json-lines-connection.ts";
 import { DEFAULT_LIMITS, type ServerLimits } from "./limits.ts";
 import { RpcServerConnection } from "./rpc-server-connection.ts";
 import { type RequestOutcome, ServerStats, type StatsSnapshot } from "./server-stats.ts";
+import { whenStillSilent } from "./silence.ts";
 import { type BoundSocket, bindSocket, releaseSocket } from "./socket-binding.ts";
 
 export interface ServeOptions {
@@ -178,7 +179,7 @@ export class ServiceServer {
     });
     socket.setTimeout(limits.handshakeTimeoutMs);
     let received: Buffer = Buffer.alloc(0);
-    const onTimeout = () => socket.destroy();
+    const onTimeout = () => whenStillSilent(socket, () => socket.destroy());
     const onData = (chunk: Buffer) => {
       received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
       const dialect = detectDialect(received);

@@ -158,3 +158,30 @@ test("random, truncated and malformed bytes never crash the server", async () =>
   );
   assert.equal((await client.call("GET /user/:id", { params: { id: "1" } })).id, 1);
 });
+
+test("a peer that sent in time is not cut when the server's own loop stalled past the timeout", async () => {
+  await using mesh = await tempMesh();
+  const server = await mesh.serve(users, { limits: { handshakeTimeoutMs: 100 } });
+  const requests: [string | Buffer, (peer: RawPeer) => boolean][] = [
+    [
+      Buffer.concat([
+        PREFACE,
+        encodeFrame(FrameType.HELLO, 0, JSON.stringify({ version: 1, token: TOKEN })),
+      ]),
+      (peer) => peer.frames().length === 1,
+    ],
+    ['{"path":"/health"}\n', (peer) => peer.text.endsWith("\n")],
+    ["GET /health HTTP/1.1\r\nHost: x\r\n\r\n", (peer) => peer.text.includes('{"ok":true}')],
+  ];
+  for (const [request, answered] of requests) {
+    const peer = await RawPeer.open(server.path);
+    // Once accepted, the server's handshake timer runs.
+    while (server.stats.connections === 0) await new Promise(setImmediate);
+    peer.write(request);
+    // The whole process stalls, as on a loaded machine, with the request already sent.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+    await peer.until(() => answered(peer));
+    peer.close();
+    while (server.stats.connections > 0) await new Promise(setImmediate);
+  }
+});

@@ -82,7 +82,7 @@ export function readClientHello(
 function parseBody(reader: Reader): Omit<ClientHello, "length"> {
   const version = reader.u16();
   if (version >> 8 !== 3) throw new ClientHelloError("unsupported ClientHello version");
-  reader.skip(32); // random
+  reader.advance(32); // random
   const sessionId = reader.vector(1);
   if (sessionId.remaining > 32) throw new ClientHelloError("session id longer than 32 bytes");
   const cipherSuites = reader.vector(2);
@@ -168,7 +168,7 @@ class Reader {
     return value;
   }
 
-  skip(count: number): void {
+  advance(count: number): void {
     this.#need(count);
     this.#offset += count;
   }

@@ -3,18 +3,17 @@
 // connection wakes the service; connections that arrived meanwhile wait
 // (unread) and are then relayed to the fresh process, which has taken the
 // path over. Later connections reach the service directly.
-import { chmod, rename, rm, stat, unlink } from "node:fs/promises";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { relay } from "../proxy/core/index.ts";
-import { SOCKET_MODE } from "../security/index.ts";
+import { type BoundSocket, bindSocket, releaseSocket } from "../transport/index.ts";
 
 export class ActivationSocket {
   readonly path: string;
   readonly #wake: () => Promise<void>;
   readonly #waitLimitMs: number;
   #server: Server | undefined;
-  /** The inode of our socket file at `path`, to remove it on close only if still ours. */
-  #inode: number | undefined;
+  /** Our socket file at `path`, to remove it on close only if still ours. */
+  #bound: BoundSocket | undefined;
   #waiting: Socket[] = [];
   #waking: Promise<void> | undefined;
 
@@ -35,22 +34,10 @@ export class ActivationSocket {
   /** Takes the socket path over, atomically: callers never see it missing. Idempotent. */
   async listen(): Promise<void> {
     if (this.#server) return;
-    const temporary = `${this.path}.activation-${process.pid}`;
-    await rm(temporary, { force: true });
     const server = createServer({ pauseOnConnect: true }, (socket) => this.#accept(socket));
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(temporary, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-    // Node removes a Unix socket's file on close by the path it listened on; after
-    // the rename that is the temporary name, so closing never removes the service's socket.
-    await chmod(temporary, SOCKET_MODE);
-    await rename(temporary, this.path);
+    // Replaces on purpose: going idle, it takes the path back from the still-running service.
+    this.#bound = await bindSocket(server, this.path, true);
     this.#server = server;
-    this.#inode = (await stat(this.path)).ino;
   }
 
   /** Stops listening and removes the socket file if no service took it over. */
@@ -60,8 +47,7 @@ export class ActivationSocket {
     for (const socket of this.#waiting.splice(0)) socket.destroy();
     if (server === undefined) return;
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    const current = await stat(this.path).catch(() => undefined);
-    if (current?.ino === this.#inode) await unlink(this.path).catch(() => {});
+    if (this.#bound !== undefined) await releaseSocket(this.#bound);
   }
 
   #accept(socket: Socket): void {

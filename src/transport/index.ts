@@ -3,4 +3,10 @@ export { DEFAULT_LIMITS, type ServerLimits } from "./limits.ts";
 export { type DrainOptions, type ServeOptions, ServiceServer, serve } from "./server.ts";
 export type { RequestOutcome, StatsSnapshot } from "./server-stats.ts";
 export { ServiceClient } from "./service-client.ts";
-export { probeSocket, SocketInUseError } from "./socket-binding.ts";
+export {
+  type BoundSocket,
+  bindSocket,
+  probeSocket,
+  releaseSocket,
+  SocketInUseError,
+} from "./socket-binding.ts";

@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { loadRoutesFile } from "../../src/proxy/core/index.ts";
 import {
   loadProxyConfig,
   ProxyConfigError,
@@ -94,6 +95,28 @@ test("mistakes are reported with their key path", () => {
       JSON.stringify(document),
     );
   }
+});
+
+test("inline routes take every form a routes file takes", async () => {
+  const routes = {
+    "a.test": "127.0.0.1:9000",
+    "*.b.test": "unix:/run/b.sock",
+    c: { endpoint: "[::1]:5432", timeout: 2000, metadata: { database: "bills" }, asleep: false },
+  };
+  const config = parseProxyConfig({ ...minimal, resolver: { routes } }, "inline", "/");
+  assert.deepEqual(config.resolver.routes, routes);
+  const file = join(dir, "routes.yaml");
+  await writeFile(file, JSON.stringify({ routes }));
+  assert.equal(loadRoutesFile(file).size, 3);
+  assert.throws(
+    () =>
+      parseProxyConfig(
+        { ...minimal, resolver: { routes: { c: { endpoint: "127.0.0.1:1", weight: 2 } } } },
+        "inline",
+        "/",
+      ),
+    /weight/,
+  );
 });
 
 test("a file that is not YAML says where", async () => {

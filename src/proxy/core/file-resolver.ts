@@ -18,7 +18,8 @@ import type { Resolver, Result } from "./resolver.ts";
 import { unknownRoute } from "./resolver-error.ts";
 import { WildcardTable } from "./wildcard-table.ts";
 
-const endpointSchema = z.string().superRefine((text, ctx) => {
+/** A backend endpoint as text, checked by parseEndpoint. */
+export const endpointSchema = z.string().superRefine((text, ctx) => {
   try {
     parseEndpoint(text);
   } catch (error) {
@@ -26,15 +27,19 @@ const endpointSchema = z.string().superRefine((text, ctx) => {
   }
 });
 
-const resultSchema = z.strictObject({
-  endpoint: endpointSchema,
-  metadata: z.record(z.string(), z.unknown()).optional(),
-  timeout: z.number().int().positive().optional(),
-  asleep: z.boolean().optional(),
-});
+/** One route's value, as a routes file or the proxy config writes it: an endpoint or a Result. */
+export const routeValueSchema = z.union([
+  endpointSchema,
+  z.strictObject({
+    endpoint: endpointSchema,
+    metadata: z.record(z.string(), z.unknown()).optional(),
+    timeout: z.number().int().positive().optional(),
+    asleep: z.boolean().optional(),
+  }),
+]);
 
 const routesFileSchema = z.strictObject({
-  routes: z.record(z.string(), z.union([endpointSchema, resultSchema])),
+  routes: z.record(z.string(), routeValueSchema),
 });
 
 /** The logging this resolver needs; a pino logger fits. */

@@ -20,11 +20,13 @@ export {
   resultEndpoint,
 } from "./endpoint.ts";
 export {
+  endpointSchema,
   FileResolver,
   type FileResolverOptions,
   loadRoutesFile,
   RoutesFileError,
   type RoutesLogger,
+  routeValueSchema,
 } from "./file-resolver.ts";
 export { HealthChecker, type HealthCheckOptions } from "./health-checker.ts";
 export { embeddedIPv4, type HostNotation, HostNotationError, readHost } from "./ip-address.ts";

@@ -6,29 +6,12 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve as resolvePath } from "node:path";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
-import { parseEndpoint, WildcardTable } from "../core/index.ts";
+import { routeValueSchema, WildcardTable } from "../core/index.ts";
 
 const ms = z.number().int().nonnegative();
 const positiveMs = z.number().int().positive();
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1).default("127.0.0.1");
-
-const endpoint = z.string().superRefine((text, ctx) => {
-  try {
-    parseEndpoint(text);
-  } catch (error) {
-    ctx.addIssue({ code: "custom", message: (error as Error).message });
-  }
-});
-
-const routeValue = z.union([
-  endpoint,
-  z.strictObject({
-    endpoint,
-    metadata: z.record(z.string(), z.unknown()).optional(),
-    timeout: positiveMs.optional(),
-  }),
-]);
 
 /** Certificate and key files for listeners that terminate TLS. */
 const tlsFiles = z.strictObject({ cert: z.string().min(1), key: z.string().min(1) });
@@ -123,7 +106,7 @@ const listener = z.discriminatedUnion("protocol", [
 const resolverConfig = z
   .strictObject({
     /** Static routes: routing key (wildcards like `*.example.com` allowed) to backend. */
-    routes: z.record(z.string().min(1), routeValue).optional(),
+    routes: z.record(z.string().min(1), routeValueSchema).optional(),
     /** A YAML or JSON routes file, watched and reloaded on change. */
     file: z.string().min(1).optional(),
     cache: z

@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import { Client } from "undici";
 import { parseConfig } from "../../src/orchestrator/config-file.ts";
 import { Orchestrator } from "../../src/orchestrator/orchestrator.ts";
-import { machine, markdownTable, updateDocTable, writeResults } from "../http/report.ts";
+import { machine, markdownTable, updateDocTable, writeResults } from "../support/report.ts";
 
 const { values } = parseArgs({ options: { runs: { type: "string", default: "20" } } });
 const runs = Number(values.runs);

@@ -22,8 +22,8 @@ import {
   stopAll,
   treeRss,
   waitForPort,
-} from "../http/processes.ts";
-import { machine, markdownTable, updateDocTable, writeResults } from "../http/report.ts";
+} from "../support/processes.ts";
+import { machine, markdownTable, publishTable, writeResults } from "../support/report.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -170,5 +170,4 @@ const table = markdownTable(
   ],
 );
 const summary = `Target: 100,000 held at ≤ 16 KiB each (the original design claims ~33 KB). ${machine().cpus} CPUs, ${new Date().toISOString().slice(0, 10)}.`;
-console.log(`\n${table}\n\n${summary}`);
-await updateDocTable("docs/http-proxy.md", "connections", `${table}\n\n${summary}`);
+await publishTable("docs/http-proxy.md", "connections", table, summary);

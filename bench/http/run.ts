@@ -7,15 +7,15 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { stopAll } from "./processes.ts";
+import { stopAll } from "../support/processes.ts";
 import {
   loadAverage,
-  loadNote,
   machine,
   markdownTable,
-  updateDocTable,
+  publishTable,
+  roundsNote,
   writeResults,
-} from "./report.ts";
+} from "../support/report.ts";
 import { HOST, startBackend, systems } from "./systems.ts";
 import { type LoadResult, type LoadSettings, wrk } from "./wrk.ts";
 
@@ -112,6 +112,5 @@ const table = markdownTable(
     String(r.loadAverage),
   ]),
 );
-const summary = `Nexus: ${ratios.nexus_vs_best_node_peer}× the best Node peer (target 1.5×), ${ratios.nexus_vs_nginx}× nginx (target 0.6×). ${load.connections} connections, ${load.threads} wrk threads, ${load.seconds} s per round, best of ${rounds} rounds, ${loadNote(loadAtStart, loads)}`;
-console.log(`\n${table}\n\n${summary}`);
-await updateDocTable("docs/http-proxy.md", "http", `${table}\n\n${summary}`);
+const summary = `Nexus: ${ratios.nexus_vs_best_node_peer}× the best Node peer (target 1.5×), ${ratios.nexus_vs_nginx}× nginx (target 0.6×). ${load.connections} connections, ${load.threads} wrk threads, ${roundsNote({ seconds: load.seconds, rounds, keep: "best" }, loadAtStart, loads)}`;
+await publishTable("docs/http-proxy.md", "http", table, summary);

@@ -4,7 +4,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, proxyCommandScript, startProcess, waitForPort } from "./processes.ts";
+import { freePort, proxyCommandScript, startServer } from "../support/processes.ts";
 
 export const HOST = "bench.test";
 
@@ -28,9 +28,7 @@ export async function startBackend(dir: string): Promise<number> {
       location / { return 200 "hello, world\\n"; }
     }`,
   );
-  startProcess("nginx", ["-c", conf, "-e", "stderr"]);
-  await waitForPort(port);
-  return port;
+  return (await startServer(port, "nginx", ["-c", conf, "-e", "stderr"])).port;
 }
 
 async function nginxConfig(dir: string, workers: number, server: string): Promise<string> {
@@ -79,9 +77,8 @@ resolver:
 ssrf: { allow: [127.0.0.0/8] }
 `,
         );
-        startProcess(process.execPath, [await proxyCommandScript(dir), "--config", config]);
-        await waitForPort(port);
-        return port;
+        const args = [await proxyCommandScript(dir), "--config", config];
+        return (await startServer(port, process.execPath, args)).port;
       },
     },
     {
@@ -106,9 +103,7 @@ ssrf: { allow: [127.0.0.0/8] }
       }
     }`,
         );
-        startProcess("nginx", ["-c", conf, "-e", "stderr"]);
-        await waitForPort(port);
-        return port;
+        return (await startServer(port, "nginx", ["-c", conf, "-e", "stderr"])).port;
       },
     },
     {
@@ -137,9 +132,7 @@ backend be
   server s1 127.0.0.1:${backendPort}
 `,
         );
-        startProcess("haproxy", ["-db", "-f", conf]);
-        await waitForPort(port);
-        return port;
+        return (await startServer(port, "haproxy", ["-db", "-f", conf])).port;
       },
     },
     nodePeer("@fastify/http-proxy", "fastify", workers),
@@ -154,15 +147,8 @@ function nodePeer(name: string, peer: string, workers: number): System {
     workers,
     async start(_dir, backendPort) {
       const port = await freePort();
-      startProcess(process.execPath, [
-        script,
-        peer,
-        String(port),
-        String(backendPort),
-        String(workers),
-      ]);
-      await waitForPort(port);
-      return port;
+      const args = [script, peer, String(port), String(backendPort), String(workers)];
+      return (await startServer(port, process.execPath, args)).port;
     },
   };
 }

@@ -3,50 +3,39 @@
 // that reads nothing, for scale), with the same settings in one run.
 // Writes bench/results/mysql.json and the table in docs/mysql.md.
 import { execFile } from "node:child_process";
-import { once } from "node:events";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs, promisify } from "node:util";
+import { promisify } from "node:util";
 import { BackendRouter, LOOPBACK_RANGES, StaticResolver } from "../../src/proxy/core/index.ts";
 import { MysqlProxy } from "../../src/proxy/mysql/index.ts";
-import { freePort, startProcess, waitForPort } from "../http/processes.ts";
+import { freePort, type RunningServer, startServer } from "../support/processes.ts";
+import { loadAverage } from "../support/report.ts";
 import {
-  loadAverage,
-  loadNote,
-  machine,
-  markdownTable,
-  nexusRatios,
-  updateDocTable,
-  writeResults,
-} from "../http/report.ts";
+  measureInRounds,
+  numberIn,
+  publishRounds,
+  type Round,
+  roundsFlags,
+  type Target,
+} from "../support/rounds.ts";
 
 const run = promisify(execFile);
 const DATABASE = "nexus_bench";
-const { values: flags } = parseArgs({
-  options: {
-    seconds: { type: "string", default: "15" },
-    rounds: { type: "string", default: "3" },
-  },
-});
 const settings = {
   test: "oltp_read_only",
   tables: 4,
   tableSize: 10_000,
   threads: 8,
-  seconds: Number(flags.seconds),
-  rounds: Number(flags.rounds),
+  ...roundsFlags(),
 };
 
-interface Measurement {
-  readonly target: string;
+interface Measurement extends Round {
   readonly qps: number;
   readonly tps: number;
   readonly latencyAvgMs: number;
   readonly latencyP95Ms: number;
   readonly errors: number;
-  /** The machine's 1-minute load average after the run: others' work skews figures. */
-  readonly loadAverage: number;
 }
 
 function sysbenchArgs(port: number, command: string): string[] {
@@ -68,11 +57,7 @@ function sysbenchArgs(port: number, command: string): string[] {
 
 async function sysbench(target: string, port: number): Promise<Measurement> {
   const { stdout } = await run("sysbench", sysbenchArgs(port, "run"), { maxBuffer: 1 << 24 });
-  const number = (pattern: RegExp): number => {
-    const match = pattern.exec(stdout);
-    if (!match?.[1]) throw new Error(`sysbench output lacks ${pattern}:\n${stdout}`);
-    return Number(match[1]);
-  };
+  const number = (pattern: RegExp) => numberIn(stdout, pattern, "sysbench");
   return {
     target,
     qps: number(/queries:\s+\d+\s+\(([\d.]+) per sec/),
@@ -84,8 +69,8 @@ async function sysbench(target: string, port: number): Promise<Measurement> {
   };
 }
 
-/** HAProxy forwarding TCP to MariaDB; returns its port and a stop function. */
-async function startHaproxy(dir: string): Promise<{ port: number; stop(): Promise<void> }> {
+/** HAProxy forwarding TCP to MariaDB. */
+async function startHaproxy(dir: string): Promise<RunningServer> {
   const port = await freePort();
   const config = join(dir, "haproxy.cfg");
   await writeFile(
@@ -104,41 +89,7 @@ async function startHaproxy(dir: string): Promise<{ port: number; stop(): Promis
       "",
     ].join("\n"),
   );
-  const haproxy = startProcess("haproxy", ["-db", "-f", config], { stdio: "ignore" });
-  await waitForPort(port);
-  return {
-    port,
-    async stop() {
-      haproxy.kill("SIGTERM");
-      await once(haproxy, "exit");
-    },
-  };
-}
-
-/** The table for the docs, and a line with the ratios and the machine's load. */
-function report(
-  rows: readonly (Measurement & { ratio: number })[],
-  measurements: readonly Measurement[],
-  loadAtStart: number,
-): string {
-  const table = markdownTable(
-    ["target", "QPS", "TPS", "avg latency (ms)", "p95 latency (ms)", "vs direct", "load average"],
-    rows.map((r) => [
-      r.target,
-      r.qps.toFixed(0),
-      r.tps.toFixed(0),
-      String(r.latencyAvgMs),
-      String(r.latencyP95Ms),
-      `${r.ratio.toFixed(2)}×`,
-      String(r.loadAverage),
-    ]),
-  );
-  const loads = measurements.map((m) => m.loadAverage);
-  const summary =
-    `${nexusRatios(rows, { target: "haproxy (tcp)", name: "HAProxy" }, 0.9)} ` +
-    `${settings.threads} threads, ${settings.seconds} s per round, best of ${settings.rounds} rounds, ${loadNote(loadAtStart, loads)}`;
-  console.log(`\n${table}\n\n${summary}`);
-  return `${table}\n\n${summary}`;
+  return startServer(port, "haproxy", ["-db", "-f", config], { stdio: "ignore" });
 }
 
 async function main(): Promise<void> {
@@ -157,38 +108,32 @@ async function main(): Promise<void> {
     const nexusPort = (await proxy.listen(0, "127.0.0.1")).port;
     console.error("preparing tables…");
     await run("sysbench", sysbenchArgs(3306, "prepare"));
-    const targets: [string, number][] = [
+    const targets: Target[] = [
       ["direct", 3306],
       ["nexus", nexusPort],
       ["haproxy (tcp)", haproxy.port],
     ];
-    const measurements: Measurement[] = [];
-    // Interleaved rounds, so that a slow moment of the machine hits all.
-    for (let round = 0; round < settings.rounds; round++) {
-      for (const [target, port] of targets) {
-        console.error(`round ${round + 1}: ${target}…`);
-        measurements.push(await sysbench(target, port));
-      }
-    }
-    const best = targets.map(
-      ([target]) =>
-        measurements
-          .filter((m) => m.target === target)
-          .sort((a, b) => b.qps - a.qps)[0] as Measurement,
-    );
-    const direct = best[0]!.qps;
-    const rows = best.map((m) => ({ ...m, ratio: Number((m.qps / direct).toFixed(3)) }));
-    await writeResults("mysql", {
+    const measurements = await measureInRounds(targets, settings.rounds, sysbench);
+    await publishRounds({
+      name: "mysql",
+      doc: "docs/mysql.md",
       benchmark: "sysbench oltp_read_only",
-      date: new Date().toISOString(),
-      machine: machine(),
       settings,
-      note: "best of the rounds per target; ratio = qps / direct qps; loadAverage = 1-minute load after the round",
+      keep: "best",
+      score: "qps",
+      peer: { target: "haproxy (tcp)", name: "HAProxy" },
+      goal: 0.9,
+      load: `${settings.threads} threads`,
+      columns: [
+        ["QPS", (r) => r.qps.toFixed(0)],
+        ["TPS", (r) => r.tps.toFixed(0)],
+        ["avg latency (ms)", (r) => String(r.latencyAvgMs)],
+        ["p95 latency (ms)", (r) => String(r.latencyP95Ms)],
+      ],
       loadAtStart,
-      results: rows,
-      rounds: measurements,
+      targets,
+      measurements,
     });
-    await updateDocTable("docs/mysql.md", "mysql", report(rows, measurements, loadAtStart));
   } finally {
     await run("sysbench", sysbenchArgs(3306, "cleanup")).catch(() => {});
     await run("mariadb", [...mariadb, "-e", `DROP DATABASE IF EXISTS ${DATABASE}`]).catch(() => {});

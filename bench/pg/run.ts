@@ -9,7 +9,7 @@ import { chown, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { type AddressInfo, connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs, promisify } from "node:util";
+import { promisify } from "node:util";
 import {
   BackendRouter,
   LOOPBACK_RANGES,
@@ -17,44 +17,34 @@ import {
   StaticResolver,
 } from "../../src/proxy/core/index.ts";
 import { PostgresProxy } from "../../src/proxy/postgres/index.ts";
-import { freePort, startProcess, waitForPort } from "../http/processes.ts";
+import { freePort, startServer } from "../support/processes.ts";
+import { loadAverage } from "../support/report.ts";
 import {
-  loadAverage,
-  loadNote,
-  machine,
-  markdownTable,
-  nexusRatios,
-  updateDocTable,
-  writeResults,
-} from "../http/report.ts";
+  measureInRounds,
+  numberIn,
+  publishRounds,
+  type Round,
+  roundsFlags,
+  type Target,
+} from "../support/rounds.ts";
 
 const run = promisify(execFile);
 const DATABASE = "nexus_bench_pg";
 const SERVER = { host: "127.0.0.1", port: 5432 };
 
-const { values: flags } = parseArgs({
-  options: {
-    seconds: { type: "string", default: "15" },
-    rounds: { type: "string", default: "3" },
-  },
-});
 const settings = {
   mode: "select-only (-S), simple protocol",
   clients: 16,
   threads: 2,
   scale: 10,
-  seconds: Number(flags.seconds),
-  rounds: Number(flags.rounds),
+  ...roundsFlags(),
 };
 
-interface Measurement {
-  readonly target: string;
+interface Measurement extends Round {
   readonly tps: number;
   readonly latencyAvgMs: number;
   readonly transactions: number;
   readonly failed: number;
-  /** The machine's 1-minute load average after the run: others' work skews figures. */
-  readonly loadAverage: number;
 }
 
 const psqlArgs = ["-X", "-q", "-h", SERVER.host, "-p", String(SERVER.port), "-U", "postgres"];
@@ -69,11 +59,7 @@ async function pgbench(target: string, port: number): Promise<Measurement> {
     ],
     { maxBuffer: 1 << 24 },
   );
-  const number = (pattern: RegExp): number => {
-    const match = pattern.exec(stdout);
-    if (!match?.[1]) throw new Error(`pgbench output lacks ${pattern}:\n${stdout}`);
-    return Number(match[1]);
-  };
+  const number = (pattern: RegExp) => numberIn(stdout, pattern, "pgbench");
   return {
     target,
     tps: number(/tps = ([\d.]+) \(without initial connection time\)/),
@@ -116,17 +102,9 @@ async function startPgbouncer(dir: string): Promise<Peer> {
   const { stdout } = await run("id", ["-u", "postgres"]);
   const uid = Number(stdout.trim());
   for (const path of [dir, config, users]) await chown(path, uid, uid);
-  const pgbouncer = startProcess("runuser", ["-u", "postgres", "--", "pgbouncer", config], {
+  return startServer(port, "runuser", ["-u", "postgres", "--", "pgbouncer", config], {
     stdio: "ignore",
   });
-  await waitForPort(port);
-  return {
-    port,
-    async stop() {
-      pgbouncer.kill("SIGTERM");
-      await once(pgbouncer, "exit");
-    },
-  };
 }
 
 /**
@@ -146,56 +124,6 @@ async function startBareRelay(): Promise<Peer> {
       server.close();
     },
   };
-}
-
-/**
- * Runs every target once per round. Each round starts one target later, so
- * a busy moment of the machine, or being first, favours no target.
- */
-async function measureInRounds(targets: readonly [string, number][]): Promise<Measurement[]> {
-  const measurements: Measurement[] = [];
-  for (let round = 0; round < settings.rounds; round++) {
-    for (let i = 0; i < targets.length; i++) {
-      const [target, port] = targets[(round + i) % targets.length]!;
-      console.error(`round ${round + 1}: ${target}…`);
-      measurements.push(await pgbench(target, port));
-    }
-  }
-  return measurements;
-}
-
-/** The median round of each target (by TPS), with its ratio to direct. */
-function summarize(targets: readonly [string, number][], measurements: readonly Measurement[]) {
-  const medians = targets.map(([target]) => {
-    const runs = measurements.filter((m) => m.target === target).sort((a, b) => a.tps - b.tps);
-    return runs[Math.floor((runs.length - 1) / 2)]!;
-  });
-  const direct = medians[0]!.tps;
-  return medians.map((m) => ({ ...m, ratio: Number((m.tps / direct).toFixed(3)) }));
-}
-
-/** The table for the docs, and a line with the ratios and the machine's load. */
-function report(
-  rows: ReturnType<typeof summarize>,
-  measurements: readonly Measurement[],
-  loadAtStart: number,
-): string {
-  const table = markdownTable(
-    ["target", "TPS", "avg latency (ms)", "vs direct", "load average"],
-    rows.map((r) => [
-      r.target,
-      r.tps.toFixed(0),
-      r.latencyAvgMs.toFixed(3),
-      `${r.ratio.toFixed(2)}×`,
-      String(r.loadAverage),
-    ]),
-  );
-  const loads = measurements.map((m) => m.loadAverage);
-  const summary =
-    `${nexusRatios(rows, { target: "pgbouncer (session)", name: "PgBouncer" }, 0.9)} ` +
-    `${settings.clients} clients, ${settings.seconds} s per round, median of ${settings.rounds} rounds, ${loadNote(loadAtStart, loads)}`;
-  console.log(`\n${table}\n\n${summary}`);
-  return `${table}\n\n${summary}`;
 }
 
 async function serverVersion(): Promise<string> {
@@ -230,26 +158,32 @@ async function main(): Promise<void> {
     peers.push(pgbouncer);
     const bare = await startBareRelay();
     peers.push(bare);
-    const targets: [string, number][] = [
+    const targets: Target[] = [
       ["direct", SERVER.port],
       ["nexus", nexusPort],
       ["pgbouncer (session)", pgbouncer.port],
       ["bare relay (no parsing)", bare.port],
     ];
-    const measurements = await measureInRounds(targets);
-    const rows = summarize(targets, measurements);
-    await writeResults("pg", {
+    const measurements = await measureInRounds(targets, settings.rounds, pgbench);
+    await publishRounds({
+      name: "pg",
+      doc: "docs/postgres.md",
       benchmark: "pgbench -S",
-      date: new Date().toISOString(),
-      machine: machine(),
       server: `PostgreSQL ${await serverVersion()}`,
       settings,
-      note: "median of the rounds per target; ratio = tps / direct tps; loadAverage = 1-minute load after the round",
+      keep: "median",
+      score: "tps",
+      peer: { target: "pgbouncer (session)", name: "PgBouncer" },
+      goal: 0.9,
+      load: `${settings.clients} clients`,
+      columns: [
+        ["TPS", (r) => r.tps.toFixed(0)],
+        ["avg latency (ms)", (r) => r.latencyAvgMs.toFixed(3)],
+      ],
       loadAtStart,
-      results: rows,
-      rounds: measurements,
+      targets,
+      measurements,
     });
-    await updateDocTable("docs/postgres.md", "pg", report(rows, measurements, loadAtStart));
   } finally {
     for (const peer of peers) await peer.stop();
     await proxy.close();

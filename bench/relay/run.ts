@@ -9,7 +9,7 @@ import { once } from "node:events";
 import { connect, createServer, type Socket } from "node:net";
 import { parseArgs } from "node:util";
 import { relay } from "../../src/proxy/core/relay.ts";
-import { loadAverage, machine, markdownTable, writeResults } from "../http/report.ts";
+import { loadAverage, machine, markdownTable, writeResults } from "../support/report.ts";
 
 const { values: flags } = parseArgs({
   options: {

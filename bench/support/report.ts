@@ -41,6 +41,16 @@ export function loadNote(atStart: number, afterRounds: readonly number[]): strin
   return `${cpus().length} CPUs shared by everything; 1-minute load average ${atStart} at the start, ${range} after the rounds (${date}).`;
 }
 
+/** How the rounds ran and how busy the machine was: the end of the line under a table. */
+export function roundsNote(
+  run: { readonly seconds: number; readonly rounds: number; readonly keep: "median" | "best" },
+  loadAtStart: number,
+  loadsAfterRounds: readonly number[],
+): string {
+  const kept = run.keep === "best" ? "best" : "median";
+  return `${run.seconds} s per round, ${kept} of ${run.rounds} rounds, ${loadNote(loadAtStart, loadsAfterRounds)}`;
+}
+
 export async function writeResults(name: string, results: unknown): Promise<void> {
   const path = new URL(`bench/results/${name}.json`, ROOT);
   await writeFile(path, `${JSON.stringify(results, null, 2)}\n`);
@@ -60,6 +70,17 @@ export async function updateDocTable(doc: string, name: string, markdown: string
     `${text.slice(0, from + start.length)}\n${markdown.trim()}\n${text.slice(to)}`,
   );
   console.log(`updated the table in ${doc}`);
+}
+
+/** Prints a benchmark's table and the line under it, and puts both in `doc` (see updateDocTable). */
+export async function publishTable(
+  doc: string,
+  name: string,
+  table: string,
+  summary: string,
+): Promise<void> {
+  console.log(`\n${table}\n\n${summary}`);
+  await updateDocTable(doc, name, `${table}\n\n${summary}`);
 }
 
 export function markdownTable(

@@ -53,6 +53,34 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+export interface RunningServer {
+  readonly port: number;
+  readonly child: ChildProcess;
+  /** SIGTERM, then resolves once the process has exited. */
+  stop(): Promise<void>;
+}
+
+/** Starts a server process (tracked like any other) and resolves once it accepts connections on `port`. */
+export async function startServer(
+  port: number,
+  command: string,
+  args: string[],
+  options: SpawnOptions = {},
+): Promise<RunningServer> {
+  const child = startProcess(command, args, options);
+  await waitForPort(port);
+  return {
+    port,
+    child,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, "exit");
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
 /** Resolves once something accepts connections on `port` (polls for up to `timeoutMs`). */
 export async function waitForPort(port: number, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

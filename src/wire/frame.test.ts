@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
+import { splitAt } from "../../test/support/chunks.ts";
 import {
   encodeFrame,
   type Frame,
@@ -20,21 +21,6 @@ const arbitraryFrame = fc.record(
   },
   { noNullPrototype: true },
 );
-
-/** Cuts a buffer into chunks at the given (sorted, deduplicated) offsets. */
-function cut(bytes: Buffer, offsets: number[]): Buffer[] {
-  const points = [...new Set(offsets.map((offset) => offset % (bytes.length + 1)))].sort(
-    (a, b) => a - b,
-  );
-  const chunks: Buffer[] = [];
-  let start = 0;
-  for (const point of points) {
-    chunks.push(bytes.subarray(start, point));
-    start = point;
-  }
-  chunks.push(bytes.subarray(start));
-  return chunks;
-}
 
 test("the header is 10 bytes: length, type, flags, id, big-endian", () => {
   const frame = encodeFrame(FrameType.REQUEST, 0x01020304, Buffer.from("hi"));
@@ -58,7 +44,7 @@ test("any sequence of frames round-trips, however the stream is cut", () => {
         );
         const decoder = new FrameDecoder(1024);
         const decoded: Frame[] = [];
-        for (const chunk of cut(stream, offsets)) {
+        for (const chunk of splitAt(stream, offsets)) {
           decoder.push(chunk, (frame) =>
             decoded.push({ ...frame, payload: Buffer.from(frame.payload) }),
           );

@@ -10,6 +10,7 @@ import {
   ResolverError,
   StaticResolver,
 } from "../../src/proxy/core/index.ts";
+import { freePort } from "../support/ports.ts";
 import { parseRaw, rawExchange, startBackend, startProxy } from "./harness.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -25,17 +26,6 @@ async function proxyFor(routes: Parameters<typeof startProxy>[0], options = {}) 
 
 function get(port: number, host: string): Promise<ReturnType<typeof parseRaw>> {
   return rawExchange(port, `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
-}
-
-/** A port with nothing listening on it. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, "close");
-  return port;
 }
 
 test("resolver errors map to 404, 403, 503 with Retry-After, 504 and 502", async () => {
@@ -68,7 +58,8 @@ test("resolver errors map to 404, 403, 503 with Retry-After, 504 and 502", async
 });
 
 test("a backend that refuses connections is 503 with Retry-After", async () => {
-  const { port } = await proxyFor({ "down.test": `127.0.0.1:${await closedPort()}` });
+  // A free port is one nothing listens on: connecting to it is refused.
+  const { port } = await proxyFor({ "down.test": `127.0.0.1:${await freePort()}` });
   const response = await get(port, "down.test");
   assert.equal(response.status, 503);
   assert.match(response.head, /^retry-after: \d+$/im);

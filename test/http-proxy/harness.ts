@@ -3,14 +3,9 @@
 import { once } from "node:events";
 import { createServer, type RequestListener, type Server } from "node:http";
 import { type AddressInfo, connect } from "node:net";
-import {
-  BackendRouter,
-  LOOPBACK_RANGES,
-  type Resolver,
-  StaticResolver,
-  type StaticRoutes,
-} from "../../src/proxy/core/index.ts";
+import type { BackendRouter, Resolver, StaticRoutes } from "../../src/proxy/core/index.ts";
 import { HttpProxy, type HttpProxyOptions } from "../../src/proxy/http/index.ts";
+import { loopbackRouter } from "../tls/loopback-router.ts";
 
 export interface Backend {
   readonly server: Server;
@@ -59,14 +54,7 @@ export async function startProxy(
   options: Omit<HttpProxyOptions, "router"> = {},
   router?: BackendRouter,
 ): Promise<RunningProxy> {
-  const resolver =
-    typeof (routes as Resolver).resolve === "function"
-      ? (routes as Resolver)
-      : new StaticResolver(routes as StaticRoutes);
-  const proxy = new HttpProxy({
-    router: router ?? new BackendRouter({ resolver, ssrf: { allow: LOOPBACK_RANGES } }),
-    ...options,
-  });
+  const proxy = new HttpProxy({ router: router ?? loopbackRouter(routes), ...options });
   const { port } = await proxy.listen(0, "127.0.0.1");
   return { proxy, port, url: `http://127.0.0.1:${port}`, close: () => proxy.close() };
 }

@@ -8,15 +8,10 @@ import { connect, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { after, before } from "node:test";
 import pg from "pg";
-import {
-  BackendRouter,
-  LOOPBACK_RANGES,
-  type Resolver,
-  StaticResolver,
-  type StaticRoutes,
-} from "../../src/proxy/core/index.ts";
+import type { BackendRouter, Resolver, StaticRoutes } from "../../src/proxy/core/index.ts";
 import { PostgresProxy, type PostgresProxyOptions } from "../../src/proxy/postgres/index.ts";
 import { postgres, requireService } from "../support/services.ts";
+import { loopbackRouter } from "../tls/loopback-router.ts";
 
 export const MAIN_SERVER = `${postgres.host}:${postgres.port}`;
 
@@ -28,14 +23,14 @@ export interface RunningProxy {
 
 /** A router for tests: backends run on loopback, which the SSRF guard allows here. */
 export function testRouter(resolver: Resolver): BackendRouter {
-  return new BackendRouter({ resolver, ssrf: { allow: LOOPBACK_RANGES } });
+  return loopbackRouter(resolver);
 }
 
 export async function startProxy(
   routes: StaticRoutes,
   options: Omit<PostgresProxyOptions, "router"> = {},
 ): Promise<RunningProxy> {
-  const proxy = new PostgresProxy({ router: testRouter(new StaticResolver(routes)), ...options });
+  const proxy = new PostgresProxy({ router: loopbackRouter(routes), ...options });
   const { port } = await proxy.listen(0, "127.0.0.1");
   return { proxy, port, close: () => proxy.close() };
 }

@@ -9,19 +9,7 @@ import {
   type SmtpReply,
   SmtpReplyError,
 } from "../../src/proxy/smtp/index.ts";
-
-/** Splits `bytes` at the given cut points. */
-function chunks(bytes: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  const parts: Buffer[] = [];
-  let start = 0;
-  for (const point of points) {
-    parts.push(bytes.subarray(start, point));
-    start = point;
-  }
-  parts.push(bytes.subarray(start));
-  return parts;
-}
+import { splitAt } from "../support/chunks.ts";
 
 function readAll(reader: CommandLineReader, parts: Buffer[]): (string | "too_long")[] {
   const out: (string | "too_long")[] = [];
@@ -74,7 +62,7 @@ describe("CommandLineReader", () => {
         (bytes, cuts) => {
           const data = Buffer.from(bytes);
           const whole = readAll(new CommandLineReader(40), [data]);
-          assert.deepEqual(readAll(new CommandLineReader(40), chunks(data, cuts)), whole);
+          assert.deepEqual(readAll(new CommandLineReader(40), splitAt(data, cuts)), whole);
         },
       ),
       { numRuns: 1000 },
@@ -91,7 +79,7 @@ describe("ReplyReader", () => {
         (replies, cuts) => {
           const bytes = Buffer.from(replies.map(formatReply).join(""), "latin1");
           const reader = new ReplyReader();
-          const read = chunks(bytes, cuts).flatMap((part) => reader.push(part));
+          const read = splitAt(bytes, cuts).flatMap((part) => reader.push(part));
           assert.deepEqual(read, replies);
           assert.equal(reader.buffered.length, 0);
         },

@@ -9,30 +9,15 @@ export interface ServiceAddress {
   hint: string;
 }
 
-export const postgres: ServiceAddress = {
-  name: "PostgreSQL",
-  host: "127.0.0.1",
-  port: 5432,
-  hint: "bash .ci/ensure-services starts it",
-};
-export const mariadb: ServiceAddress = {
-  name: "MariaDB",
-  host: "127.0.0.1",
-  port: 3306,
-  hint: "bash .ci/ensure-services starts it",
-};
-export const redis: ServiceAddress = {
-  name: "Redis",
-  host: "127.0.0.1",
-  port: 6379,
-  hint: "bash .ci/ensure-services starts it",
-};
-export const nats: ServiceAddress = {
-  name: "NATS",
-  host: "127.0.0.1",
-  port: 4222,
-  hint: "bash .ci/ensure-services starts it",
-};
+/** A component that `.ci/ensure-services` runs on loopback. */
+function ciService(name: string, port: number): ServiceAddress {
+  return { name, host: "127.0.0.1", port, hint: "bash .ci/ensure-services starts it" };
+}
+
+export const postgres = ciService("PostgreSQL", 5432);
+export const mariadb = ciService("MariaDB", 3306);
+export const redis = ciService("Redis", 6379);
+export const nats = ciService("NATS", 4222);
 
 /** Resolves when the service accepts a TCP connection; rejects with a clear message otherwise. */
 export function requireService(service: ServiceAddress, timeoutMs = 3000): Promise<void> {

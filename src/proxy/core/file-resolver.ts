@@ -19,7 +19,7 @@ import { unknownRoute } from "./resolver-error.ts";
 import { WildcardTable } from "./wildcard-table.ts";
 
 /** A backend endpoint as text, checked by parseEndpoint. */
-export const endpointSchema = z.string().superRefine((text, ctx) => {
+const endpointSchema = z.string().superRefine((text, ctx) => {
   try {
     parseEndpoint(text);
   } catch (error) {

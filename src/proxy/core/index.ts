@@ -20,7 +20,6 @@ export {
   resultEndpoint,
 } from "./endpoint.ts";
 export {
-  endpointSchema,
   FileResolver,
   type FileResolverOptions,
   loadRoutesFile,

@@ -38,6 +38,8 @@ const HOP_BY_HOP = new Set([
   "transfer-encoding",
   "upgrade",
   "host",
+  // Node's server has already answered `Expect: 100-continue`; undici refuses to send it.
+  "expect",
 ]);
 
 /** Errors that mean the instance could not take the request: safe to retry. */

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { readFile } from "node:fs/promises";
+import { request as httpRequest, type IncomingMessage } from "node:http";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { test } from "node:test";
@@ -16,6 +18,23 @@ import {
 /** The bearer header for the orchestrator's token. */
 async function tokenOf(run: RunningOrchestrator): Promise<string> {
   return `Bearer ${(await readFile(join(run.dir, "sockets", "token"), "utf8")).trim()}`;
+}
+
+/** A POST that sends its body only after the server's 100 Continue, as curl does for large bodies. */
+async function postExpectingContinue(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+): Promise<{ status: number | undefined; body: string }> {
+  const outgoing = httpRequest(url, {
+    method: "POST",
+    headers: { ...headers, "content-type": "application/json", expect: "100-continue" },
+  });
+  outgoing.on("continue", () => outgoing.end(body));
+  const [response] = (await once(outgoing, "response")) as [IncomingMessage];
+  let text = "";
+  for await (const chunk of response) text += chunk;
+  return { status: response.statusCode, body: text };
 }
 
 test("the gateway routes, checks tokens, streams bodies and maps errors to statuses", async () => {
@@ -69,6 +88,10 @@ test("the gateway routes, checks tokens, streams bodies and maps errors to statu
   });
   assert.equal(echoed.statusCode, 200);
   assert.deepEqual(await echoed.body.json(), { items: ["a", "b"] });
+
+  // Expect: 100-continue (curl sends it for large bodies) belongs to the hop it came on.
+  const continued = await postExpectingContinue(`${base}/api/echo`, auth, '{"big":true}');
+  assert.deepEqual(continued, { status: 200, body: '{"big":true}' });
 
   // No gateway route: 404 from the gateway itself.
   assert.equal((await get("/unknown/x", auth)).status, 404);

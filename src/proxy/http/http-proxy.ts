@@ -149,8 +149,7 @@ export class HttpProxy {
   readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const started = performance.now();
     if (this.#closing) res.setHeader("connection", "close");
-    const key =
-      hostHeaderCount(req.rawHeaders) === 1 ? routingKeyFromHost(req.headers.host) : undefined;
+    const key = routingKey(req);
     if (key === undefined) {
       this.#replyError(req, res, started, undefined, {
         status: 400,
@@ -321,8 +320,7 @@ export class HttpProxy {
 
   readonly #onUpgrade = (req: IncomingMessage, client: Duplex, head: Buffer): void => {
     client.on("error", () => client.destroy());
-    const key =
-      hostHeaderCount(req.rawHeaders) === 1 ? routingKeyFromHost(req.headers.host) : undefined;
+    const key = routingKey(req);
     if (key === undefined || this.#closing) {
       const [status, message] =
         key === undefined ? [400, "missing or invalid Host header"] : [503, "shutting down"];
@@ -410,6 +408,11 @@ export class HttpProxy {
       serve.call(server, socket);
     });
   }
+}
+
+/** The key a request is routed by: its Host, when it has exactly one valid Host header. */
+function routingKey(req: IncomingMessage): string | undefined {
+  return hostHeaderCount(req.rawHeaders) === 1 ? routingKeyFromHost(req.headers.host) : undefined;
 }
 
 function hasBody(req: IncomingMessage): boolean {

@@ -34,7 +34,11 @@ export class ActivationSocket {
   /** Takes the socket path over, atomically: callers never see it missing. Idempotent. */
   async listen(): Promise<void> {
     if (this.#server) return;
-    const server = createServer({ pauseOnConnect: true }, (socket) => this.#accept(socket));
+    // Half-open both ways, so that a client that sends its request and shuts
+    // its side (as `echo … | socat` does) still reads the answer.
+    const server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) =>
+      this.#accept(socket),
+    );
     // Replaces on purpose: going idle, it takes the path back from the still-running service.
     this.#bound = await bindSocket(server, this.path, true);
     this.#server = server;
@@ -87,7 +91,7 @@ export class ActivationSocket {
   }
 
   #relay(socket: Socket): void {
-    const backend = connect(this.path);
+    const backend = connect({ path: this.path, allowHalfOpen: true });
     void relay(socket, backend);
     socket.resume();
   }

@@ -97,3 +97,19 @@ test("an on-demand service started by a reload still sleeps when idle", async ()
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("a client that sends one line and half-closes gets its answer through a wake-up", async () => {
+  await using run = await runOrchestrator({
+    services: { lazy: workerService("lazy", { onDemand: { idleMs: 60_000 } }) },
+  });
+  const supervisor = run.orchestrator.supervisors.get("lazy")!;
+  assert.equal(supervisor.status, "sleeping");
+  // What `echo '{…}' | socat - UNIX-CONNECT:…` does: write, shut the sending side, read.
+  const socket = connect(join(run.dir, "sockets", "lazy.sock"));
+  socket.end(`${JSON.stringify({ path: "/public", method: "GET" })}\n`);
+  const chunks: Buffer[] = [];
+  for await (const chunk of socket) chunks.push(chunk as Buffer);
+  const reply = JSON.parse(Buffer.concat(chunks).toString("utf8").trim()) as { data?: unknown };
+  assert.deepEqual(reply.data, { open: true });
+  assert.equal(supervisor.status, "running");
+});

@@ -1,6 +1,7 @@
 // The MySQL proxy with real clients (mysql2, the mariadb CLI) and real
 // servers: the machine's MariaDB and a second instance started for the test.
 import assert from "node:assert/strict";
+import { connect, type Socket } from "node:net";
 import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import fc from "fast-check";
@@ -539,6 +540,56 @@ describe("MySQL proxy with real clients and servers", () => {
     } finally {
       await sleeper.end();
       await killer.end();
+    }
+  });
+
+  test("a session ends from either side: KILL closes the client, a client that leaves frees its backend thread", async () => {
+    /** Polls `check` every 20 ms until it holds; fails after 5 s. */
+    async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+      const deadline = Date.now() + 5000;
+      while (!(await check())) {
+        assert.ok(Date.now() < deadline, `timed out waiting until ${what}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+    const victim = await connectTo(port, dbMain);
+    const killer = await connectTo(port, dbMain);
+    try {
+      victim.on("error", () => {});
+      const ended = new Promise((resolve) => victim.once("end", resolve));
+      await killer.query(`KILL CONNECTION ${victim.threadId}`);
+      await ended;
+      // Once the session has closed the proxy forgets its id: the backend
+      // gets it unchanged and knows no such thread.
+      await until("the killed session's id is unknown", () =>
+        killer.query(`KILL ${victim.threadId}`).then(
+          () => false,
+          (error: { errno?: number }) => error.errno === 1094,
+        ),
+      );
+    } finally {
+      victim.destroy();
+      await killer.end();
+    }
+    const leaving: Record<string, (connection: mysql.Connection, socket: Socket) => unknown> = {
+      "COM_QUIT then close": (connection) => connection.end(),
+      "close without COM_QUIT": (connection) => connection.destroy(),
+      reset: (_, socket) => socket.resetAndDestroy(),
+    };
+    for (const [how, leave] of Object.entries(leaving)) {
+      const socket = connect({ host: "127.0.0.1", port });
+      const connection = await connectTo(port, dbMain, { stream: socket });
+      connection.on("error", () => {});
+      const [rows] = await connection.query("SELECT CONNECTION_ID() AS id");
+      const backendThread = (rows as { id: number }[])[0]!.id;
+      await leave(connection, socket);
+      await until(`the backend thread is gone after ${how}`, async () => {
+        const [left] = await query<{ n: number }>(
+          { port: 3306, user: "root" },
+          `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID = ${backendThread}`,
+        );
+        return left?.n === 0;
+      });
     }
   });
 

@@ -7,13 +7,13 @@
 // Every failure ends in an ERR packet the client can show, then a close.
 import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
-import { pipeline } from "node:stream";
 import { type SecureContext, TLSSocket } from "node:tls";
 import {
   type BackendRouter,
   type ResolveContext,
   ResolverError,
   type Route,
+  relay,
 } from "../core/index.ts";
 import { type AuthOutcome, encodeAuthSwitchRequest, relayAuthentication } from "./auth-relay.ts";
 import {
@@ -196,7 +196,7 @@ export class MysqlSession {
       backendThreadId: backendGreeting.connectionId,
       route,
     });
-    this.#startRelay(route);
+    this.#startRelay(route, backendSocket);
   }
 
   #writeClient(payload: Buffer): void {
@@ -261,9 +261,8 @@ export class MysqlSession {
    * Authenticated: from here bytes flow unparsed, except that KILL
    * statements are translated to backend thread ids on their way.
    */
-  #startRelay(route: Route): void {
+  #startRelay(route: Route, backend: Socket): void {
     const client = this.#client.socket;
-    const backend = this.#backend!.socket;
     const fromClient = this.#client.release();
     const fromBackend = this.#backend!.release();
     const ids = this.#settings.connectionIds;
@@ -271,10 +270,7 @@ export class MysqlSession {
     if (fromBackend.length > 0) client.write(fromBackend);
     if (fromClient.length > 0) toBackend.write(fromClient);
     this.#relaying = true;
-    // pipeline destroys every stream of a chain when one fails or closes
-    // early, so either side closing closes the other.
-    pipeline(client, toBackend, backend, () => ids.unregister(this.connectionId));
-    pipeline(backend, client, () => ids.unregister(this.connectionId));
+    void relay(client, backend, { toBackend }).then(() => ids.unregister(this.connectionId));
   }
 
   /** Sends an ERR packet to the client if it is still there, then closes both sides. */

@@ -32,3 +32,41 @@ test("TCP proxy: a client that leaves during a cold start frees its queue place"
     echo.close();
   }
 });
+
+test("TCP proxy: a client that ends its side during a cold start", async () => {
+  // An echo that ends its side after the client's end, as `pipe` does.
+  const echo = createServer({ allowHalfOpen: true }, (socket) => socket.pipe(socket));
+  echo.listen(0, "127.0.0.1");
+  await once(echo, "listening");
+  const backend = new HeldAsleep(`127.0.0.1:${(echo.address() as AddressInfo).port}`);
+  const proxy = new TcpPortProxy({ router: backend.router });
+  try {
+    const { port } = await proxy.listen(0, "127.0.0.1", "svc");
+    // Having sent nothing, it has nothing for the backend: it leaves, and
+    // the proxy closes its side too.
+    const leaving = connect({ host: "127.0.0.1", port });
+    leaving.on("error", () => {});
+    const closed = once(leaving, "close");
+    await backend.wakeRequested;
+    leaving.end();
+    await backend.waiterLeft();
+    await closed;
+    // Having sent a request first, it waits for the wake and gets the answer.
+    const asking = connect({ host: "127.0.0.1", port });
+    asking.on("error", () => {});
+    asking.end("ping");
+    let answer = "";
+    asking.on("data", (chunk: Buffer) => {
+      answer += chunk.toString();
+    });
+    const ended = once(asking, "end");
+    // Time for the proxy to see the end before the backend wakes.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    backend.letWake();
+    await ended;
+    assert.equal(answer, "ping");
+  } finally {
+    await proxy.close(0);
+    echo.close();
+  }
+});

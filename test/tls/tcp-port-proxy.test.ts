@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { type AddressInfo, connect, createServer, type Server } from "node:net";
+import { type AddressInfo, connect, createServer, type Server, type Socket } from "node:net";
 import { after, before, test } from "node:test";
 import { TcpPortProxy } from "../../src/proxy/tcp/index.ts";
 import { loopbackRouter } from "./loopback-router.ts";
@@ -68,3 +68,57 @@ test("without a key the port number routes; an unknown one is closed", async () 
   const portA = (await proxy.listen(0, "127.0.0.1", "echo-a")).port;
   assert.equal(await exchange(portA, "still serving", 15), "a\nstill serving");
 });
+
+test("a half-close passes through: each side still gets what the other sends after it", async () => {
+  // Answers once the client has ended its side.
+  const answersAtEnd = await startHalfOpenBackend((socket) => {
+    void readAll(socket).then((request) => socket.end(request.toUpperCase()));
+  });
+  // Says goodbye first, then still takes what the client sends.
+  let received: Promise<string> | undefined;
+  const closesFirst = await startHalfOpenBackend((socket) => {
+    socket.end("bye");
+    received = readAll(socket);
+  });
+  const halfClose = new TcpPortProxy({
+    router: loopbackRouter({
+      "answers-at-end": `127.0.0.1:${(answersAtEnd.address() as AddressInfo).port}`,
+      "closes-first": `127.0.0.1:${(closesFirst.address() as AddressInfo).port}`,
+    }),
+  });
+  try {
+    const answersPort = (await halfClose.listen(0, "127.0.0.1", "answers-at-end")).port;
+    const client = connect({ host: "127.0.0.1", port: answersPort });
+    client.end("hello");
+    assert.equal(await readAll(client), "HELLO");
+
+    const closesPort = (await halfClose.listen(0, "127.0.0.1", "closes-first")).port;
+    const other = connect({ host: "127.0.0.1", port: closesPort, allowHalfOpen: true });
+    assert.equal(await readAll(other), "bye");
+    const closed = once(other, "close");
+    other.end("sent after the backend's end");
+    assert.equal(await received, "sent after the backend's end");
+    await closed;
+  } finally {
+    await halfClose.close(0);
+    answersAtEnd.close();
+    closesFirst.close();
+  }
+});
+
+async function startHalfOpenBackend(onConnection: (socket: Socket) => void): Promise<Server> {
+  const server = createServer({ allowHalfOpen: true }, onConnection);
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return server;
+}
+
+/** Everything `socket` sends until it ends its side. */
+async function readAll(socket: Socket): Promise<string> {
+  let text = "";
+  socket.on("data", (chunk: Buffer) => {
+    text += chunk.toString();
+  });
+  await once(socket, "end");
+  return text;
+}

@@ -11,6 +11,12 @@ export interface ConnectionListenerOptions {
   readonly maxConnections?: number;
   /** Called instead of onConnection when the limit is reached; closes the socket by default. */
   readonly onRefused?: (socket: Socket) => void;
+  /**
+   * Accept sockets that stay writable after the client has ended its side
+   * (default false: Node then ends them at once). Only for users that watch
+   * 'end' themselves, such as a relay that passes the half-close on.
+   */
+  readonly allowHalfOpen?: boolean;
 }
 
 /** How long close() lets open connections finish by default, in ms. */
@@ -27,7 +33,10 @@ export class ConnectionListener {
 
   constructor(options: ConnectionListenerOptions) {
     this.#options = options;
-    this.#server = createServer({ noDelay: true }, (socket) => this.#accept(socket));
+    this.#server = createServer(
+      { noDelay: true, allowHalfOpen: options.allowHalfOpen ?? false },
+      (socket) => this.#accept(socket),
+    );
   }
 
   /** Open connections, refused ones not counted. */

@@ -1,6 +1,8 @@
 // Routes plain TCP connections by the port they arrived on, for protocols
 // that give the proxy nothing to read (or that it should not read). The
 // routing key is the listening port number, or a name given to `listen`.
+// A half-close is passed on: a client that ends its side still gets the
+// backend's reply, and the other way round.
 import type { AddressInfo, Socket } from "node:net";
 import { type BackendRouter, relay } from "../core/index.ts";
 import { ConnectionListener } from "./connection-listener.ts";
@@ -31,6 +33,7 @@ export class TcpPortProxy {
     const listener = new ConnectionListener({
       onConnection: (socket) => void this.#forward(socket, routeKey ?? ""),
       maxConnections: this.#maxConnections,
+      allowHalfOpen: true,
     });
     this.#listeners.push(listener);
     const address = await listener.listen(port, host);
@@ -50,8 +53,12 @@ export class TcpPortProxy {
     // socket's buffer: it is not read until relay pipes it.
     client.pause();
     try {
-      const opened = await openBackend(this.#router, key, context, client);
-      if (opened) await relay(client, opened.backend);
+      const opened = await openBackend(this.#router, key, context, client, {
+        allowHalfOpen: true,
+      });
+      // A client that left may have only ended its side: close the rest.
+      if (!opened) client.destroy();
+      else await relay(client, opened.backend);
     } catch {
       // Nothing in a raw TCP stream can carry an error: closing is the answer.
       client.destroy();

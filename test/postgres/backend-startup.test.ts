@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import { BackendStartup } from "../../src/proxy/postgres/backend-startup.ts";
-import { CancelKeyRegistry } from "../../src/proxy/postgres/cancel-keys.ts";
+import { type BackendKey, CancelKeyRegistry } from "../../src/proxy/postgres/cancel-keys.ts";
 import { SqlStateError } from "../../src/proxy/postgres/sql-state-error.ts";
 
 function message(type: string, body: Buffer): Buffer {
@@ -53,7 +53,11 @@ test("property: only the key changes, whatever the chunking and key length", () 
           afterReady,
         ]);
         const registry = new CancelKeyRegistry<string>();
-        const startup = new BackendStartup((key) => registry.issue(key, "target"));
+        let issued: BackendKey | undefined;
+        const startup = new BackendStartup((key) => {
+          issued = registry.issue(key, "target");
+          return issued;
+        });
         const out: Buffer[] = [];
         let finished = false;
         for (const piece of split(stream, cuts)) {
@@ -62,7 +66,7 @@ test("property: only the key changes, whatever the chunking and key length", () 
           finished = progress.finished;
         }
         assert.ok(finished);
-        const clientKey = startup.clientKey!;
+        const clientKey = issued!;
         assert.equal(clientKey.processId, processId);
         assert.equal(clientKey.secretKey.length, backendKey.length);
         const expected = Buffer.concat([
@@ -88,7 +92,6 @@ test("an ErrorResponse ends the startup without a key", () => {
   const progress = startup.push(error);
   assert.equal(progress.finished, true);
   assert.deepEqual(Buffer.concat(progress.forward), error);
-  assert.equal(startup.clientKey, undefined);
 });
 
 test("a malformed backend message is a 08P01, not a crash", () => {

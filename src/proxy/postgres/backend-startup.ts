@@ -23,8 +23,6 @@ export class BackendStartup {
   readonly #issueKey: IssueKey;
   #pending: Buffer = Buffer.alloc(0);
   #finished = false;
-  /** The key the client was given, once BackendKeyData went by. */
-  clientKey: BackendKey | undefined;
   /** Which message ended the startup, once one did. */
   endedWith: "ready" | "error" | undefined;
 
@@ -76,7 +74,6 @@ export class BackendStartup {
       secretKey: Buffer.from(message.subarray(9)),
     };
     const clientKey = this.#issueKey(backendKey);
-    this.clientKey = clientKey;
     const rewritten = Buffer.allocUnsafe(message.length);
     message.copy(rewritten, 0, 0, 9);
     rewritten.writeInt32BE(clientKey.processId, 5);

@@ -57,7 +57,7 @@ export class SmtpSession {
   }
 
   /** Closes the session's connections at once. */
-  destroy(): void {
+  #destroy(): void {
     this.#state = "closed";
     this.#client.destroy();
   }
@@ -323,9 +323,9 @@ export class SmtpSession {
     this.#state = "busy";
     const secure = new TLSSocket(plain, { isServer: true, secureContext });
     this.#client = secure;
-    const handshakeTimeout = () => this.destroy();
+    const handshakeTimeout = () => this.#destroy();
     secure.setTimeout(this.#settings.idleTimeoutMs, handshakeTimeout);
-    secure.once("error", () => this.destroy());
+    secure.once("error", () => this.#destroy());
     secure.once("secure", () => {
       secure.off("timeout", handshakeTimeout);
       // RFC 3207: the session starts over; the client must send EHLO again.

@@ -18,8 +18,8 @@ import { cancelPeering, type WorkerSlot } from "./worker-slot.ts";
 export interface RunningListener {
   readonly config: ListenerConfig;
   readonly address: AddressInfo;
-  /** Stops accepting and lets open connections finish. */
-  close(): Promise<void>;
+  /** Stops accepting and lets open connections finish; what is left after `drainTimeoutMs` is cut. */
+  close(drainTimeoutMs: number): Promise<void>;
 }
 
 interface Adapter {
@@ -106,7 +106,7 @@ export async function openListener(
   config: ListenerConfig,
   router: BackendRouter,
   httpMetrics: HttpMetrics,
-  place: { readonly slot?: WorkerSlot; readonly index: number; readonly drainTimeoutMs: number },
+  place: { readonly slot?: WorkerSlot; readonly index: number },
 ): Promise<RunningListener> {
   if (config.protocol === "http") {
     const proxy = new HttpProxy({
@@ -122,5 +122,5 @@ export async function openListener(
   }
   const adapter = createAdapter(config, router, place.slot, place.index);
   const address = await adapter.listen(config.port, config.host);
-  return { config, address, close: () => adapter.close(place.drainTimeoutMs) };
+  return { config, address, close: (drainTimeoutMs) => adapter.close(drainTimeoutMs) };
 }

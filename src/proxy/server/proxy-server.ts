@@ -105,7 +105,7 @@ export class ProxyServer {
       const id = listenerId(listener.config);
       const config = wanted.get(id);
       if (config === undefined) {
-        closing.push(listener.close());
+        closing.push(listener.close(next.drainTimeoutMs));
         continue;
       }
       if (!isDeepStrictEqual(config, listener.config)) {
@@ -124,18 +124,15 @@ export class ProxyServer {
   }
 
   #open(config: ListenerConfig, index: number): Promise<RunningListener> {
-    return openListener(config, this.#router, this.#httpMetrics, {
-      slot: this.#slot,
-      index,
-      drainTimeoutMs: this.#config.drainTimeoutMs,
-    });
+    return openListener(config, this.#router, this.#httpMetrics, { slot: this.#slot, index });
   }
 
   /** Stops accepting, lets open connections finish, then stops the router. */
   async close(): Promise<void> {
     const listeners = this.#listeners;
     this.#listeners = [];
-    await Promise.all(listeners.map((listener) => listener.close()));
+    const { drainTimeoutMs } = this.#config;
+    await Promise.all(listeners.map((listener) => listener.close(drainTimeoutMs)));
     await this.#router.close();
   }
 }

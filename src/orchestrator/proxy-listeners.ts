@@ -9,8 +9,8 @@ import { OrchestratorResolver, type ResolvableService } from "./orchestrator-res
 
 /**
  * Open proxy connections count as traffic when they open or close, not
- * periodically: a service's Keep-Alive hint lets the proxy's pool hold an
- * idle connection for minutes, which must not keep the service awake.
+ * periodically: the proxy's pool keeps idle connections open for a while
+ * after the last request, which must not keep the service awake.
  * Requests keep it awake through the service's own figures.
  */
 const NO_ACTIVITY_TICKS_MS = 2 ** 31 - 1;

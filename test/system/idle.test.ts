@@ -1,8 +1,8 @@
 // Idle stop behind the proxy: a service without traffic goes back to sleep
 // and the next request wakes it again; a request that arrives while it is
 // being stopped waits for the restart instead of failing. A short stop
-// deadline: the proxy's pooled keep-alive connection holds a stopping process
-// until its deadline (see docs/one-system.md).
+// deadline keeps the test quick should a connection still be open when a
+// stop begins.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";

@@ -6,6 +6,7 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 export class HttpMetrics {
   readonly requests: Counter<"route" | "backend" | "status">;
   readonly errors: Counter<"route" | "backend" | "reason">;
+  readonly retries: Counter<"route" | "backend">;
   readonly duration: Histogram<"route" | "backend">;
   readonly activeConnections: Gauge;
 
@@ -21,6 +22,12 @@ export class HttpMetrics {
       name: "nexus_http_errors_total",
       help: "HTTP requests the proxy answered with an error of its own, by reason",
       labelNames: ["route", "backend", "reason"],
+      registers,
+    });
+    this.retries = new Counter({
+      name: "nexus_http_retries_total",
+      help: "Requests sent a second time, on a new connection, after the backend closed the first before answering",
+      labelNames: ["route", "backend"],
       registers,
     });
     this.duration = new Histogram({

@@ -222,6 +222,7 @@ export class HttpProxy {
           this.#finish(req, res, route, started, outcome, true);
         } else if (mayResend(req.method, hasBody(req))) {
           // Sent once more on a new connection; only that attempt tells about the backend.
+          this.metrics.retries.inc({ route: route.key, backend: formatEndpoint(route.endpoint) });
           const fresh: DispatchFn = (options, handler) =>
             this.#pools.dispatchOnNewConnection(route, options, handler);
           this.#send(fresh, request, res, extra, (retried) =>

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
+import { splitAt } from "../../test/support/chunks.ts";
 import { JsonMessageSplitter, LineTooLongError } from "./json-lines.ts";
 
 function split(chunks: (string | Buffer)[], maxBytes = 1 << 20): string[] {
@@ -32,16 +33,7 @@ test("any sequence of objects comes out whole, however the stream is cut", () =>
         const text = objects
           .map((object) => JSON.stringify(object) + (newlines ? "\n" : ""))
           .join("");
-        const bytes = Buffer.from(text);
-        const points = [...new Set(offsets.map((offset) => offset % (bytes.length + 1)))].sort(
-          (a, b) => a - b,
-        );
-        const chunks: Buffer[] = [];
-        let start = 0;
-        for (const point of [...points, bytes.length]) {
-          chunks.push(bytes.subarray(start, point));
-          start = point;
-        }
+        const chunks = splitAt(Buffer.from(text), offsets);
         const expected = objects.map((object) => JSON.parse(JSON.stringify(object)));
         assert.deepEqual(
           split(chunks).map((message) => JSON.parse(message)),

@@ -5,7 +5,7 @@ import { createServer, type RequestListener, type Server } from "node:http";
 import { type AddressInfo, connect } from "node:net";
 import type { BackendRouter, Resolver, StaticRoutes } from "../../src/proxy/core/index.ts";
 import { HttpProxy, type HttpProxyOptions } from "../../src/proxy/http/index.ts";
-import { loopbackRouter } from "../tls/loopback-router.ts";
+import { loopbackRouter } from "../support/loopback-router.ts";
 
 export interface Backend {
   readonly server: Server;

@@ -10,8 +10,8 @@ import { after, before } from "node:test";
 import pg from "pg";
 import type { BackendRouter, Resolver, StaticRoutes } from "../../src/proxy/core/index.ts";
 import { PostgresProxy, type PostgresProxyOptions } from "../../src/proxy/postgres/index.ts";
+import { loopbackRouter } from "../support/loopback-router.ts";
 import { postgres, requireService } from "../support/services.ts";
-import { loopbackRouter } from "../tls/loopback-router.ts";
 
 export const MAIN_SERVER = `${postgres.host}:${postgres.port}`;
 

@@ -2,9 +2,8 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { test } from "node:test";
 import { ActivityTracker } from "../../src/proxy/core/activity-tracker.ts";
-import { BackendRouter } from "../../src/proxy/core/backend-router.ts";
 import type { ResolveContext, Resolver } from "../../src/proxy/core/resolver.ts";
-import { LOOPBACK_RANGES } from "../../src/proxy/core/ssrf-guard.ts";
+import { loopbackRouter } from "../support/loopback-router.ts";
 import { Condition, echoBackend } from "./harness.ts";
 
 test("activity is reported on connect and close, not per byte", async () => {
@@ -14,11 +13,7 @@ test("activity is reported on connect and close, not per byte", async () => {
     resolve: () => ({ endpoint: backend.endpoint }),
     trackActivity: (key) => seen.push(key),
   };
-  const router = new BackendRouter({
-    resolver,
-    ssrf: { allow: LOOPBACK_RANGES },
-    activityIntervalMs: 3_600_000,
-  });
+  const router = loopbackRouter(resolver, { activityIntervalMs: 3_600_000 });
   const tcp: ResolveContext = { protocol: "tcp" };
   try {
     const socket = await router.connect(await router.route("app", tcp), tcp);

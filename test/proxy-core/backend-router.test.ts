@@ -10,10 +10,10 @@ import type { ResolveContext, Resolver, Result } from "../../src/proxy/core/reso
 import { ResolverError } from "../../src/proxy/core/resolver-error.ts";
 import { LOOPBACK_RANGES } from "../../src/proxy/core/ssrf-guard.ts";
 import { StaticResolver } from "../../src/proxy/core/static-resolver.ts";
+import { loopbackRouter } from "../support/loopback-router.ts";
 import { echoBackend, hangingBackend, refusedPort, rejection } from "./harness.ts";
 
 const http: ResolveContext = { protocol: "http" };
-const local = { allow: LOOPBACK_RANGES };
 
 /** A resolver that counts calls and answers when told to. */
 class CountingResolver implements Resolver {
@@ -57,7 +57,7 @@ test("routes a key and relays bytes to a real backend, calling the hooks", async
     onConnect: (key) => events.push(`connect ${key}`),
     onDisconnect: (key) => events.push(`disconnect ${key}`),
   };
-  const router = new BackendRouter({ resolver, ssrf: local });
+  const router = loopbackRouter(resolver);
   try {
     const route = await router.route("APP", http);
     assert.deepEqual(route.endpoint, { kind: "tcp", host: "127.0.0.1", port: backend.port });
@@ -115,7 +115,7 @@ test("a host name is connected at exactly the address the guard checked", async 
   const router = new BackendRouter({
     resolver: new StaticResolver({ app: `backend.test:${backend.port}` }),
     ssrf: {
-      ...local,
+      allow: LOOPBACK_RANGES,
       // A rebinding DNS: the first answer is local and allowed, later ones internal.
       lookup: async () => (lookups++ === 0 ? ["127.0.0.1"] : ["10.0.0.1"]),
     },
@@ -135,7 +135,7 @@ test("a host name is connected at exactly the address the guard checked", async 
 
 test("concurrent misses on one key call the resolver once; later calls hit the cache", async () => {
   const resolver = new CountingResolver({ app: { endpoint: "127.0.0.1:1" } });
-  const router = new BackendRouter({ resolver, ssrf: local });
+  const router = loopbackRouter(resolver);
   resolver.hold();
   const pending = Array.from({ length: 20 }, () => router.route("app", http));
   resolver.release();
@@ -206,11 +206,10 @@ test("a malformed endpoint from the resolver is an INTERNAL error", async () => 
 
 test("a refusing backend opens its breaker, which then fails fast", async () => {
   const port = await refusedPort();
-  const router = new BackendRouter({
-    resolver: new StaticResolver({ app: `127.0.0.1:${port}` }),
-    ssrf: local,
-    breaker: { consecutiveFailures: 2, openMs: 60_000 },
-  });
+  const router = loopbackRouter(
+    { app: `127.0.0.1:${port}` },
+    { breaker: { consecutiveFailures: 2, openMs: 60_000 } },
+  );
   const route = await router.route("app", http);
   for (let i = 0; i < 2; i++) {
     const error = await rejection(router.connect(route, http));
@@ -227,11 +226,10 @@ test("a refusing backend opens its breaker, which then fails fast", async () => 
 
 test("failures reported by an adapter open the breaker; a success in half-open closes it", async () => {
   const backend = await echoBackend();
-  const router = new BackendRouter({
-    resolver: new StaticResolver({ app: backend.endpoint }),
-    ssrf: local,
-    breaker: { consecutiveFailures: 3, openMs: 1 },
-  });
+  const router = loopbackRouter(
+    { app: backend.endpoint },
+    { breaker: { consecutiveFailures: 3, openMs: 1 } },
+  );
   try {
     const route = await router.route("app", http);
     for (let i = 0; i < 3; i++) router.reportFailure(route);
@@ -249,10 +247,7 @@ test("failures reported by an adapter open the breaker; a success in half-open c
 test("a backend that never accepts times out with TIMEOUT/connect_timeout", async () => {
   const backend = await hangingBackend();
   try {
-    const router = new BackendRouter({
-      resolver: new StaticResolver({ app: { endpoint: backend.endpoint, timeout: 300 } }),
-      ssrf: local,
-    });
+    const router = loopbackRouter({ app: { endpoint: backend.endpoint, timeout: 300 } });
     const error = await rejection(router.connect(await router.route("app", http), http));
     assert.equal(error.code, "TIMEOUT");
     assert.equal(error.reason, "connect_timeout");
@@ -264,11 +259,10 @@ test("a backend that never accepts times out with TIMEOUT/connect_timeout", asyn
 test("an aborted connect rejects and does not count against the backend", async () => {
   const backend = await hangingBackend();
   try {
-    const router = new BackendRouter({
-      resolver: new StaticResolver({ app: backend.endpoint }),
-      ssrf: local,
-      breaker: { consecutiveFailures: 1 },
-    });
+    const router = loopbackRouter(
+      { app: backend.endpoint },
+      { breaker: { consecutiveFailures: 1 } },
+    );
     const controller = new AbortController();
     const pending = router.connect(await router.route("app", http), http, {
       signal: controller.signal,
@@ -284,10 +278,7 @@ test("an aborted connect rejects and does not count against the backend", async 
 
 test("open backend connections are counted per backend", async () => {
   const backend = await echoBackend();
-  const router = new BackendRouter({
-    resolver: new StaticResolver({ app: backend.endpoint }),
-    ssrf: local,
-  });
+  const router = loopbackRouter({ app: backend.endpoint });
   try {
     const route = await router.route("app", http);
     const sockets = await Promise.all([router.connect(route, http), router.connect(route, http)]);
@@ -316,10 +307,7 @@ test("allowHalfOpen keeps the backend writable after the backend ends its side",
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   const endpoint = `127.0.0.1:${(server.address() as { port: number }).port}`;
-  const router = new BackendRouter({
-    resolver: new StaticResolver({ app: endpoint }),
-    ssrf: local,
-  });
+  const router = loopbackRouter({ app: endpoint });
   try {
     const socket = await router.connect(await router.route("app", http), http, {
       allowHalfOpen: true,

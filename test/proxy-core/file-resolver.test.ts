@@ -4,7 +4,6 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { BackendRouter } from "../../src/proxy/core/backend-router.ts";
 import {
   FileResolver,
   RoutesFileError,
@@ -12,7 +11,7 @@ import {
 } from "../../src/proxy/core/file-resolver.ts";
 import type { ResolveContext } from "../../src/proxy/core/resolver.ts";
 import { ResolverError } from "../../src/proxy/core/resolver-error.ts";
-import { LOOPBACK_RANGES } from "../../src/proxy/core/ssrf-guard.ts";
+import { loopbackRouter } from "../support/loopback-router.ts";
 import { echoBackend } from "./harness.ts";
 
 const tcp: ResolveContext = { protocol: "tcp" };
@@ -127,7 +126,7 @@ test("a reload under traffic keeps open connections and routes new ones anew", a
   const files = folder();
   files.write(`routes:\n  app: ${first.endpoint}\n`);
   const resolver = new FileResolver({ path: files.path, logger: logger() });
-  const router = new BackendRouter({ resolver, ssrf: { allow: LOOPBACK_RANGES }, cache: false });
+  const router = loopbackRouter(resolver, { cache: false });
   try {
     const before = await router.connect(await router.route("app", tcp), tcp);
     files.write(`routes:\n  app: ${second.endpoint}\n`);

@@ -2,14 +2,12 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { createServer } from "node:http";
 import { test } from "node:test";
-import { BackendRouter } from "../../src/proxy/core/backend-router.ts";
 import { dial } from "../../src/proxy/core/dial.ts";
 import { parseEndpoint } from "../../src/proxy/core/endpoint.ts";
 import { HealthChecker } from "../../src/proxy/core/health-checker.ts";
 import type { ResolveContext } from "../../src/proxy/core/resolver.ts";
 import { ResolverError } from "../../src/proxy/core/resolver-error.ts";
-import { LOOPBACK_RANGES } from "../../src/proxy/core/ssrf-guard.ts";
-import { StaticResolver } from "../../src/proxy/core/static-resolver.ts";
+import { loopbackRouter } from "../support/loopback-router.ts";
 import { echoBackend } from "./harness.ts";
 
 const plainDial = (endpoint: Parameters<typeof dial>[0], timeoutMs: number) =>
@@ -89,11 +87,10 @@ test("an HTTP check that hangs counts as a failure", async () => {
 test("the router fails fast for a backend its health checks mark down", async () => {
   const backend = await echoBackend();
   const http: ResolveContext = { protocol: "http" };
-  const router = new BackendRouter({
-    resolver: new StaticResolver({ app: backend.endpoint }),
-    ssrf: { allow: LOOPBACK_RANGES },
-    healthCheck: { intervalMs: 20, fall: 1 },
-  });
+  const router = loopbackRouter(
+    { app: backend.endpoint },
+    { healthCheck: { intervalMs: 20, fall: 1 } },
+  );
   try {
     const route = await router.route("app", http);
     assert.deepEqual(router.health?.watched, [backend.endpoint]);

@@ -4,10 +4,9 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import { Duplex, Transform } from "node:stream";
 import { finished } from "node:stream/promises";
 import { test } from "node:test";
-import { BackendRouter } from "../../src/proxy/core/backend-router.ts";
 import { type RelayOptions, type RelayTotals, relay } from "../../src/proxy/core/relay.ts";
 import type { ResolveContext } from "../../src/proxy/core/resolver.ts";
-import { LOOPBACK_RANGES } from "../../src/proxy/core/ssrf-guard.ts";
+import { loopbackRouter } from "../support/loopback-router.ts";
 import { echoBackend } from "./harness.ts";
 
 const tcp: ResolveContext = { protocol: "tcp" };
@@ -71,10 +70,7 @@ async function readAll(socket: Socket): Promise<Buffer> {
 
 test("relay pipes a client and its backend both ways", async () => {
   const backend = await echoBackend();
-  const router = new BackendRouter({
-    resolver: { resolve: () => ({ endpoint: backend.endpoint }) },
-    ssrf: { allow: LOOPBACK_RANGES },
-  });
+  const router = loopbackRouter({ resolve: () => ({ endpoint: backend.endpoint }) });
   const received: Buffer[] = [];
   const client = new Duplex({
     read() {},

@@ -6,9 +6,9 @@ import { Client } from "undici";
 import { BackendRouter } from "../../src/proxy/core/backend-router.ts";
 import type { ResolveContext } from "../../src/proxy/core/resolver.ts";
 import { ResolverError } from "../../src/proxy/core/resolver-error.ts";
-import { LOOPBACK_RANGES } from "../../src/proxy/core/ssrf-guard.ts";
 import { StaticResolver } from "../../src/proxy/core/static-resolver.ts";
 import { undiciConnector } from "../../src/proxy/core/undici-connector.ts";
+import { loopbackRouter } from "../support/loopback-router.ts";
 
 const http: ResolveContext = { protocol: "http" };
 
@@ -19,9 +19,9 @@ test("an undici client opens its connections through the router", async () => {
   const endpoint = `127.0.0.1:${(server.address() as { port: number }).port}`;
   const connected: string[] = [];
   const routes = new StaticResolver({ "app.test": endpoint });
-  const router = new BackendRouter({
-    resolver: { resolve: (key) => routes.resolve(key), onConnect: (key) => connected.push(key) },
-    ssrf: { allow: LOOPBACK_RANGES },
+  const router = loopbackRouter({
+    resolve: (key) => routes.resolve(key),
+    onConnect: (key) => connected.push(key),
   });
   const route = await router.route("app.test", http);
   const client = new Client(`http://${endpoint}`, {

@@ -6,7 +6,7 @@ import { once } from "node:events";
 import { type AddressInfo, createServer, type Socket } from "node:net";
 import { test } from "node:test";
 import { SmtpProxy } from "../../src/proxy/smtp/index.ts";
-import { loopbackRouter } from "../tls/loopback-router.ts";
+import { loopbackRouter } from "../support/loopback-router.ts";
 import { RawSmtpClient } from "./raw-smtp-client.ts";
 
 test("SMTP proxy gives up on a backend TLS handshake that never ends", async () => {

@@ -6,7 +6,7 @@ import { once } from "node:events";
 import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import { test } from "node:test";
 import { SmtpSession } from "../../src/proxy/smtp/smtp-session.ts";
-import { loopbackRouter } from "../tls/loopback-router.ts";
+import { loopbackRouter } from "../support/loopback-router.ts";
 
 test("SMTP session stops reading while its replies are unread", async () => {
   const accepted: Socket[] = [];

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { SmtpProxy } from "../../src/proxy/smtp/index.ts";
-import { loopbackRouter } from "../tls/loopback-router.ts";
+import { loopbackRouter } from "../support/loopback-router.ts";
 import { startMailBackend } from "./mail-backend.ts";
 import { RawSmtpClient } from "./raw-smtp-client.ts";
 

@@ -9,7 +9,7 @@ import {
   type StaticRoutes,
 } from "../../src/proxy/core/index.ts";
 import { SmtpProxy, type SmtpProxyOptions } from "../../src/proxy/smtp/index.ts";
-import { loopbackRouter } from "../tls/loopback-router.ts";
+import { loopbackRouter } from "../support/loopback-router.ts";
 import { type MailBackend, startMailBackend } from "./mail-backend.ts";
 import { RawSmtpClient } from "./raw-smtp-client.ts";
 

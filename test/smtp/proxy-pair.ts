@@ -2,7 +2,7 @@
 // listening on its own loopback port.
 import type { StaticRoutes } from "../../src/proxy/core/index.ts";
 import { SmtpProxy, type SmtpProxyOptions } from "../../src/proxy/smtp/index.ts";
-import { loopbackRouter } from "../tls/loopback-router.ts";
+import { loopbackRouter } from "../support/loopback-router.ts";
 
 export interface ProxyPair {
   /** Port of the proxy that routes by EHLO domain. */

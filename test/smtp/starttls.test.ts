@@ -5,7 +5,7 @@ import { promisify } from "node:util";
 import nodemailer from "nodemailer";
 import { SmtpProxy } from "../../src/proxy/smtp/index.ts";
 import { makeCertificate } from "../support/certificates.ts";
-import { loopbackRouter } from "../tls/loopback-router.ts";
+import { loopbackRouter } from "../support/loopback-router.ts";
 import { type MailBackend, startMailBackend } from "./mail-backend.ts";
 import { type ProxyPair, startProxyPair } from "./proxy-pair.ts";
 import { RawSmtpClient } from "./raw-smtp-client.ts";

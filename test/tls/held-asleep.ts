@@ -2,7 +2,7 @@
 // queues one connection at most per cold start: enough to see whether a
 // client that leaves while waiting gives its place back.
 import type { BackendRouter, Resolver, Result } from "../../src/proxy/core/index.ts";
-import { loopbackRouter } from "./loopback-router.ts";
+import { loopbackRouter } from "../support/loopback-router.ts";
 
 export class HeldAsleep implements Resolver {
   /** Resolves when the proxy first asks the backend to wake. */

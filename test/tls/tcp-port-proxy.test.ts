@@ -3,7 +3,7 @@ import { once } from "node:events";
 import { type AddressInfo, connect, createServer, type Server, type Socket } from "node:net";
 import { after, before, test } from "node:test";
 import { TcpPortProxy } from "../../src/proxy/tcp/index.ts";
-import { loopbackRouter } from "./loopback-router.ts";
+import { loopbackRouter } from "../support/loopback-router.ts";
 
 /** A backend that greets with its name, then echoes. */
 async function startBackend(name: string): Promise<Server> {

@@ -8,8 +8,8 @@ import { connect as tlsConnect } from "node:tls";
 import { promisify } from "node:util";
 import { TlsSniProxy } from "../../src/proxy/tls/index.ts";
 import { makeCertificate, type TestCertificate } from "../support/certificates.ts";
+import { loopbackRouter } from "../support/loopback-router.ts";
 import { recordClientHello } from "./client-hello-samples.ts";
-import { loopbackRouter } from "./loopback-router.ts";
 
 const run = promisify(execFile);
 

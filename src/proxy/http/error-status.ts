@@ -22,6 +22,18 @@ export class BodyTooLargeError extends Error {
 }
 
 /**
+ * The client closed its connection before its response was complete. It says
+ * nothing about the backend, so it never feeds a circuit breaker.
+ */
+export class ClientGoneError extends Error {
+  readonly code = "ERR_NEXUS_CLIENT_GONE";
+  constructor() {
+    super("the client went away");
+    this.name = "ClientGoneError";
+  }
+}
+
+/**
  * A resolver or router failure as an HTTP status. NOT_FOUND is 404: the
  * proxy is the origin of the answer "nothing is served under this Host",
  * just as a web server with no matching virtual host would say.
@@ -52,6 +64,10 @@ export function responseForBackendError(error: unknown): ErrorResponse {
   if (error instanceof ResolverError) return responseForResolverError(error);
   if (error instanceof BodyTooLargeError) {
     return { status: 413, message: "request body too large", reason: "body_too_large" };
+  }
+  if (error instanceof ClientGoneError) {
+    // Nobody reads the answer; 499 (nginx's "client closed request") is for metrics.
+    return { status: 499, message: "client closed the request", reason: "client_closed" };
   }
   const code = (error as { code?: unknown } | null)?.code;
   switch (code) {

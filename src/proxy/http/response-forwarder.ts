@@ -4,6 +4,7 @@
 // large body never piles up in the proxy.
 import type { IncomingHttpHeaders, ServerResponse } from "node:http";
 import type { Dispatcher } from "undici";
+import { ClientGoneError } from "./error-status.ts";
 import { responseHeadersForClient } from "./forwarded-headers.ts";
 
 export interface ForwardOutcome {
@@ -36,7 +37,7 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
-    if (this.#res.destroyed) controller.abort(new Error("the client went away"));
+    if (this.#res.destroyed) controller.abort(new ClientGoneError());
   }
 
   onResponseStart(
@@ -50,7 +51,7 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
     if (this.#extraHeaders) Object.assign(out, this.#extraHeaders);
     const res = this.#res;
     if (res.destroyed) {
-      controller.abort(new Error("the client went away"));
+      controller.abort(new ClientGoneError());
       return;
     }
     if (statusMessage) res.writeHead(statusCode, statusMessage, out);
@@ -79,13 +80,19 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
   }
 
   readonly #onClientClose = (): void => {
-    if (!this.#finished) this.#controller?.abort(new Error("the client went away"));
+    if (!this.#finished) this.#controller?.abort(new ClientGoneError());
   };
 
   #finish(outcome: ForwardOutcome): void {
     if (this.#finished) return;
     this.#finished = true;
     this.#res.off("close", this.#onClientClose);
+    // Once the client has left, whatever broke (its upload cut short, the
+    // exchange aborted) is the client's doing, not the backend's.
+    if (outcome.error !== undefined && this.#res.destroyed) {
+      this.#done({ status: outcome.status, error: new ClientGoneError() });
+      return;
+    }
     this.#done(outcome);
   }
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { connect, createServer, type Server, type Socket } from "node:net";
-import { Duplex, Transform } from "node:stream";
+import { Duplex } from "node:stream";
 import { finished } from "node:stream/promises";
 import { test } from "node:test";
 import { type RelayOptions, type RelayTotals, relay } from "../../src/proxy/core/relay.ts";
@@ -141,20 +141,36 @@ test("half-close: a client that ends its side still gets the backend's answer", 
   assert.deepEqual(await pair.totals, { toClient: 12, toBackend: 12 });
 });
 
-test("bytes towards the backend pass through the optional transform", async () => {
-  const upper = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      done(null, chunk.toString().toUpperCase());
-    },
-  });
+test("bytes towards the backend pass through the optional rewriter, which may hold some back", async () => {
+  // Hands on whole lines only, upper-cased.
+  let held = "";
+  const upperLines = (chunk: Buffer): Buffer => {
+    const text = held + chunk.toString();
+    const cut = text.lastIndexOf("\n") + 1;
+    held = text.slice(cut);
+    return Buffer.from(text.slice(0, cut).toUpperCase());
+  };
   await using pair = await relayed((socket) => socket.pipe(socket), {
-    toBackend: upper,
+    rewriteToBackend: upperLines,
     halfOpen: true,
   });
-  pair.client.end("select 1");
-  assert.equal((await readAll(pair.client)).toString(), "SELECT 1");
-  await pair.totals;
-  assert.ok(upper.destroyed || upper.writableFinished);
+  pair.client.write("sel");
+  pair.client.write("ect 1\nsel");
+  pair.client.end("ect 2\ntail");
+  assert.equal((await readAll(pair.client)).toString(), "SELECT 1\nSELECT 2\n");
+  assert.deepEqual(await pair.totals, { toClient: 18, toBackend: 18 });
+});
+
+test("a rewriter that throws ends the relay like a socket error", async () => {
+  await using pair = await relayed(() => {}, {
+    rewriteToBackend: () => {
+      throw new Error("unreadable command");
+    },
+  });
+  const { backend } = await pair.proxied;
+  pair.client.write("anything");
+  await Promise.all([once(pair.client, "close"), once(backend, "close")]);
+  assert.deepEqual(await pair.totals, { toClient: 0, toBackend: 0 });
 });
 
 test("an error on one side destroys the other; a second error is handled too", async () => {

@@ -18,13 +18,17 @@ export interface RelayTotals {
   readonly toBackend: number;
 }
 
+/**
+ * Sees each chunk from the client before the backend does and returns the
+ * bytes to send in its place: the chunk itself when nothing changes, an
+ * empty buffer to send nothing yet. It runs in the data handler itself, so
+ * bytes that pass unchanged cost no stream, copy or event-loop turn.
+ */
+export type ChunkRewriter = (chunk: Buffer) => Buffer;
+
 export interface RelayOptions {
-  /**
-   * Bytes from the client pass through this stream on their way to the
-   * backend (say, a Transform that rewrites commands). Errors in it end the
-   * relay like a socket error.
-   */
-  readonly toBackend?: Duplex;
+  /** Rewrites bytes on their way to the backend (say, commands). A throw ends the relay like a socket error. */
+  readonly rewriteToBackend?: ChunkRewriter;
   /** After one direction has finished, how long the other may go on; default 60 s. */
   readonly graceMs?: number;
 }
@@ -44,14 +48,24 @@ export function relay(
 class Flow {
   readonly #source: Duplex;
   readonly #destination: Duplex;
+  readonly #rewrite: ChunkRewriter | undefined;
   readonly #onFinished: () => void;
+  readonly #onError: () => void;
   #finished = false;
 
-  constructor(source: Duplex, destination: Duplex, onFinished: () => void) {
+  constructor(
+    source: Duplex,
+    destination: Duplex,
+    rewrite: ChunkRewriter | undefined,
+    onFinished: () => void,
+    onError: () => void,
+  ) {
     this.#source = source;
     this.#destination = destination;
+    this.#rewrite = rewrite;
     this.#onFinished = onFinished;
-    source.on("data", this.#forward);
+    this.#onError = onError;
+    source.on("data", rewrite === undefined ? this.#forward : this.#rewriteAndForward);
     source.on("end", this.#finish);
     source.on("close", this.#finish);
     destination.on("drain", this.#resume);
@@ -66,6 +80,17 @@ class Flow {
     const destination = this.#destination;
     if (destination.destroyed || destination.writableEnded) return;
     if (!destination.write(chunk)) this.#source.pause();
+  };
+
+  readonly #rewriteAndForward = (chunk: Buffer): void => {
+    let bytes: Buffer;
+    try {
+      bytes = this.#rewrite!(chunk);
+    } catch {
+      this.#onError();
+      return;
+    }
+    if (bytes.length > 0) this.#forward(bytes);
   };
 
   readonly #resume = (): void => {
@@ -84,40 +109,33 @@ class Flow {
 
 class Relay {
   readonly done: Promise<RelayTotals>;
-  readonly #streams: readonly Duplex[];
+  readonly #client: Duplex;
   readonly #backend: Socket;
   readonly #graceMs: number;
   #resolve: ((totals: RelayTotals) => void) | undefined;
-  #open: number;
+  #open = 2;
   #grace: NodeJS.Timeout | undefined;
 
   constructor(client: Duplex, backend: Socket, options: RelayOptions) {
-    const { toBackend } = options;
+    this.#client = client;
     this.#backend = backend;
     this.#graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
-    this.#streams = toBackend === undefined ? [client, backend] : [client, toBackend, backend];
-    this.#open = this.#streams.length;
     this.done = new Promise((resolve) => {
       this.#resolve = resolve;
     });
-    for (const stream of this.#streams) {
+    for (const stream of [client, backend]) {
       // on, not once: a socket may report more than one error; each must be handled.
       stream.on("error", this.#fail);
       if (stream.closed) this.#closed();
       else stream.once("close", this.#closed);
     }
-    if (toBackend === undefined) {
-      new Flow(client, backend, this.#finishedOne);
-    } else {
-      // The transform's own end is not a direction finishing: only its output reaching the backend is.
-      new Flow(client, toBackend, () => {});
-      new Flow(toBackend, backend, this.#finishedOne);
-    }
-    new Flow(backend, client, this.#finishedOne);
+    new Flow(client, backend, options.rewriteToBackend, this.#finishedOne, this.#fail);
+    new Flow(backend, client, undefined, this.#finishedOne, this.#fail);
   }
 
   readonly #fail = (): void => {
-    for (const stream of this.#streams) stream.destroy();
+    this.#client.destroy();
+    this.#backend.destroy();
   };
 
   /** A direction is done: the other gets a bounded time to finish. */

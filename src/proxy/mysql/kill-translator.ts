@@ -7,9 +7,9 @@
 // answers with its own "Unknown thread id" error, as it would directly.
 //
 // The translator follows packet boundaries in the client's byte stream and
-// looks only at small packets that start a command; everything else is
-// passed on as the very same buffers.
-import { Transform, type TransformCallback } from "node:stream";
+// looks only at small packets that start a command. It runs on each chunk
+// the relay reads (no stream in between) and hands back the very same
+// buffer unless a KILL was rewritten or a packet it must look at is cut.
 import type { Route } from "../core/index.ts";
 import type { ConnectionIds } from "./connection-ids.ts";
 import { encodePacket, HEADER_SIZE, MAX_PAYLOAD } from "./packet.ts";
@@ -20,11 +20,11 @@ const COM_PROCESS_KILL = 0x0c;
 const MIN_KILL_PAYLOAD = 5;
 /** Longer commands are not inspected (a KILL statement is short). */
 const MAX_KILL_PAYLOAD = 256;
-const BLANKS = new Set([0x20, 0x09, 0x0a, 0x0d]);
 const KILL_STATEMENT =
   /^(\s*KILL\s+(?:(?:HARD|SOFT)\s+)?(?:(?:CONNECTION|QUERY)\s+)?)(\d{1,10})(\s*;?\s*)$/i;
+const NO_BYTES = Buffer.alloc(0);
 
-export class KillTranslator extends Transform {
+export class KillTranslator {
   readonly #ids: ConnectionIds;
   readonly #route: Route;
   /** Bytes of the current packet still to pass before the next header. */
@@ -32,19 +32,30 @@ export class KillTranslator extends Transform {
   /** An incomplete header or candidate packet, waiting for more bytes. */
   #held: Buffer | undefined;
   /** Header of the client's previous packet. */
-  #previous = { sequence: 0, length: 0 };
+  #previousSequence = 0;
+  #previousLength = 0;
 
   constructor(ids: ConnectionIds, route: Route) {
-    super();
     this.#ids = ids;
     this.#route = route;
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+  /**
+   * The bytes to send to the backend for `chunk`, the next piece of the
+   * client's stream: `chunk` itself unless a KILL was rewritten, less the
+   * tail of a header or candidate packet it does not hold whole yet.
+   */
+  readonly translate = (chunk: Buffer): Buffer => {
+    // Inside a long packet (a big INSERT, LOAD DATA contents): nothing to look at.
+    if (this.#remaining >= chunk.length) {
+      this.#remaining -= chunk.length;
+      return chunk;
+    }
     const data = this.#held ? Buffer.concat([this.#held, chunk]) : chunk;
     this.#held = undefined;
     let at = 0; // parse position
-    let from = 0; // first byte not yet pushed
+    let from = 0; // first byte not yet handed out
+    let pieces: Buffer[] | undefined; // what is handed out, once a KILL was rewritten
     while (at < data.length) {
       if (this.#remaining > 0) {
         const step = Math.min(this.#remaining, data.length - at);
@@ -53,31 +64,37 @@ export class KillTranslator extends Transform {
         continue;
       }
       if (data.length - at < HEADER_SIZE) break;
-      const length = data.readUIntLE(at, 3);
+      const length = data[at]! | (data[at + 1]! << 8) | (data[at + 2]! << 16);
       const sequence = data[at + 3]!;
       const candidate =
         this.#startsCommand(sequence) && length >= MIN_KILL_PAYLOAD && length <= MAX_KILL_PAYLOAD;
       if (!candidate) {
-        this.#previous = { sequence, length };
+        this.#previousSequence = sequence;
+        this.#previousLength = length;
         this.#remaining = length;
         at += HEADER_SIZE;
         continue;
       }
-      if (data.length - at < HEADER_SIZE + length) break;
-      this.#previous = { sequence, length };
       const end = at + HEADER_SIZE + length;
-      const translated = this.#translate(data.subarray(at + HEADER_SIZE, end));
+      if (end > data.length) break;
+      this.#previousSequence = sequence;
+      this.#previousLength = length;
+      const translated = this.#rewritten(data, at + HEADER_SIZE, end);
       if (translated) {
-        if (at > from) this.push(data.subarray(from, at));
-        this.push(encodePacket(0, translated));
+        pieces ??= [];
+        pieces.push(data.subarray(from, at), encodePacket(0, translated));
         from = end;
       }
       at = end;
     }
     if (at < data.length) this.#held = Buffer.from(data.subarray(at));
-    if (at > from) this.push(data.subarray(from, at));
-    done();
-  }
+    if (pieces) {
+      pieces.push(data.subarray(from, at));
+      return Buffer.concat(pieces);
+    }
+    if (at === data.length) return data;
+    return at === 0 ? NO_BYTES : data.subarray(0, at);
+  };
 
   /**
    * Whether a packet with this sequence id starts a command. Commands start
@@ -87,38 +104,43 @@ export class KillTranslator extends Transform {
    */
   #startsCommand(sequence: number): boolean {
     if (sequence !== 0) return false;
-    const { sequence: before, length } = this.#previous;
-    return length !== MAX_PAYLOAD && !(before === 0xff && length > 0);
+    const length = this.#previousLength;
+    return length !== MAX_PAYLOAD && !(this.#previousSequence === 0xff && length > 0);
   }
 
-  /** The rewritten command payload, or undefined to leave it as it is. */
-  #translate(payload: Buffer): Buffer | undefined {
-    if (payload[0] === COM_PROCESS_KILL && payload.length === 5) {
-      const backendId = this.#ids.backendIdOnSameServer(payload.readUInt32LE(1), this.#route);
+  /** The rewritten payload of the command in `data[start, end)`, or undefined to leave it as it is. */
+  #rewritten(data: Buffer, start: number, end: number): Buffer | undefined {
+    const command = data[start];
+    if (command === COM_PROCESS_KILL && end - start === 5) {
+      const backendId = this.#ids.backendIdOnSameServer(data.readUInt32LE(start + 1), this.#route);
       if (backendId === undefined) return undefined;
-      const translated = Buffer.from(payload);
+      const translated = Buffer.from(data.subarray(start, end));
       translated.writeUInt32LE(backendId, 1);
       return translated;
     }
-    if (payload[0] !== COM_QUERY) return undefined;
+    if (command !== COM_QUERY) return undefined;
     // With query attributes the text follows "no parameters, one set".
-    const textStart = payload[1] === 0x00 && payload[2] === 0x01 ? 3 : 1;
-    if (!startsWithK(payload, textStart)) return undefined; // most queries stop here
-    const match = KILL_STATEMENT.exec(payload.subarray(textStart).toString("latin1"));
+    const textStart = data[start + 1] === 0x00 && data[start + 2] === 0x01 ? start + 3 : start + 1;
+    if (!startsWithK(data, textStart, end)) return undefined; // most queries stop here
+    const match = KILL_STATEMENT.exec(data.toString("latin1", textStart, end));
     if (!match) return undefined;
     const [, head, id, tail] = match as unknown as [string, string, string, string];
     const backendId = this.#ids.backendIdOnSameServer(Number(id), this.#route);
     if (backendId === undefined) return undefined;
     return Buffer.concat([
-      payload.subarray(0, textStart),
+      data.subarray(start, textStart),
       Buffer.from(`${head}${backendId}${tail}`, "latin1"),
     ]);
   }
 }
 
-/** Whether the first non-blank byte from `start` is "K" or "k", without decoding text. */
-function startsWithK(payload: Buffer, start: number): boolean {
+/** Whether the first non-blank byte in `data[start, end)` is "K" or "k", without decoding text. */
+function startsWithK(data: Buffer, start: number, end: number): boolean {
   let at = start;
-  while (at < payload.length && BLANKS.has(payload[at]!)) at++;
-  return at < payload.length && (payload[at]! | 0x20) === 0x6b;
+  while (at < end && isBlank(data[at]!)) at++;
+  return at < end && (data[at]! | 0x20) === 0x6b;
+}
+
+function isBlank(byte: number): boolean {
+  return byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
 }

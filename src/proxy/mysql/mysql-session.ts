@@ -266,11 +266,14 @@ export class MysqlSession {
     const fromClient = this.#client.release();
     const fromBackend = this.#backend!.release();
     const ids = this.#settings.connectionIds;
-    const toBackend = new KillTranslator(ids, route);
+    const { translate } = new KillTranslator(ids, route);
     if (fromBackend.length > 0) client.write(fromBackend);
-    if (fromClient.length > 0) toBackend.write(fromClient);
+    const early = translate(fromClient);
+    if (early.length > 0) backend.write(early);
     this.#relaying = true;
-    void relay(client, backend, { toBackend }).then(() => ids.unregister(this.connectionId));
+    void relay(client, backend, { rewriteToBackend: translate }).then(() =>
+      ids.unregister(this.connectionId),
+    );
   }
 
   /** Sends an ERR packet to the client if it is still there, then closes both sides. */

@@ -4,6 +4,7 @@ import { type AddressInfo, connect, createServer, type Server, type Socket } fro
 import { after, before, test } from "node:test";
 import { TcpPortProxy } from "../../src/proxy/tcp/index.ts";
 import { loopbackRouter } from "../support/loopback-router.ts";
+import { readAll } from "../support/read-all.ts";
 
 /** A backend that greets with its name, then echoes. */
 async function startBackend(name: string): Promise<Server> {
@@ -111,14 +112,4 @@ async function startHalfOpenBackend(onConnection: (socket: Socket) => void): Pro
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   return server;
-}
-
-/** Everything `socket` sends until it ends its side. */
-async function readAll(socket: Socket): Promise<string> {
-  let text = "";
-  socket.on("data", (chunk: Buffer) => {
-    text += chunk.toString();
-  });
-  await once(socket, "end");
-  return text;
 }

@@ -1,6 +1,7 @@
 // Routes TLS connections by the server name in their ClientHello without
 // terminating TLS (what nginx ssl_preread and Traefik HostSNI do): read the
 // ClientHello, resolve the name, connect, replay the bytes read, relay.
+// A half-close is passed on both ways, as the port router does.
 import type { AddressInfo, Socket } from "node:net";
 import { type BackendRouter, ResolverError, relay } from "../core/index.ts";
 import { ConnectionListener } from "../tcp/connection-listener.ts";
@@ -41,6 +42,7 @@ export class TlsSniProxy {
     this.#listener = new ConnectionListener({
       onConnection: (socket) => void this.#handle(socket),
       maxConnections: options.maxConnections,
+      allowHalfOpen: true,
     });
   }
 
@@ -65,8 +67,12 @@ export class TlsSniProxy {
       serverName: hello.serverName,
     } as const;
     try {
-      const opened = await openBackend(this.#router, key, context, client);
-      if (!opened) return;
+      const opened = await openBackend(this.#router, key, context, client, {
+        allowHalfOpen: true,
+      });
+      // Gone, or only ended its side: a client that can send nothing more
+      // cannot finish a TLS handshake, so the rest is closed too.
+      if (!opened) return void client.destroy();
       opened.backend.write(bytes);
       await relay(client, opened.backend);
     } catch (error) {
@@ -75,7 +81,10 @@ export class TlsSniProxy {
     }
   }
 
-  /** Collects bytes until they hold a whole ClientHello; undefined once the client is closed. */
+  /**
+   * Collects bytes until they hold a whole ClientHello; undefined once the
+   * client is closed, or has ended its side before the hello was complete.
+   */
   #readHello(client: Socket): Promise<{ hello: ClientHello; bytes: Buffer } | undefined> {
     return new Promise((resolve) => {
       let bytes = Buffer.alloc(0);
@@ -83,6 +92,7 @@ export class TlsSniProxy {
         clearTimeout(timer);
         client.off("data", onData);
         client.off("close", onClose);
+        client.off("end", onEnd);
         client.pause();
         resolve(result);
       };
@@ -99,12 +109,19 @@ export class TlsSniProxy {
         }
       };
       const onClose = () => finish(undefined);
+      // Nothing more can come to complete the hello: close without an alert,
+      // as for a hello that does not arrive in time.
+      const onEnd = () => {
+        client.end();
+        finish(undefined);
+      };
       const timer = setTimeout(() => {
         client.destroy();
         finish(undefined);
       }, this.#helloTimeoutMs);
       client.on("data", onData);
       client.once("close", onClose);
+      client.once("end", onEnd);
     });
   }
 }

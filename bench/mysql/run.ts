@@ -1,14 +1,29 @@
 // `npm run bench:mysql`: sysbench oltp_read_only against MariaDB directly,
-// through Nexus, and through HAProxy in TCP mode (a byte-level proxy hop
-// that reads nothing, for scale), with the same settings in one run.
-// Writes bench/results/mysql.json and the table in docs/mysql.md.
+// through Nexus (in this process, and as `nexus proxy` with 2 workers),
+// through HAProxy in TCP mode (a byte-level proxy hop in C that reads
+// nothing, the peer) and through the core byte relay alone (a Node hop that
+// parses nothing), with the same settings in interleaved rounds of one run.
+// Each round also records the CPU time the proxy, MariaDB and sysbench spent
+// per query. Writes bench/results/mysql.json and the table in docs/mysql.md.
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { BackendRouter, LOOPBACK_RANGES, StaticResolver } from "../../src/proxy/core/index.ts";
 import { MysqlProxy } from "../../src/proxy/mysql/index.ts";
+import { startBareRelay } from "../relay/bare-relay.ts";
+import {
+  type CpuMeter,
+  type CpuParts,
+  type CpuPerUnit,
+  cpuPerUnit,
+  measureCpu,
+  processCpu,
+  totalCpu,
+  treeCpu,
+} from "../relay/cpu-time.ts";
+import { startNexusWorkers } from "../relay/nexus-workers.ts";
 import { freePort, type RunningServer, startServer } from "../support/processes.ts";
 import { loadAverage } from "../support/report.ts";
 import {
@@ -22,6 +37,7 @@ import {
 
 const run = promisify(execFile);
 const DATABASE = "nexus_bench";
+const SERVER = { host: "127.0.0.1", port: 3306 };
 const settings = {
   test: "oltp_read_only",
   tables: 4,
@@ -30,7 +46,7 @@ const settings = {
   ...roundsFlags(),
 };
 
-interface Measurement extends Round {
+interface Measurement extends Round, CpuPerUnit {
   readonly qps: number;
   readonly tps: number;
   readonly latencyAvgMs: number;
@@ -55,8 +71,11 @@ function sysbenchArgs(port: number, command: string): string[] {
   ];
 }
 
-async function sysbench(target: string, port: number): Promise<Measurement> {
-  const { stdout } = await run("sysbench", sysbenchArgs(port, "run"), { maxBuffer: 1 << 24 });
+async function sysbench(target: string, port: number, parts: CpuParts): Promise<Measurement> {
+  const { result: stdout, ...cpu } = await measureCpu(
+    parts,
+    async () => (await run("sysbench", sysbenchArgs(port, "run"), { maxBuffer: 1 << 24 })).stdout,
+  );
   const number = (pattern: RegExp) => numberIn(stdout, pattern, "sysbench");
   return {
     target,
@@ -65,8 +84,15 @@ async function sysbench(target: string, port: number): Promise<Measurement> {
     latencyAvgMs: number(/avg:\s+([\d.]+)/),
     latencyP95Ms: number(/95th percentile:\s+([\d.]+)/),
     errors: number(/ignored errors:\s+(\d+)/),
+    ...cpuPerUnit(cpu, number(/queries:\s+(\d+)/)),
     loadAverage: loadAverage(),
   };
+}
+
+/** MariaDB's process, whose CPU time counts as the server's. */
+async function mariadbPid(mariadb: readonly string[]): Promise<number> {
+  const { stdout } = await run("mariadb", [...mariadb, "-N", "-e", "SELECT @@pid_file"]);
+  return Number((await readFile(stdout.trim(), "utf8")).trim());
 }
 
 /** HAProxy forwarding TCP to MariaDB. */
@@ -99,21 +125,38 @@ async function main(): Promise<void> {
   await run("mariadb", [...mariadb, "-e", `CREATE DATABASE IF NOT EXISTS ${DATABASE}`]);
   const dir = await mkdtemp(join(tmpdir(), "nexus-bench-mysql-"));
   const router = new BackendRouter({
-    resolver: new StaticResolver({ [DATABASE]: "127.0.0.1:3306" }),
+    resolver: new StaticResolver({ [DATABASE]: `${SERVER.host}:${SERVER.port}` }),
     ssrf: { allow: LOOPBACK_RANGES },
   });
   const proxy = new MysqlProxy({ router });
   const haproxy = await startHaproxy(dir);
+  const workers = await startNexusWorkers(dir, "mysql", 2, {
+    name: DATABASE,
+    server: `${SERVER.host}:${SERVER.port}`,
+  });
+  const bare = await startBareRelay(SERVER);
   try {
     const nexusPort = (await proxy.listen(0, "127.0.0.1")).port;
     console.error("preparing tables…");
-    await run("sysbench", sysbenchArgs(3306, "prepare"));
+    await run("sysbench", sysbenchArgs(SERVER.port, "prepare"));
     const targets: Target[] = [
-      ["direct", 3306],
+      ["direct", SERVER.port],
       ["nexus", nexusPort],
+      ["nexus, 2 workers", workers.port],
       ["haproxy (tcp)", haproxy.port],
+      ["bare relay (no parsing)", bare.port],
     ];
-    const measurements = await measureInRounds(targets, settings.rounds, sysbench);
+    // Whose CPU time counts as each target's proxy: this process runs two of them.
+    const proxies = new Map<string, CpuMeter>([
+      ["nexus", processCpu(process.pid)],
+      ["nexus, 2 workers", treeCpu(workers.child.pid!)],
+      ["haproxy (tcp)", treeCpu(haproxy.child.pid!)],
+      ["bare relay (no parsing)", processCpu(process.pid)],
+    ]);
+    const server = treeCpu(await mariadbPid(mariadb));
+    const measurements = await measureInRounds(targets, settings.rounds, (target, port) =>
+      sysbench(target, port, { proxy: proxies.get(target), server }),
+    );
     await publishRounds({
       name: "mysql",
       doc: "docs/mysql.md",
@@ -129,15 +172,19 @@ async function main(): Promise<void> {
         ["TPS", (r) => r.tps.toFixed(0)],
         ["avg latency (ms)", (r) => String(r.latencyAvgMs)],
         ["p95 latency (ms)", (r) => String(r.latencyP95Ms)],
+        ["proxy CPU (µs/query)", (r) => r.proxyCpuUs.toFixed(1)],
+        ["all CPU (µs/query)", (r) => totalCpu(r).toFixed(1)],
       ],
       loadAtStart,
       targets,
       measurements,
     });
   } finally {
-    await run("sysbench", sysbenchArgs(3306, "cleanup")).catch(() => {});
+    await run("sysbench", sysbenchArgs(SERVER.port, "cleanup")).catch(() => {});
     await run("mariadb", [...mariadb, "-e", `DROP DATABASE IF EXISTS ${DATABASE}`]).catch(() => {});
     await haproxy.stop();
+    await workers.stop();
+    await bare.stop();
     await proxy.close();
     await router.close();
     await rm(dir, { recursive: true, force: true });

@@ -1,23 +1,31 @@
 // `npm run bench:pg`: pgbench select-only (-S, 16 clients) against PostgreSQL
-// directly, through Nexus, through PgBouncer in session mode (the peer), and
-// through the core byte relay alone (a Node hop that parses nothing, for
-// scale), with the same duration each, in interleaved rounds of one run.
-// Writes bench/results/pg.json and the table in docs/postgres.md.
+// directly, through Nexus (in this process, and as `nexus proxy` with 2
+// workers), through PgBouncer in session mode (the peer), and through the
+// core byte relay alone (a Node hop that parses nothing, for scale), with
+// the same duration each, in interleaved rounds of one run. Each round also
+// records the CPU time the proxy, the server and pgbench spent per
+// transaction. Writes bench/results/pg.json and the table in docs/postgres.md.
 import { execFile } from "node:child_process";
-import { once } from "node:events";
 import { chown, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { type AddressInfo, connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import {
-  BackendRouter,
-  LOOPBACK_RANGES,
-  relay,
-  StaticResolver,
-} from "../../src/proxy/core/index.ts";
+import { BackendRouter, LOOPBACK_RANGES, StaticResolver } from "../../src/proxy/core/index.ts";
 import { PostgresProxy } from "../../src/proxy/postgres/index.ts";
-import { freePort, startServer } from "../support/processes.ts";
+import { startBareRelay } from "../relay/bare-relay.ts";
+import {
+  type CpuMeter,
+  type CpuParts,
+  type CpuPerUnit,
+  cpuPerUnit,
+  measureCpu,
+  parentOf,
+  processCpu,
+  totalCpu,
+  treeCpu,
+} from "../relay/cpu-time.ts";
+import { startNexusWorkers } from "../relay/nexus-workers.ts";
+import { freePort, type RunningServer, startServer } from "../support/processes.ts";
 import { loadAverage } from "../support/report.ts";
 import {
   measureInRounds,
@@ -40,7 +48,7 @@ const settings = {
   ...roundsFlags(),
 };
 
-interface Measurement extends Round {
+interface Measurement extends Round, CpuPerUnit {
   readonly tps: number;
   readonly latencyAvgMs: number;
   readonly transactions: number;
@@ -49,34 +57,37 @@ interface Measurement extends Round {
 
 const psqlArgs = ["-X", "-q", "-h", SERVER.host, "-p", String(SERVER.port), "-U", "postgres"];
 
-async function pgbench(target: string, port: number): Promise<Measurement> {
-  const { stdout } = await run(
-    "pgbench",
-    [
-      ...["-h", "127.0.0.1", "-p", String(port), "-U", "postgres"],
-      ...["-S", "-n", "-c", String(settings.clients), "-j", String(settings.threads)],
-      ...["-T", String(settings.seconds), DATABASE],
-    ],
-    { maxBuffer: 1 << 24 },
+async function pgbench(target: string, port: number, parts: CpuParts): Promise<Measurement> {
+  const { result: stdout, ...cpu } = await measureCpu(
+    parts,
+    async () =>
+      (
+        await run(
+          "pgbench",
+          [
+            ...["-h", "127.0.0.1", "-p", String(port), "-U", "postgres"],
+            ...["-S", "-n", "-c", String(settings.clients), "-j", String(settings.threads)],
+            ...["-T", String(settings.seconds), DATABASE],
+          ],
+          { maxBuffer: 1 << 24 },
+        )
+      ).stdout,
   );
   const number = (pattern: RegExp) => numberIn(stdout, pattern, "pgbench");
+  const transactions = number(/number of transactions actually processed: (\d+)/);
   return {
     target,
     tps: number(/tps = ([\d.]+) \(without initial connection time\)/),
     latencyAvgMs: number(/latency average = ([\d.]+) ms/),
-    transactions: number(/number of transactions actually processed: (\d+)/),
+    transactions,
     failed: number(/number of failed transactions: (\d+)/),
+    ...cpuPerUnit(cpu, transactions),
     loadAverage: loadAverage(),
   };
 }
 
-interface Peer {
-  readonly port: number;
-  stop(): Promise<void>;
-}
-
 /** PgBouncer in session mode; it refuses to run as root, so it runs as `postgres`. */
-async function startPgbouncer(dir: string): Promise<Peer> {
+async function startPgbouncer(dir: string): Promise<RunningServer> {
   const port = await freePort();
   const config = join(dir, "pgbouncer.ini");
   const users = join(dir, "userlist.txt");
@@ -107,23 +118,16 @@ async function startPgbouncer(dir: string): Promise<Peer> {
   });
 }
 
-/**
- * The core byte relay alone, without any PostgreSQL parsing: what one hop
- * through Node streams costs, the floor under any Node proxy.
- */
-async function startBareRelay(): Promise<Peer> {
-  const server = createServer({ noDelay: true }, (client) => {
-    const backend = connect({ ...SERVER, noDelay: true });
-    void relay(client, backend);
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  return {
-    port: (server.address() as AddressInfo).port,
-    async stop() {
-      server.close();
-    },
-  };
+/** The postmaster, parent of every backend: its CPU time and theirs count as the server's. */
+async function postmasterPid(): Promise<number> {
+  // The checkpointer lives as long as the server does; its parent is the postmaster.
+  const { stdout } = await run("psql", [
+    ...psqlArgs,
+    "-At",
+    "-c",
+    "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'",
+  ]);
+  return parentOf(Number(stdout.trim()));
 }
 
 async function serverVersion(): Promise<string> {
@@ -142,7 +146,7 @@ async function main(): Promise<void> {
     ssrf: { allow: LOOPBACK_RANGES },
   });
   const proxy = new PostgresProxy({ router });
-  const peers: Peer[] = [];
+  const peers: { stop(): Promise<void> }[] = [];
   try {
     console.error(`preparing pgbench tables (scale ${settings.scale})…`);
     await run("pgbench", [
@@ -154,17 +158,33 @@ async function main(): Promise<void> {
       DATABASE,
     ]);
     const nexusPort = (await proxy.listen(0, "127.0.0.1")).port;
+    const workers = await startNexusWorkers(dir, "postgres", 2, {
+      name: DATABASE,
+      server: `${SERVER.host}:${SERVER.port}`,
+    });
+    peers.push(workers);
     const pgbouncer = await startPgbouncer(dir);
     peers.push(pgbouncer);
-    const bare = await startBareRelay();
+    const bare = await startBareRelay(SERVER);
     peers.push(bare);
     const targets: Target[] = [
       ["direct", SERVER.port],
       ["nexus", nexusPort],
+      ["nexus, 2 workers", workers.port],
       ["pgbouncer (session)", pgbouncer.port],
       ["bare relay (no parsing)", bare.port],
     ];
-    const measurements = await measureInRounds(targets, settings.rounds, pgbench);
+    // Whose CPU time counts as each target's proxy: this process runs two of them.
+    const proxies = new Map<string, CpuMeter>([
+      ["nexus", processCpu(process.pid)],
+      ["nexus, 2 workers", treeCpu(workers.child.pid!)],
+      ["pgbouncer (session)", treeCpu(pgbouncer.child.pid!)],
+      ["bare relay (no parsing)", processCpu(process.pid)],
+    ]);
+    const server = treeCpu(await postmasterPid());
+    const measurements = await measureInRounds(targets, settings.rounds, (target, port) =>
+      pgbench(target, port, { proxy: proxies.get(target), server }),
+    );
     await publishRounds({
       name: "pg",
       doc: "docs/postgres.md",
@@ -179,6 +199,8 @@ async function main(): Promise<void> {
       columns: [
         ["TPS", (r) => r.tps.toFixed(0)],
         ["avg latency (ms)", (r) => r.latencyAvgMs.toFixed(3)],
+        ["proxy CPU (µs/tx)", (r) => r.proxyCpuUs.toFixed(1)],
+        ["all CPU (µs/tx)", (r) => totalCpu(r).toFixed(1)],
       ],
       loadAtStart,
       targets,

@@ -1,0 +1,153 @@
+// Decodes a chunked body (RFC 9112 §7.1) as it arrives, in pieces of any
+// size: the chunk data goes on as slices of the input (no copy), sizes,
+// extensions and trailer fields are checked and dropped. Strict: CRLF only,
+// hex sizes that fit in 2^53, bounded extension and trailer lengths, so a
+// backend cannot make the proxy read a body differently from a client.
+import { BackendProtocolError } from "./backend-errors.ts";
+
+const CR = 0x0d;
+const LF = 0x0a;
+/** Longest chunk-size line (size and extensions) and trailer section. */
+const MAX_LINE = 4096;
+const MAX_TRAILERS = 16 * 1024;
+const MAX_SIZE_DIGITS = 13; // 16^13 = 2^52
+
+type State =
+  | "size" // hex digits of a chunk size
+  | "extension" // after the size, up to CR
+  | "size-lf" // the LF ending the size line
+  | "data" // chunk data, `remaining` bytes left
+  | "data-cr" // the CRLF after chunk data
+  | "data-lf"
+  | "trailer" // a trailer line (or the final empty line), up to CR
+  | "trailer-lf"
+  | "done";
+
+export class ChunkedDecoder {
+  #state: State = "size";
+  #remaining = 0;
+  #digits = 0;
+  #lineBytes = 0;
+  #trailerBytes = 0;
+  /** The current trailer line is empty so far. */
+  #emptyLine = true;
+
+  /** The last chunk and trailer section have been read. */
+  get done(): boolean {
+    return this.#state === "done";
+  }
+
+  /**
+   * Reads `input` until it is used up or the body ends; `onData` gets each
+   * piece of chunk data. Returns how many bytes of `input` were the body's
+   * (the rest, if any, came after it). Throws BackendProtocolError.
+   */
+  push(input: Buffer, onData: (data: Buffer) => void): number {
+    let i = 0;
+    while (i < input.length && this.#state !== "done") {
+      if (this.#state === "data") {
+        const take = Math.min(this.#remaining, input.length - i);
+        onData(input.subarray(i, i + take));
+        i += take;
+        this.#remaining -= take;
+        if (this.#remaining === 0) this.#state = "data-cr";
+        continue;
+      }
+      this.#step(input[i]!);
+      i += 1;
+    }
+    return i;
+  }
+
+  #step(byte: number): void {
+    switch (this.#state) {
+      case "size": {
+        const digit = hexValue(byte);
+        if (digit >= 0) {
+          if (++this.#digits > MAX_SIZE_DIGITS) throw new BackendProtocolError("chunk too large");
+          this.#remaining = this.#remaining * 16 + digit;
+          this.#countLine();
+          return;
+        }
+        // After the size: the line's end, or an extension (`;`, maybe after whitespace).
+        const startsExtension = byte === 0x3b || byte === 0x20 || byte === 0x09 || byte === CR;
+        if (this.#digits === 0 || !startsExtension) {
+          throw new BackendProtocolError("malformed chunk size");
+        }
+        this.#state = "extension";
+        this.#extension(byte);
+        return;
+      }
+      case "extension":
+        this.#extension(byte);
+        return;
+      case "size-lf":
+        this.#expect(byte, LF);
+        this.#digits = 0;
+        this.#lineBytes = 0;
+        if (this.#remaining > 0) {
+          this.#state = "data";
+        } else {
+          this.#state = "trailer";
+          this.#emptyLine = true;
+        }
+        return;
+      case "data-cr":
+        this.#expect(byte, CR);
+        this.#state = "data-lf";
+        return;
+      case "data-lf":
+        this.#expect(byte, LF);
+        this.#state = "size";
+        return;
+      case "trailer":
+        if (++this.#trailerBytes > MAX_TRAILERS) throw new BackendProtocolError("trailers too large");
+        if (byte === CR) {
+          this.#state = "trailer-lf";
+        } else if (byte === LF || byte === 0) {
+          throw new BackendProtocolError("malformed trailer");
+        } else {
+          this.#emptyLine = false;
+        }
+        return;
+      case "trailer-lf":
+        this.#expect(byte, LF);
+        if (this.#emptyLine) {
+          this.#state = "done";
+        } else {
+          this.#state = "trailer";
+          this.#emptyLine = true;
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Extensions (`;name=value`) are skipped, but only printable bytes and tabs. */
+  #extension(byte: number): void {
+    if (byte === CR) {
+      this.#state = "size-lf";
+      return;
+    }
+    if (byte !== 0x09 && (byte < 0x20 || byte === 0x7f)) {
+      throw new BackendProtocolError("malformed chunk extension");
+    }
+    this.#countLine();
+  }
+
+  #countLine(): void {
+    if (++this.#lineBytes > MAX_LINE) throw new BackendProtocolError("chunk size line too long");
+  }
+
+  #expect(byte: number, wanted: number): void {
+    if (byte !== wanted) throw new BackendProtocolError("malformed chunk framing");
+  }
+}
+
+function hexValue(byte: number): number {
+  if (byte >= 0x30 && byte <= 0x39) return byte - 0x30;
+  const lower = byte | 0x20;
+  if (lower >= 0x61 && lower <= 0x66) return lower - 0x61 + 10;
+  return -1;
+}

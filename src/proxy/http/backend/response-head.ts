@@ -7,13 +7,17 @@
 import { BackendProtocolError } from "./backend-errors.ts";
 
 const CRLF_CRLF = Buffer.from("\r\n\r\n");
-const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3}) ?([^\0\r\n]*)$/;
+/** The reason, when there is one, is after a space: `HTTP/1.1 2000` is not status 200. */
+const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
 /** A field name is a token (RFC 9110 §5.6.2). */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Field values may hold visible characters, spaces, tabs and obs-text, nothing else. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control bytes are what it looks for
 const BAD_VALUE = /[\0-\x08\x0a-\x1f\x7f]/;
 const DIGITS = /^\d{1,15}$/;
+/** Optional whitespace (RFC 9110 §5.6.3) is SP and HTAB only; `trim()` would also eat
+ * control bytes and NBSP, hiding them from the checks. */
+const OWS = /^[ \t]+|[ \t]+$/g;
 
 export interface ResponseHead {
   readonly status: number;
@@ -61,7 +65,7 @@ export function parseResponseHead(buffer: Buffer, maxBytes: number): ResponseHea
     const colon = line.indexOf(":");
     const name = colon > 0 ? line.slice(0, colon) : "";
     if (!TOKEN.test(name)) throw new BackendProtocolError("malformed header field");
-    const value = line.slice(colon + 1).trim();
+    const value = line.slice(colon + 1).replace(OWS, "");
     if (BAD_VALUE.test(value)) throw new BackendProtocolError("malformed header value");
     headers.push(name, value);
     switch (name.toLowerCase()) {
@@ -82,9 +86,11 @@ export function parseResponseHead(buffer: Buffer, maxBytes: number): ResponseHea
 
   let chunked = false;
   if (transferEncoding !== undefined) {
+    // RFC 9112 §6.1: the framing of an HTTP/1.0 message with Transfer-Encoding is faulty.
+    if (minor === "0") throw new BackendProtocolError("Transfer-Encoding in an HTTP/1.0 response");
     // Only chunked is spoken here; with a Content-Length beside it the two
     // framings could disagree (RFC 9112 §6.3: "ought to be handled as an error").
-    if (transferEncoding.trim().toLowerCase() !== "chunked") {
+    if (transferEncoding.toLowerCase() !== "chunked") {
       throw new BackendProtocolError("unsupported transfer coding");
     }
     if (contentLength !== undefined) {
@@ -92,9 +98,12 @@ export function parseResponseHead(buffer: Buffer, maxBytes: number): ResponseHea
     }
     chunked = true;
   }
-  const tokens = connection.toLowerCase();
-  const keepAlive =
-    minor === "1" ? !/(?:^|,)\s*close\s*(?:,|$)/.test(tokens) : /(?:^|,)\s*keep-alive\s*(?:,|$)/.test(tokens);
+  // `close` ends the connection in either version (RFC 9112 §9.3).
+  const tokens = connection
+    .toLowerCase()
+    .split(",")
+    .map((token) => token.replace(OWS, ""));
+  const keepAlive = !tokens.includes("close") && (minor === "1" || tokens.includes("keep-alive"));
   return {
     status,
     reason: statusLine[3] ?? "",
@@ -111,7 +120,7 @@ export function parseResponseHead(buffer: Buffer, maxBytes: number): ResponseHea
 function mergeContentLength(previous: number | undefined, value: string): number {
   let length = previous;
   for (const part of value.split(",")) {
-    const text = part.trim();
+    const text = part.replace(OWS, "");
     if (!DIGITS.test(text)) throw new BackendProtocolError("malformed Content-Length");
     const parsed = Number(text);
     if (length !== undefined && length !== parsed) {
@@ -124,6 +133,7 @@ function mergeContentLength(previous: number | undefined, value: string): number
 
 /** `timeout=N` of a Keep-Alive header, in ms. */
 function keepAliveHint(value: string): number | undefined {
-  const match = /(?:^|[,;\s])timeout\s*=\s*(\d{1,9})/i.exec(value);
+  // A number too long for the pattern is no hint, rather than its first digits.
+  const match = /(?:^|[,;\s])timeout\s*=\s*(\d{1,9})(?!\d)/i.exec(value);
   return match ? Number(match[1]) * 1000 : undefined;
 }

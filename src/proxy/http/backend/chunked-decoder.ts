@@ -11,15 +11,24 @@ const LF = 0x0a;
 const MAX_LINE = 4096;
 const MAX_TRAILERS = 16 * 1024;
 const MAX_SIZE_DIGITS = 13; // 16^13 = 2^52
+/** Bytes of a token (RFC 9110 §5.6.2), the name of a trailer field. */
+const TOKEN = new Uint8Array(128);
+for (const byte of Buffer.from(
+  "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+)) {
+  TOKEN[byte] = 1;
+}
 
 type State =
   | "size" // hex digits of a chunk size
-  | "extension" // after the size, up to CR
+  | "size-ws" // whitespace after the size, which only a `;` may follow
+  | "extension" // after the `;`, up to CR
   | "size-lf" // the LF ending the size line
   | "data" // chunk data, `remaining` bytes left
   | "data-cr" // the CRLF after chunk data
   | "data-lf"
-  | "trailer" // a trailer line (or the final empty line), up to CR
+  | "trailer-name" // a trailer field's name (or the final empty line), up to `:` or CR
+  | "trailer-value" // a trailer field's value, up to CR
   | "trailer-lf"
   | "done";
 
@@ -69,17 +78,23 @@ export class ChunkedDecoder {
           this.#countLine();
           return;
         }
-        // After the size: the line's end, or an extension (`;`, maybe after whitespace).
-        const startsExtension = byte === 0x3b || byte === 0x20 || byte === 0x09 || byte === CR;
-        if (this.#digits === 0 || !startsExtension) {
-          throw new BackendProtocolError("malformed chunk size");
-        }
-        this.#state = "extension";
-        this.#extension(byte);
+        // After the size: the line's end, or an extension (`;`, maybe after
+        // whitespace). Anything else, like the `6` of `5 6`, is not a size.
+        if (this.#digits === 0) throw new BackendProtocolError("malformed chunk size");
+        this.#afterSize(byte);
         return;
       }
+      case "size-ws":
+        this.#afterSize(byte);
+        return;
       case "extension":
-        this.#extension(byte);
+        // Extensions (`;name=value`) are skipped, but only printable bytes and tabs.
+        if (byte === CR) {
+          this.#state = "size-lf";
+          return;
+        }
+        if (isControl(byte)) throw new BackendProtocolError("malformed chunk extension");
+        this.#countLine();
         return;
       case "size-lf":
         this.#expect(byte, LF);
@@ -88,7 +103,7 @@ export class ChunkedDecoder {
         if (this.#remaining > 0) {
           this.#state = "data";
         } else {
-          this.#state = "trailer";
+          this.#state = "trailer-name";
           this.#emptyLine = true;
         }
         return;
@@ -100,14 +115,26 @@ export class ChunkedDecoder {
         this.#expect(byte, LF);
         this.#state = "size";
         return;
-      case "trailer":
-        if (++this.#trailerBytes > MAX_TRAILERS) throw new BackendProtocolError("trailers too large");
+      // Trailer fields are dropped, but read as strictly as header fields:
+      // a token, a colon, then no control bytes but tabs.
+      case "trailer-name":
+        this.#countTrailer();
+        if (byte === CR && this.#emptyLine) {
+          this.#state = "trailer-lf";
+        } else if (byte === 0x3a && !this.#emptyLine) {
+          this.#state = "trailer-value";
+        } else if (byte < 0x80 && TOKEN[byte] === 1) {
+          this.#emptyLine = false;
+        } else {
+          throw new BackendProtocolError("malformed trailer");
+        }
+        return;
+      case "trailer-value":
+        this.#countTrailer();
         if (byte === CR) {
           this.#state = "trailer-lf";
-        } else if (byte === LF || byte === 0) {
+        } else if (isControl(byte)) {
           throw new BackendProtocolError("malformed trailer");
-        } else {
-          this.#emptyLine = false;
         }
         return;
       case "trailer-lf":
@@ -115,7 +142,7 @@ export class ChunkedDecoder {
         if (this.#emptyLine) {
           this.#state = "done";
         } else {
-          this.#state = "trailer";
+          this.#state = "trailer-name";
           this.#emptyLine = true;
         }
         return;
@@ -124,14 +151,18 @@ export class ChunkedDecoder {
     }
   }
 
-  /** Extensions (`;name=value`) are skipped, but only printable bytes and tabs. */
-  #extension(byte: number): void {
-    if (byte === CR) {
+  /** The byte after a chunk size, or after whitespace that followed it. */
+  #afterSize(byte: number): void {
+    if (byte === CR && this.#state === "size") {
       this.#state = "size-lf";
       return;
     }
-    if (byte !== 0x09 && (byte < 0x20 || byte === 0x7f)) {
-      throw new BackendProtocolError("malformed chunk extension");
+    if (byte === 0x3b) {
+      this.#state = "extension";
+    } else if (byte === 0x20 || byte === 0x09) {
+      this.#state = "size-ws";
+    } else {
+      throw new BackendProtocolError("malformed chunk size");
     }
     this.#countLine();
   }
@@ -140,9 +171,18 @@ export class ChunkedDecoder {
     if (++this.#lineBytes > MAX_LINE) throw new BackendProtocolError("chunk size line too long");
   }
 
+  #countTrailer(): void {
+    if (++this.#trailerBytes > MAX_TRAILERS) throw new BackendProtocolError("trailers too large");
+  }
+
   #expect(byte: number, wanted: number): void {
     if (byte !== wanted) throw new BackendProtocolError("malformed chunk framing");
   }
+}
+
+/** Control bytes other than HTAB; obs-text (0x80–0xff) is allowed. */
+function isControl(byte: number): boolean {
+  return byte !== 0x09 && (byte < 0x20 || byte === 0x7f);
 }
 
 function hexValue(byte: number): number {

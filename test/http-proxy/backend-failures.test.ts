@@ -1,0 +1,207 @@
+// Backend failures seen through the HTTP layer: a connect that never
+// completes, a backend that answers garbage until its circuit breaker opens,
+// and the metric of requests sent again after a stale keep-alive connection.
+// Only the public API is used (HttpProxy, BackendRouter, metrics, sockets).
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { type AddressInfo, connect, createServer, type Server, type Socket } from "node:net";
+import { after, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Worker } from "node:worker_threads";
+import { type Counter, Registry } from "prom-client";
+import { request } from "undici";
+import {
+  BackendRouter,
+  type BackendRouterOptions,
+  LOOPBACK_RANGES,
+  StaticResolver,
+} from "../../src/proxy/core/index.ts";
+import { HttpMetrics } from "../../src/proxy/http/index.ts";
+import { startBackend, startProxy } from "./harness.ts";
+
+const cleanups: (() => Promise<void> | void)[] = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+async function proxyOver(
+  routes: Record<string, string>,
+  routerOptions: Partial<BackendRouterOptions>,
+  proxyOptions: { metrics?: HttpMetrics } = {},
+) {
+  const router = new BackendRouter({
+    resolver: new StaticResolver(routes),
+    ssrf: { allow: LOOPBACK_RANGES },
+    ...routerOptions,
+  });
+  const running = await startProxy({}, proxyOptions, router);
+  cleanups.push(() => running.close());
+  return { ...running, router };
+}
+
+async function get(url: string, host: string) {
+  const response = await request(`${url}/`, { headers: { host } });
+  const text = await response.body.text();
+  return { status: response.statusCode, headers: response.headers, text };
+}
+
+async function counted<T extends string>(
+  counter: Counter<T>,
+  labels: Partial<Record<T, string>>,
+): Promise<number> {
+  const { values } = await counter.get();
+  const match = values.find((value) =>
+    Object.entries(labels).every(([name, wanted]) => String(value.labels[name as T]) === wanted),
+  );
+  return match?.value ?? 0;
+}
+
+async function listen(server: Server): Promise<string> {
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  cleanups.push(() => void server.close());
+  return `127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/**
+ * A loopback address whose TCP handshake never completes. A listener with
+ * backlog 1 lives in a worker thread that blocks before it ever accepts; once
+ * its accept queue is full, Linux drops further SYNs (tcp_abort_on_overflow
+ * off, its default), so a connect waits for its SYN retransmissions. The
+ * queue is filled until a connect hangs.
+ */
+async function unacceptingEndpoint(): Promise<string> {
+  const release = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(
+    `const { workerData, parentPort } = require("node:worker_threads");
+     const server = require("node:net").createServer();
+     server.listen({ port: 0, host: "127.0.0.1", backlog: 1 }, () => {
+       parentPort.postMessage(server.address().port);
+       Atomics.wait(workerData, 0, 0);
+       server.close();
+     });`,
+    { eval: true, workerData: release },
+  );
+  const [port] = (await once(worker, "message")) as [number];
+  const queued: Socket[] = [];
+  cleanups.push(async () => {
+    for (const socket of queued) socket.destroy();
+    Atomics.store(release, 0, 1);
+    Atomics.notify(release, 0);
+    await once(worker, "exit");
+  });
+  for (;;) {
+    const socket = connect(port, "127.0.0.1");
+    socket.on("error", () => {});
+    queued.push(socket);
+    const connected = await Promise.race([
+      once(socket, "connect").then(() => true),
+      sleep(500).then(() => false),
+    ]);
+    if (!connected) return `127.0.0.1:${port}`;
+    assert.ok(queued.length < 64, "the accept queue never filled");
+  }
+}
+
+test("a backend that never accepts the connection is 504 after the router's connect timeout", async () => {
+  const endpoint = await unacceptingEndpoint();
+  const { url, proxy } = await proxyOver({ "stuck.test": endpoint }, { connectTimeoutMs: 300 });
+  const started = performance.now();
+  const response = await get(url, "stuck.test");
+  const elapsed = performance.now() - started;
+  assert.equal(response.status, 504);
+  assert.doesNotMatch(response.text, /127\.0\.0\.1/);
+  // The router's 300 ms, not its 5 s default nor the 30 s response timeout.
+  assert.ok(elapsed >= 280 && elapsed < 3000, `answered after ${elapsed.toFixed(0)} ms`);
+  const labels = { route: "stuck.test", backend: endpoint };
+  assert.equal(await counted(proxy.metrics.errors, { ...labels, reason: "connect_timeout" }), 1);
+  assert.equal(await counted(proxy.metrics.requests, { ...labels, status: "504" }), 1);
+});
+
+test("a backend answering garbage opens its breaker; after the open time a healthy probe closes it", async () => {
+  let healthy = false;
+  let accepted = 0;
+  // Not HTTP, and every connection closed after it: each request is on a fresh one.
+  const backend = createServer((socket) => {
+    accepted += 1;
+    socket.on("error", () => {});
+    const ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+    socket.once("data", () => socket.end(healthy ? ok : "NOT HTTP AT ALL\r\n\r\n"));
+  });
+  const endpoint = await listen(backend);
+  const openMs = 200;
+  // Each request is one successful connect and one 502, so three requests
+  // make six outcomes, half of them failures. (The successful connect also
+  // resets the breaker's consecutive-failure count, so `consecutiveFailures`
+  // alone never opens it for a backend that accepts and then fails.)
+  const breaker = { errorRatio: 0.5, minimumRequests: 6, openMs };
+  const { url, router, proxy } = await proxyOver({ "rude.test": endpoint }, { breaker });
+  for (let i = 0; i < 3; i++) {
+    assert.equal(router.breakerState(endpoint), "closed");
+    assert.equal((await get(url, "rude.test")).status, 502);
+  }
+  assert.equal(accepted, 3);
+  assert.equal(router.breakerState(endpoint), "open");
+
+  const refused = await get(url, "rude.test");
+  assert.equal(refused.status, 503);
+  assert.match(String(refused.headers["retry-after"]), /^[1-9]\d*$/);
+  assert.equal(accepted, 3, "an open breaker does not touch the backend");
+  const labels = { route: "rude.test", backend: endpoint };
+  assert.equal(await counted(proxy.metrics.errors, { ...labels, reason: "backend_error" }), 3);
+  assert.equal(await counted(proxy.metrics.errors, { ...labels, reason: "breaker_open" }), 1);
+
+  healthy = true;
+  await sleep(openMs + 50);
+  assert.equal(router.breakerState(endpoint), "half_open");
+  assert.deepEqual((await get(url, "rude.test")).text, "ok");
+  assert.equal(accepted, 4, "the probe reached the backend");
+  assert.equal(router.breakerState(endpoint), "closed");
+  assert.equal((await get(url, "rude.test")).status, 200);
+});
+
+test("nexus_http_retries_total counts requests sent again after a stale keep-alive connection", async () => {
+  // Answers the first request of a connection, then closes the connection
+  // unanswered when the next one arrives: a backend draining just as the
+  // proxy reuses its idle connection.
+  const methods: string[] = [];
+  const served = new WeakSet<Socket>();
+  const backend = await startBackend((req, res) => {
+    methods.push(req.method ?? "");
+    if (served.has(req.socket)) {
+      req.socket.destroy();
+      return;
+    }
+    served.add(req.socket);
+    res.end("ok");
+  });
+  cleanups.push(() => backend.close());
+  const { endpoint } = backend;
+  const registry = new Registry();
+  const metrics = new HttpMetrics(registry);
+  const { url } = await proxyOver({ "app.test": endpoint }, {}, { metrics });
+  const retries = () => counted(metrics.retries, { route: "app.test", backend: endpoint });
+  const send = async (method: string, body?: string) => {
+    const response = await request(`${url}/`, { method, body, headers: { host: "app.test" } });
+    await response.body.dump();
+    return response.statusCode;
+  };
+
+  assert.equal(await send("GET"), 200);
+  assert.equal(await retries(), 0, "a request on a fresh connection is sent once");
+  assert.equal(await send("GET"), 200);
+  assert.equal(await retries(), 1);
+  assert.deepEqual(methods, ["GET", "GET", "GET"]);
+
+  // A POST on a stale connection is not sent again, so it is no retry.
+  assert.equal(await send("GET"), 200);
+  assert.equal(await send("POST", "payload"), 502);
+  assert.equal(await retries(), 1);
+  assert.deepEqual(methods.slice(3), ["GET", "POST"]);
+
+  assert.equal(await send("DELETE"), 200);
+  assert.equal(await send("DELETE"), 200);
+  assert.equal(await retries(), 2);
+  const exposed = `nexus_http_retries_total{route="app.test",backend="${endpoint}"} 2`;
+  assert.ok((await registry.metrics()).includes(exposed));
+});

@@ -1,4 +1,4 @@
-// Keep-alive connection pools to backends: one undici Pool per route key and
+// Keep-alive connection pools to backends: one BackendPool per route key and
 // endpoint. Pools never dial by themselves: their `connect` goes through the
 // BackendRouter, so the SSRF guard, breakers, connect timeouts and resolver
 // hooks of the proxy core apply to every pooled connection, TCP or Unix.
@@ -7,8 +7,8 @@
 // Keys come from clients (every Host under a wildcard route is one) and
 // endpoints change on reload, so a pool that serves no request for a whole
 // keep-alive period is closed; the next request for its key makes a new one.
-import { Client, type Dispatcher, Pool } from "undici";
-import { type BackendRouter, formatEndpoint, type Route, undiciConnector } from "../core/index.ts";
+import { type BackendRouter, formatEndpoint, type Route } from "../core/index.ts";
+import { BackendPool } from "./backend/backend-pool.ts";
 
 export interface PoolOptions {
   /** Most connections open to one backend per route (default 128). */
@@ -18,7 +18,7 @@ export interface PoolOptions {
 }
 
 interface PoolEntry {
-  readonly pool: Pool;
+  readonly pool: BackendPool;
   /** Asked for since the last sweep. */
   used: boolean;
 }
@@ -37,18 +37,14 @@ export class BackendPools {
   }
 
   /** The pool that serves `route`. */
-  poolFor(route: Route): Pool {
+  poolFor(route: Route): BackendPool {
     const name = `${route.key} ${formatEndpoint(route.endpoint)}`;
     let entry = this.#pools.get(name);
     if (!entry) {
-      // The origin only names the pool: the connector decides where bytes go.
-      const pool = new Pool("http://backend.invalid", {
-        connect: undiciConnector(this.#router, route, { protocol: "http" }),
+      const router = this.#router;
+      const pool = new BackendPool(() => router.connect(route, { protocol: "http" }), {
         connections: this.#options.connections ?? 128,
-        keepAliveTimeout: this.#keepAliveMs,
-        // A backend's "Keep-Alive: timeout=N" may only shorten it, never extend it.
-        keepAliveMaxTimeout: this.#keepAliveMs,
-        pipelining: 1,
+        keepAliveMs: this.#keepAliveMs,
       });
       entry = { pool, used: true };
       this.#pools.set(name, entry);
@@ -59,23 +55,6 @@ export class BackendPools {
     }
     entry.used = true;
     return entry.pool;
-  }
-
-  /**
-   * Sends one request on a connection of its own, closed once the response
-   * is over: a request sent again after its pooled connection was found
-   * closed must not land on another stale one.
-   */
-  dispatchOnNewConnection(
-    route: Route,
-    options: Dispatcher.DispatchOptions,
-    handler: Dispatcher.DispatchHandler,
-  ): void {
-    const client = new Client("http://backend.invalid", {
-      connect: undiciConnector(this.#router, route, { protocol: "http" }),
-    });
-    client.dispatch(options, handler);
-    client.close().catch(() => {});
   }
 
   /** Closes every pool once its requests in flight have finished. */
@@ -89,13 +68,13 @@ export class BackendPools {
   /** Closes the pools nobody asked for since the last sweep and that have nothing in flight. */
   readonly #sweep = (): void => {
     for (const [name, entry] of this.#pools) {
-      if (entry.used || entry.pool.stats.size > 0) {
+      if (entry.used || entry.pool.inFlight > 0) {
         entry.used = false;
         continue;
       }
       this.#pools.delete(name);
       // It is idle: closing only ends its keep-alive connections.
-      entry.pool.close().catch(() => {});
+      entry.pool.close();
     }
     if (this.#pools.size === 0) this.#stopSweeping();
   };

@@ -2,6 +2,7 @@
 // becomes one HTTP status with a short plain-text reason. Internals (causes,
 // stack traces, backend addresses) are never sent.
 import { ResolverError } from "../core/index.ts";
+import { BackendTimeoutError } from "./backend/backend-errors.ts";
 
 export interface ErrorResponse {
   readonly status: number;
@@ -69,23 +70,12 @@ export function responseForBackendError(error: unknown): ErrorResponse {
     // Nobody reads the answer; 499 (nginx's "client closed request") is for metrics.
     return { status: 499, message: "client closed the request", reason: "client_closed" };
   }
-  const code = (error as { code?: unknown } | null)?.code;
-  switch (code) {
-    case "UND_ERR_HEADERS_TIMEOUT":
-    case "UND_ERR_BODY_TIMEOUT":
-    case "UND_ERR_CONNECT_TIMEOUT":
-      return {
-        status: 504,
-        message: "the backend did not answer in time",
-        reason: "backend_timeout",
-      };
-    case "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH":
-      return {
-        status: 400,
-        message: "request body does not match its Content-Length",
-        reason: "bad_body",
-      };
-    default:
-      return { status: 502, message: "bad response from the backend", reason: "backend_error" };
+  if (error instanceof BackendTimeoutError) {
+    return {
+      status: 504,
+      message: "the backend did not answer in time",
+      reason: "backend_timeout",
+    };
   }
+  return { status: 502, message: "bad response from the backend", reason: "backend_error" };
 }

@@ -2,8 +2,6 @@
 // one connection and are dropped in both directions, together with any header
 // the Connection header names; the request gains X-Forwarded-For/Proto/Host
 // and Via so the backend knows who asked and through what.
-import type { IncomingHttpHeaders } from "node:http";
-
 const HOP_BY_HOP = new Set([
   "connection",
   "keep-alive",
@@ -56,9 +54,9 @@ export function requestHeadersForBackend(
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || listed?.has(lower)) continue;
     if (lower === "x-forwarded-for") {
-      forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+      forwardedFor = join(forwardedFor, value);
     } else if (lower === "via") {
-      via = via === undefined ? value : `${via}, ${value}`;
+      via = join(via, value);
     } else if (lower !== "x-forwarded-proto" && lower !== "x-forwarded-host") {
       out.push(name, value);
     }
@@ -66,31 +64,42 @@ export function requestHeadersForBackend(
   const client = forwarded.clientAddress ?? "unknown";
   out.push(
     "x-forwarded-for",
-    forwardedFor === undefined ? client : `${forwardedFor}, ${client}`,
+    join(forwardedFor, client),
     "x-forwarded-proto",
     forwarded.proto,
     "x-forwarded-host",
     host,
     "via",
-    via === undefined ? forwarded.via : `${via}, ${forwarded.via}`,
+    join(via, forwarded.via),
   );
   if (upgrade !== undefined) out.push("connection", "upgrade", "upgrade", upgrade);
   return out;
 }
 
-/** The backend's response headers minus hop-by-hop ones, with Via appended. */
-export function responseHeadersForClient(
-  headers: IncomingHttpHeaders,
-  via: string,
-): IncomingHttpHeaders {
-  const listed = connectionTokens(
-    typeof headers.connection === "string" ? headers.connection : undefined,
-  );
-  const out: IncomingHttpHeaders = {};
-  for (const name in headers) {
-    if (HOP_BY_HOP.has(name) || listed?.has(name)) continue;
-    out[name] = headers[name];
+/**
+ * The backend's response headers (flat name, value list, as received) minus
+ * hop-by-hop ones, with Via appended.
+ */
+export function responseHeadersForClient(rawHeaders: readonly string[], via: string): string[] {
+  let connection: string | undefined;
+  let previousVia: string | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const lower = rawHeaders[i]!.toLowerCase();
+    if (lower === "connection") connection = join(connection, rawHeaders[i + 1]!);
+    else if (lower === "via") previousVia = join(previousVia, rawHeaders[i + 1]!);
   }
-  out.via = headers.via === undefined ? via : `${headers.via}, ${via}`;
+  const listed = connectionTokens(connection);
+  const out: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || listed?.has(lower) || lower === "via") continue;
+    out.push(name, rawHeaders[i + 1]!);
+  }
+  out.push("via", join(previousVia, via));
   return out;
+}
+
+function join(list: string | undefined, value: string): string {
+  return list === undefined ? value : `${list}, ${value}`;
 }

@@ -6,17 +6,16 @@
 import { once } from "node:events";
 import {
   createServer,
-  type IncomingHttpHeaders,
   type IncomingMessage,
   type Server,
   type ServerResponse,
   STATUS_CODES,
 } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import type { Duplex } from "node:stream";
+import type { Duplex, Readable } from "node:stream";
 import { Registry } from "prom-client";
-import type { Dispatcher } from "undici";
 import { type BackendRouter, formatEndpoint, type Route, toResolverError } from "../core/index.ts";
+import type { BackendRequest, Exchange } from "./backend/backend-request.ts";
 import { BackendPools, type PoolOptions } from "./backend-pools.ts";
 import { limitBody } from "./body-limit.ts";
 import {
@@ -32,11 +31,6 @@ import { type ForwardOutcome, ResponseForwarder } from "./response-forwarder.ts"
 import { closedBeforeResponse, mayResend, wasReused } from "./stale-connection.ts";
 import { tunnelUpgrade } from "./upgrade-tunnel.ts";
 import { UpgradingClient } from "./upgrading-client.ts";
-
-type DispatchFn = (
-  options: Dispatcher.DispatchOptions,
-  handler: Dispatcher.DispatchHandler,
-) => void;
 
 export interface HttpLimits {
   /** Largest request head (request line and headers); larger is 431. Default 16 KiB. */
@@ -188,45 +182,36 @@ export class HttpProxy {
   };
 
   #forward(req: IncomingMessage, res: ServerResponse, route: Route, started: number): void {
-    let extra: IncomingHttpHeaders | undefined;
+    let extra: string[] | undefined;
     if (route.coldStartMs > 0) {
-      extra = { "x-nexus-cold-start-ms": String(Math.round(route.coldStartMs)) };
+      extra = ["x-nexus-cold-start-ms", String(Math.round(route.coldStartMs))];
     }
     if (this.#telemetry) {
-      extra ??= {};
-      extra["x-nexus-proxy-latency-ms"] = (performance.now() - started).toFixed(3);
-      extra["x-nexus-cache"] = route.cacheHit ? "hit" : "miss";
+      extra ??= [];
+      extra.push(
+        "x-nexus-proxy-latency-ms",
+        (performance.now() - started).toFixed(3),
+        "x-nexus-cache",
+        route.cacheHit ? "hit" : "miss",
+      );
     }
-    const headers = requestHeadersForBackend(
-      req.rawHeaders,
-      req.headers.connection,
-      req.headers.host ?? route.key,
-      this.#forwardedFor(req),
-    );
-    const request: Dispatcher.DispatchOptions = {
-      method: req.method as "GET",
-      path: req.url ?? "/",
-      headers,
-      body: this.#requestBody(req),
-      headersTimeout: this.#limits.backendResponseTimeoutMs ?? route.result.timeout ?? 30_000,
-      bodyTimeout: this.#limits.backendIdleTimeoutMs ?? 60_000,
-    };
+    const request = this.#backendRequest(req, route);
     const pool = this.#pools.poolFor(route);
     this.#send(
-      (options, handler) => pool.dispatch(options, handler),
-      request,
+      (handler) => pool.dispatch(request, handler),
       res,
       extra,
       (outcome) => {
-        if (!closedBeforeResponse(outcome.error, outcome.status)) {
+        if (!closedBeforeResponse(outcome.error)) {
           this.#finish(req, res, route, started, outcome, true);
-        } else if (mayResend(req.method, hasBody(req))) {
+        } else if (mayResend(req.method, request.body !== null)) {
           // Sent once more on a new connection; only that attempt tells about the backend.
           this.metrics.retries.inc({ route: route.key, backend: formatEndpoint(route.endpoint) });
-          const fresh: DispatchFn = (options, handler) =>
-            this.#pools.dispatchOnNewConnection(route, options, handler);
-          this.#send(fresh, request, res, extra, (retried) =>
-            this.#finish(req, res, route, started, retried, true),
+          this.#send(
+            (handler) => pool.dispatchOnNewConnection(request, handler),
+            res,
+            extra,
+            (retried) => this.#finish(req, res, route, started, retried, true),
           );
         } else {
           this.#finish(req, res, route, started, outcome, !wasReused(outcome.error));
@@ -235,22 +220,45 @@ export class HttpProxy {
     );
   }
 
+  /** The request as the backend gets it: head rewritten, body streamed. */
+  #backendRequest(req: IncomingMessage, route: Route): BackendRequest {
+    const headers = requestHeadersForBackend(
+      req.rawHeaders,
+      req.headers.connection,
+      req.headers.host ?? route.key,
+      this.#forwardedFor(req),
+    );
+    const body = this.#requestBody(req);
+    // A body without a declared length goes on as it came: chunked.
+    const chunked = body !== null && req.headers["content-length"] === undefined;
+    let head = `${req.method} ${req.url} HTTP/1.1\r\n`;
+    for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    head += chunked ? "transfer-encoding: chunked\r\n\r\n" : "\r\n";
+    return {
+      method: req.method ?? "GET",
+      head,
+      body,
+      chunked,
+      headTimeoutMs: this.#limits.backendResponseTimeoutMs ?? route.result.timeout ?? 30_000,
+      bodyTimeoutMs: this.#limits.backendIdleTimeoutMs ?? 60_000,
+    };
+  }
+
   #send(
-    dispatch: DispatchFn,
-    request: Dispatcher.DispatchOptions,
+    dispatch: (handler: ResponseForwarder) => Exchange,
     res: ServerResponse,
-    extra: IncomingHttpHeaders | undefined,
+    extra: readonly string[] | undefined,
     done: (outcome: ForwardOutcome) => void,
   ): void {
-    const handler = new ResponseForwarder(res, this.#via, extra, done);
+    const forwarder = new ResponseForwarder(res, this.#via, extra, done);
     try {
-      dispatch(request, handler);
+      forwarder.attach(dispatch(forwarder));
     } catch (error) {
-      handler.fail(error);
+      forwarder.fail(error);
     }
   }
 
-  #requestBody(req: IncomingMessage): IncomingMessage | Duplex | null {
+  #requestBody(req: IncomingMessage): Readable | null {
     if (!hasBody(req)) return null;
     const limit = this.#limits.maxBodyBytes;
     // A declared length was checked against the limit before routing.

@@ -1,9 +1,12 @@
-// Streams one backend response to the client as undici delivers it: status
-// and headers first, then each chunk written as it arrives. When the client
-// cannot keep up, the backend read is paused until the client drains, so a
-// large body never piles up in the proxy.
-import type { IncomingHttpHeaders, ServerResponse } from "node:http";
-import type { Dispatcher } from "undici";
+// Streams one backend response to the client as it arrives: status and
+// headers first, then each piece of the body written as it comes. When the
+// client cannot keep up, reading from the backend pauses until the client
+// drains, so a large body never piles up in the proxy. Node's server frames
+// the body for the client (Content-Length as the backend sent it, else
+// chunked, or close-delimited for an HTTP/1.0 client).
+import type { ServerResponse } from "node:http";
+import type { Exchange, ResponseHandler } from "./backend/backend-request.ts";
+import type { ResponseHead } from "./backend/response-head.ts";
 import { ClientGoneError } from "./error-status.ts";
 import { responseHeadersForClient } from "./forwarded-headers.ts";
 
@@ -13,19 +16,21 @@ export interface ForwardOutcome {
   readonly error?: unknown;
 }
 
-export class ResponseForwarder implements Dispatcher.DispatchHandler {
+export class ResponseForwarder implements ResponseHandler {
   readonly #res: ServerResponse;
   readonly #via: string;
-  readonly #extraHeaders: IncomingHttpHeaders | undefined;
+  readonly #extraHeaders: readonly string[] | undefined;
   readonly #done: (outcome: ForwardOutcome) => void;
-  #controller: Dispatcher.DispatchController | undefined;
+  #exchange: Exchange | undefined;
   #status = 0;
   #finished = false;
+  #waitingForDrain = false;
 
   constructor(
     res: ServerResponse,
     via: string,
-    extraHeaders: IncomingHttpHeaders | undefined,
+    /** Flat name, value list added to the response headers. */
+    extraHeaders: readonly string[] | undefined,
     done: (outcome: ForwardOutcome) => void,
   ) {
     this.#res = res;
@@ -35,42 +40,40 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
     res.once("close", this.#onClientClose);
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.#controller = controller;
-    if (this.#res.destroyed) controller.abort(new ClientGoneError());
+  /** The exchange this forwarder listens to; it is aborted if the client leaves. */
+  attach(exchange: Exchange): void {
+    this.#exchange = exchange;
+    if (this.#res.destroyed) exchange.abort(new ClientGoneError());
   }
 
-  onResponseStart(
-    controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: IncomingHttpHeaders,
-    statusMessage?: string,
-  ): void {
-    this.#status = statusCode;
-    const out = responseHeadersForClient(headers, this.#via);
-    if (this.#extraHeaders) Object.assign(out, this.#extraHeaders);
+  onHead(head: ResponseHead): void {
+    this.#status = head.status;
     const res = this.#res;
     if (res.destroyed) {
-      controller.abort(new ClientGoneError());
+      this.#exchange?.abort(new ClientGoneError());
       return;
     }
-    if (statusMessage) res.writeHead(statusCode, statusMessage, out);
-    else res.writeHead(statusCode, out);
+    const headers = responseHeadersForClient(head.headers, this.#via);
+    if (this.#extraHeaders) headers.push(...this.#extraHeaders);
+    if (head.reason) res.writeHead(head.status, head.reason, headers);
+    else res.writeHead(head.status, headers);
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (!this.#res.write(chunk)) {
-      controller.pause();
-      this.#res.once("drain", () => controller.resume());
+  onData(chunk: Buffer): boolean {
+    if (this.#res.write(chunk)) return true;
+    if (!this.#waitingForDrain) {
+      this.#waitingForDrain = true;
+      this.#res.once("drain", this.#onDrain);
     }
+    return false;
   }
 
-  onResponseEnd(): void {
+  onEnd(): void {
     this.#res.end();
     this.#finish({ status: this.#status });
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+  onError(error: Error): void {
     this.fail(error);
   }
 
@@ -79,14 +82,20 @@ export class ResponseForwarder implements Dispatcher.DispatchHandler {
     this.#finish({ status: this.#status, error });
   }
 
+  readonly #onDrain = (): void => {
+    this.#waitingForDrain = false;
+    this.#exchange?.resume();
+  };
+
   readonly #onClientClose = (): void => {
-    if (!this.#finished) this.#controller?.abort(new ClientGoneError());
+    if (!this.#finished) this.#exchange?.abort(new ClientGoneError());
   };
 
   #finish(outcome: ForwardOutcome): void {
     if (this.#finished) return;
     this.#finished = true;
     this.#res.off("close", this.#onClientClose);
+    this.#res.off("drain", this.#onDrain);
     // Once the client has left, whatever broke (its upload cut short, the
     // exchange aborted) is the client's doing, not the backend's.
     if (outcome.error !== undefined && this.#res.destroyed) {

@@ -6,11 +6,11 @@
 // closed. Until the 101 nothing the client sends goes to the backend, so
 // bytes sent after a declined upgrade never reach it past the proxy's checks
 // (routing, header rewriting, body limits).
-import { type IncomingHttpHeaders, type IncomingMessage, request } from "node:http";
+import { type IncomingMessage, request } from "node:http";
 import type { Socket } from "node:net";
 import { pipeline } from "node:stream";
-import { errors } from "undici";
 import { relay } from "../core/index.ts";
+import { BackendTimeoutError } from "./backend/backend-errors.ts";
 import {
   type ForwardedFor,
   requestHeadersForBackend,
@@ -55,7 +55,7 @@ export function tunnelUpgrade(
       createConnection: () => backend,
       signal: upgrading.signal,
     });
-    exchange.setTimeout(offer.timeoutMs, () => exchange.destroy(new errors.HeadersTimeoutError()));
+    exchange.setTimeout(offer.timeoutMs, () => exchange.destroy(new BackendTimeoutError("head")));
     exchange.once("error", (error) => {
       backend.destroy();
       reject(error);
@@ -70,7 +70,9 @@ export function tunnelUpgrade(
     });
     exchange.once("response", (res: IncomingMessage) => {
       upgrading.handOver();
-      client.write(formatHead(statusLine(res), declinedHeaders(res.headers, offer.forwarded.via)));
+      client.write(
+        formatHead(statusLine(res), declinedHeaders(res.rawHeaders, offer.forwarded.via)),
+      );
       // Whatever else the client sends is read and dropped, so its end of the
       // stream arrives and the socket can close.
       client.resume();
@@ -88,12 +90,8 @@ function statusLine(res: IncomingMessage): string {
 }
 
 /** The backend's answer as a plain response on a connection that closes after it. */
-function declinedHeaders(headers: IncomingHttpHeaders, via: string): string[] {
-  const out: string[] = [];
-  for (const [name, value] of Object.entries(responseHeadersForClient(headers, via))) {
-    if (value === undefined) continue;
-    for (const one of Array.isArray(value) ? value : [value]) out.push(name, one);
-  }
+function declinedHeaders(rawHeaders: readonly string[], via: string): string[] {
+  const out = responseHeadersForClient(rawHeaders, via);
   // Without Transfer-Encoding or Content-Length, the body ends with the connection.
   out.push("connection", "close");
   return out;

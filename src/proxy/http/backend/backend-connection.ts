@@ -1,0 +1,303 @@
+// One keep-alive connection to a backend, carrying one request at a time:
+// it writes the request head and streams the body, reads the response head,
+// then the body by its framing (none, Content-Length, chunked, or until the
+// backend closes), and tells its pool whether it may serve another request.
+//
+// The socket's own timeout measures backend silence: the head timeout while a
+// request waits for its answer, the body timeout inside a response, the
+// keep-alive time while idle. It is switched off while the client reads
+// slowly, so a slow client is never blamed on the backend.
+import type { Socket } from "node:net";
+import type { Readable } from "node:stream";
+import { BackendClosedError, BackendProtocolError, BackendTimeoutError } from "./backend-errors.ts";
+import type { BackendRequest, Exchange, ResponseHandler } from "./backend-request.ts";
+import { ChunkedDecoder } from "./chunked-decoder.ts";
+import { parseResponseHead, type ResponseHead } from "./response-head.ts";
+
+/** Largest response head accepted from a backend. */
+const MAX_HEAD_BYTES = 64 * 1024;
+/** A backend's Keep-Alive hint is cut by this much, so the proxy lets go first. */
+const HINT_MARGIN_MS = 1000;
+const LAST_CHUNK = "0\r\n\r\n";
+
+export interface ConnectionOwner {
+  /** The exchange is over and the connection may carry another request. */
+  connectionReleased(connection: BackendConnection): void;
+  /** The connection is gone. */
+  connectionClosed(connection: BackendConnection): void;
+}
+
+type Framing = "none" | "length" | "chunked" | "close";
+
+export class BackendConnection implements Exchange {
+  readonly #socket: Socket;
+  readonly #owner: ConnectionOwner;
+  readonly #keepAliveMs: number;
+  #closed = false;
+  #responses = 0;
+
+  // The exchange in progress, if any.
+  #request: BackendRequest | undefined;
+  #handler: ResponseHandler | undefined;
+  #pending: Buffer | undefined;
+  #head: ResponseHead | undefined;
+  #framing: Framing = "none";
+  #remaining = 0;
+  #decoder: ChunkedDecoder | undefined;
+  #bytesSeen = false;
+  #requestSent = false;
+  #paused = false;
+
+  constructor(socket: Socket, owner: ConnectionOwner, keepAliveMs: number) {
+    this.#socket = socket;
+    this.#owner = owner;
+    this.#keepAliveMs = keepAliveMs;
+    socket.setNoDelay(true);
+    socket.on("data", this.#onData);
+    socket.on("end", this.#onEnd);
+    socket.on("error", this.#onError);
+    socket.on("close", this.#onClose);
+    socket.on("timeout", this.#onTimeout);
+  }
+
+  /** It has carried a response before: its peer may have closed it since. */
+  get reused(): boolean {
+    return this.#responses > 0;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Sends `request`; `handler` hears about the response. */
+  send(request: BackendRequest, handler: ResponseHandler): void {
+    this.#request = request;
+    this.#handler = handler;
+    this.#pending = undefined;
+    this.#head = undefined;
+    this.#decoder = undefined;
+    this.#bytesSeen = false;
+    this.#paused = false;
+    this.#requestSent = request.body === null;
+    this.#socket.setTimeout(request.headTimeoutMs);
+    this.#socket.write(request.head);
+    if (request.body) this.#streamBody(request.body, request.chunked);
+  }
+
+  abort(reason: Error): void {
+    if (this.#handler) this.#fail(reason);
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#socket.setTimeout(this.#request?.bodyTimeoutMs ?? 0);
+    this.#socket.resume();
+  }
+
+  /** Closes it (when idle, or to give up an exchange). */
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  #streamBody(body: Readable, chunked: boolean): void {
+    const socket = this.#socket;
+    const onChunk = (chunk: Buffer): void => {
+      if (chunk.length === 0) return;
+      let flushed: boolean;
+      if (chunked) {
+        socket.cork();
+        socket.write(`${chunk.length.toString(16)}\r\n`);
+        socket.write(chunk);
+        flushed = socket.write("\r\n");
+        socket.uncork();
+      } else {
+        flushed = socket.write(chunk);
+      }
+      if (!flushed) {
+        body.pause();
+        socket.once("drain", () => body.resume());
+      }
+    };
+    const onEnd = (): void => {
+      detach();
+      if (chunked) socket.write(LAST_CHUNK);
+      this.#requestSent = true;
+    };
+    const onError = (error: Error): void => {
+      detach();
+      if (this.#handler) this.#fail(error);
+    };
+    const detach = (): void => {
+      body.off("data", onChunk);
+      body.off("end", onEnd);
+      body.off("error", onError);
+      socket.off("close", detach);
+    };
+    body.on("data", onChunk);
+    body.once("end", onEnd);
+    body.once("error", onError);
+    // When the exchange is given up, the rest of the body is no business of this socket's.
+    socket.once("close", detach);
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    if (!this.#handler) {
+      // An idle connection has nothing to say; bytes now mean it cannot be trusted.
+      this.#socket.destroy();
+      return;
+    }
+    this.#bytesSeen = true;
+    try {
+      this.#read(chunk);
+    } catch (error) {
+      this.#fail(error as Error);
+    }
+  };
+
+  #read(chunk: Buffer): void {
+    let input = chunk;
+    if (!this.#head) {
+      const body = this.#readHead(this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk);
+      if (!body || !this.#handler) return;
+      input = body;
+      if (this.#framing === "none") {
+        this.#complete(input.length);
+        return;
+      }
+    }
+    switch (this.#framing) {
+      case "length": {
+        const take = Math.min(this.#remaining, input.length);
+        this.#remaining -= take;
+        const done = this.#remaining === 0;
+        if (take > 0) this.#deliver(take === input.length ? input : input.subarray(0, take));
+        if (done && this.#handler) this.#complete(input.length - take);
+        return;
+      }
+      case "chunked": {
+        const decoder = this.#decoder as ChunkedDecoder;
+        const used = decoder.push(input, (data) => this.#deliver(data));
+        if (decoder.done && this.#handler) this.#complete(input.length - used);
+        return;
+      }
+      case "close":
+        if (input.length > 0) this.#deliver(input);
+        return;
+    }
+  }
+
+  /**
+   * Reads the response head, skipping interim 1xx responses. Returns the
+   * bytes after it, or undefined while it is incomplete.
+   */
+  #readHead(input: Buffer): Buffer | undefined {
+    let rest = input;
+    for (;;) {
+      const head = parseResponseHead(rest, MAX_HEAD_BYTES);
+      if (!head) {
+        this.#pending = rest.length > 0 ? rest : undefined;
+        return undefined;
+      }
+      rest = rest.subarray(head.size);
+      if (head.status === 101) throw new BackendProtocolError("unexpected 101 response");
+      if (head.status >= 200) {
+        this.#pending = undefined;
+        this.#begin(head);
+        return rest;
+      }
+    }
+  }
+
+  #begin(head: ResponseHead): void {
+    this.#head = head;
+    const noBody = this.#request?.method === "HEAD" || head.status === 204 || head.status === 304;
+    if (noBody) {
+      this.#framing = "none";
+    } else if (head.chunked) {
+      this.#framing = "chunked";
+      this.#decoder = new ChunkedDecoder();
+    } else if (head.contentLength !== undefined) {
+      this.#framing = head.contentLength === 0 ? "none" : "length";
+      this.#remaining = head.contentLength;
+    } else {
+      this.#framing = "close";
+    }
+    this.#socket.setTimeout(this.#request?.bodyTimeoutMs ?? 0);
+    this.#handler?.onHead(head);
+  }
+
+  #deliver(data: Buffer): void {
+    const handler = this.#handler;
+    if (!handler || handler.onData(data) || this.#paused) return;
+    this.#paused = true;
+    // Waiting on the client is not backend silence.
+    this.#socket.setTimeout(0);
+    this.#socket.pause();
+  }
+
+  /** The response is complete; `extraBytes` arrived after it. */
+  #complete(extraBytes: number): void {
+    const handler = this.#handler as ResponseHandler;
+    const head = this.#head as ResponseHead;
+    const reusable =
+      head.keepAlive && this.#framing !== "close" && this.#requestSent && extraBytes === 0;
+    this.#handler = undefined;
+    this.#request = undefined;
+    this.#responses += 1;
+    if (this.#paused) {
+      this.#paused = false;
+      this.#socket.resume();
+    }
+    handler.onEnd();
+    if (!reusable || this.#closed) {
+      this.#socket.destroy();
+      return;
+    }
+    const hint = head.keepAliveTimeoutMs;
+    const idleMs =
+      hint === undefined ? this.#keepAliveMs : Math.min(this.#keepAliveMs, hint - HINT_MARGIN_MS);
+    if (idleMs <= 0) {
+      this.#socket.destroy();
+      return;
+    }
+    this.#socket.setTimeout(idleMs);
+    this.#owner.connectionReleased(this);
+  }
+
+  #fail(error: Error): void {
+    const handler = this.#handler;
+    this.#handler = undefined;
+    this.#request = undefined;
+    this.#socket.destroy();
+    handler?.onError(error);
+  }
+
+  readonly #onEnd = (): void => {
+    if (!this.#handler) return;
+    if (this.#head && this.#framing === "close") this.#complete(0);
+    else this.#fail(this.#closedError());
+  };
+
+  readonly #onError = (error: Error): void => {
+    if (this.#handler) this.#fail(this.#closedError(error));
+  };
+
+  readonly #onClose = (): void => {
+    this.#closed = true;
+    if (this.#handler) this.#fail(this.#closedError());
+    this.#owner.connectionClosed(this);
+  };
+
+  readonly #onTimeout = (): void => {
+    if (!this.#handler) {
+      this.#socket.destroy(); // idle for its keep-alive time
+      return;
+    }
+    this.#fail(new BackendTimeoutError(this.#head ? "body" : "head"));
+  };
+
+  #closedError(cause?: Error): BackendClosedError {
+    return new BackendClosedError(!this.#bytesSeen, this.reused, { cause });
+  }
+}

@@ -30,6 +30,7 @@ import { MalformedPacketError } from "../../src/proxy/mysql/malformed-packet-err
 import { encodePacket } from "../../src/proxy/mysql/packet.ts";
 import { PacketChannel } from "../../src/proxy/mysql/packet-channel.ts";
 import { encodeLengthEncodedInteger, PayloadReader } from "../../src/proxy/mysql/payload-reader.ts";
+import { splitAt } from "../support/chunks.ts";
 
 const name = fc.stringMatching(/^[a-z_][a-z0-9_]{0,30}$/);
 const bytesWithoutNul = (maxLength: number) =>
@@ -192,12 +193,7 @@ test("a packet channel reads the same packets however the bytes are split", asyn
         const stream = new PassThrough();
         const channel = new PacketChannel(stream, 1024);
         const bytes = Buffer.concat(packets.map((p) => encodePacket(p.sequence, p.payload)));
-        const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-        let start = 0;
-        for (const point of [...points, bytes.length]) {
-          stream.write(bytes.subarray(start, point));
-          start = point;
-        }
+        for (const piece of splitAt(bytes, cuts)) stream.write(piece);
         for (const expected of packets) {
           const actual = await channel.read();
           assert.equal(actual?.sequence, expected.sequence);

@@ -118,7 +118,7 @@ test("a backend that never accepts the connection is 504 after the router's conn
   assert.equal(await counted(proxy.metrics.requests, { ...labels, status: "504" }), 1);
 });
 
-test("a backend answering garbage opens its breaker; after the open time a healthy probe closes it", async () => {
+test("a backend answering garbage opens its breaker; a garbage probe reopens it for longer, a healthy one closes it", async () => {
   let healthy = false;
   let accepted = 0;
   // Not HTTP, and every connection closed after it: each request is on a fresh one.
@@ -129,12 +129,10 @@ test("a backend answering garbage opens its breaker; after the open time a healt
     socket.once("data", () => socket.end(healthy ? ok : "NOT HTTP AT ALL\r\n\r\n"));
   });
   const endpoint = await listen(backend);
-  const openMs = 200;
-  // Each request is one successful connect and one 502, so three requests
-  // make six outcomes, half of them failures. (The successful connect also
-  // resets the breaker's consecutive-failure count, so `consecutiveFailures`
-  // alone never opens it for a backend that accepts and then fails.)
-  const breaker = { errorRatio: 0.5, minimumRequests: 6, openMs };
+  const openMs = 500;
+  // Each request connects successfully and then fails: the exchange, not the
+  // connect, is what the breaker counts, so three in a row open it.
+  const breaker = { consecutiveFailures: 3, minimumRequests: 1000, openMs };
   const { url, router, proxy } = await proxyOver({ "rude.test": endpoint }, { breaker });
   for (let i = 0; i < 3; i++) {
     assert.equal(router.breakerState(endpoint), "closed");
@@ -151,11 +149,20 @@ test("a backend answering garbage opens its breaker; after the open time a healt
   assert.equal(await counted(proxy.metrics.errors, { ...labels, reason: "backend_error" }), 3);
   assert.equal(await counted(proxy.metrics.errors, { ...labels, reason: "breaker_open" }), 1);
 
-  healthy = true;
+  // The probe is judged by its answer: garbage reopens the breaker, for twice as long.
   await sleep(openMs + 50);
   assert.equal(router.breakerState(endpoint), "half_open");
-  assert.deepEqual((await get(url, "rude.test")).text, "ok");
+  assert.equal((await get(url, "rude.test")).status, 502);
   assert.equal(accepted, 4, "the probe reached the backend");
+  assert.equal(router.breakerState(endpoint), "open");
+  await sleep(openMs + 50);
+  assert.equal(router.breakerState(endpoint), "open", "the second opening lasts longer");
+
+  healthy = true;
+  await sleep(openMs);
+  assert.equal(router.breakerState(endpoint), "half_open");
+  assert.deepEqual((await get(url, "rude.test")).text, "ok");
+  assert.equal(accepted, 5, "the probe reached the backend");
   assert.equal(router.breakerState(endpoint), "closed");
   assert.equal((await get(url, "rude.test")).status, 200);
 });

@@ -41,13 +41,12 @@ async function startClosingBackend(answersFirst = true) {
 
 const backend = await startClosingBackend();
 const broken = await startClosingBackend(false);
-// A breaker that opens once 30% of few outcomes fail: the backend's successful
-// connects count as outcomes too, so only failures counted per stale
-// connection can reach the ratio.
+// A breaker that opens on two failures in a row, or once 30% of a few
+// exchanges fail: a stale connection counted as a failure would open it.
 const router = new BackendRouter({
   resolver: new StaticResolver({ "app.test": backend.endpoint, "broken.test": broken.endpoint }),
   ssrf: { allow: LOOPBACK_RANGES },
-  breaker: { errorRatio: 0.3, minimumRequests: 4 },
+  breaker: { consecutiveFailures: 2, errorRatio: 0.3, minimumRequests: 2 },
 });
 const proxy = await startProxy({}, {}, router);
 after(async () => {

@@ -62,6 +62,14 @@ export interface ConnectOptions {
   readonly signal?: AbortSignal;
   /** Keep writing to the backend after it ended its side (for relays that keep half-close). */
   readonly allowHalfOpen?: boolean;
+  /**
+   * The caller tells the breaker how each exchange went (reportSuccess,
+   * reportFailure or reportInconclusive), so opening the connection is not
+   * counted as a success: a backend that accepts and then fails every
+   * request must be able to open its breaker, and a half-open probe is
+   * judged by its answer.
+   */
+  readonly judgedByExchange?: boolean;
 }
 
 export class BackendRouter {
@@ -159,7 +167,7 @@ export class BackendRouter {
       else breaker?.release();
       throw this.#refused(error);
     }
-    breaker?.recordSuccess();
+    if (!options.judgedByExchange) breaker?.recordSuccess();
     this.#track(route, context, socket, backend);
     return socket;
   }
@@ -172,6 +180,11 @@ export class BackendRouter {
   /** An adapter saw the backend answer well; in half-open this closes the breaker. */
   reportSuccess(route: Route): void {
     this.#breaker(formatEndpoint(route.endpoint))?.recordSuccess();
+  }
+
+  /** An exchange ended without telling anything about the backend (the client left); a half-open probe may go again. */
+  reportInconclusive(route: Route): void {
+    this.#breaker(formatEndpoint(route.endpoint))?.release();
   }
 
   /** Forgets cached answers (one key, or all) here and in the resolver. */

@@ -14,7 +14,13 @@ import {
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex, Readable } from "node:stream";
 import { Registry } from "prom-client";
-import { type BackendRouter, formatEndpoint, type Route, toResolverError } from "../core/index.ts";
+import {
+  type BackendRouter,
+  formatEndpoint,
+  ResolverError,
+  type Route,
+  toResolverError,
+} from "../core/index.ts";
 import type { BackendRequest, Exchange } from "./backend/backend-request.ts";
 import { BackendPools, type PoolOptions } from "./backend-pools.ts";
 import { limitBody } from "./body-limit.ts";
@@ -276,23 +282,26 @@ export class HttpProxy {
     blameBackend: boolean,
   ): void {
     const backend = formatEndpoint(route.endpoint);
-    if (outcome.error !== undefined) {
-      if (res.headersSent) {
-        // The status is gone already: cutting the connection is the only
-        // honest way to tell the client the body is incomplete.
-        res.destroy();
-        this.metrics.errors.inc({ route: route.key, backend, reason: "response_cut" });
-      } else {
-        const answer = responseForBackendError(outcome.error);
-        // Passive outlier detection: a backend that breaks exchanges feeds its breaker.
-        const backendFault =
-          answer.reason === "backend_error" || answer.reason === "backend_timeout";
-        if (backendFault && blameBackend) {
-          this.#router.reportFailure(route);
-        }
+    if (outcome.error === undefined) {
+      // Any complete response, 5xx included: the backend is up and speaking HTTP.
+      this.#router.reportSuccess(route);
+    } else {
+      const answer = responseForBackendError(outcome.error);
+      // Passive outlier detection: a backend that breaks exchanges feeds its breaker.
+      const backendFault = answer.reason === "backend_error" || answer.reason === "backend_timeout";
+      // The router has already counted its own refusals (breaker open, connect failed).
+      if (!(outcome.error instanceof ResolverError)) {
+        if (backendFault && blameBackend) this.#router.reportFailure(route);
+        else this.#router.reportInconclusive(route);
+      }
+      if (!res.headersSent) {
         this.#replyError(req, res, started, route, answer);
         return;
       }
+      // The status is gone already: cutting the connection is the only
+      // honest way to tell the client the body is incomplete.
+      res.destroy();
+      this.metrics.errors.inc({ route: route.key, backend, reason: "response_cut" });
     }
     const labels = { route: route.key, backend };
     this.metrics.requests.inc({ ...labels, status: outcome.status });

@@ -62,6 +62,11 @@ export class RawSmtpClient {
     return this.#closedPromise;
   }
 
+  /** Ends the client's side; replies can still arrive. */
+  end(): void {
+    this.#socket.end();
+  }
+
   destroy(): void {
     this.#socket.destroy();
   }

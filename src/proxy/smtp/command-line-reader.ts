@@ -45,6 +45,11 @@ export class CommandLineReader {
     return { kind: "line", text: raw.toString("utf8", 0, end), raw };
   }
 
+  /** True while bytes wait that next() has not returned as a line. */
+  get pending(): boolean {
+    return this.#buffer.length > 0 || this.#discarding;
+  }
+
   /** Takes every byte not yet returned as a line. */
   takeRest(): Buffer {
     const rest = this.#discarding ? Buffer.alloc(0) : this.#buffer;

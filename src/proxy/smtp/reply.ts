@@ -49,6 +49,11 @@ export class ReplyReader {
     return replies;
   }
 
+  /** True while a reply has begun but not ended. */
+  get partial(): boolean {
+    return this.#pending.length > 0 || this.#lines.length > 0;
+  }
+
   /** Bytes received after the last whole reply. */
   get buffered(): Buffer {
     return Buffer.from(this.#pending, "latin1");

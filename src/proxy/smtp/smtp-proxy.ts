@@ -72,9 +72,15 @@ export class SmtpProxy {
     return this.#listener.listen(port, host);
   }
 
-  /** Stops accepting; open sessions get up to `timeoutMs` to end. */
+  /**
+   * Stops accepting; sessions between commands get `421 4.3.2` and are
+   * closed at once, the others at their next command boundary. Those still
+   * open after `timeoutMs` are cut.
+   */
   close(timeoutMs?: number): Promise<void> {
-    return this.#listener.close(timeoutMs);
+    const closed = this.#listener.close(timeoutMs);
+    for (const session of this.#sessions) session.shutDown();
+    return closed;
   }
 
   #open(socket: Socket): void {

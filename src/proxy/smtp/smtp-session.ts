@@ -1,7 +1,8 @@
 // One client's SMTP session. The proxy greets, answers EHLO/HELO and, when
 // configured, STARTTLS itself; once it knows the routing key (the EHLO domain,
 // or the domain of the first RCPT TO) it connects to the backend, replays the
-// session's start there, and from then on relays bytes both ways.
+// session's start there, and from then on relays bytes both ways. When the
+// proxy shuts down, the session ends with a 421 at its next command boundary.
 import type { Socket } from "node:net";
 import { type ConnectionOptions, type SecureContext, TLSSocket } from "node:tls";
 import { type BackendRouter, type ResolveContext, relay } from "../core/index.ts";
@@ -12,6 +13,7 @@ import { parseCommand, parseHelloDomain, parseMailPath, SmtpSyntaxError } from "
 import { type CommandLine, CommandLineReader } from "./command-line-reader.ts";
 import { failureReply, type RoutingStage } from "./error-replies.ts";
 import { localExtensions, relayedExtensions } from "./extensions.ts";
+import { RelayedExchange } from "./relayed-exchange.ts";
 import { formatReply, type SmtpReply } from "./reply.ts";
 
 export interface SmtpSessionSettings {
@@ -38,7 +40,13 @@ export class SmtpSession {
   readonly #lines: CommandLineReader;
   #client: Socket;
   #state: State = "command";
-  #draining = false;
+  /** True while #answer runs, so that it never runs twice at once. */
+  #answering = false;
+  /** Set by shutDown(): the next command boundary ends the session with 421. */
+  #shuttingDown = false;
+  /** Once relayed: whether the session is between commands. */
+  #exchange: RelayedExchange | undefined;
+  #backend: Socket | undefined;
   #secure = false;
   /** Set once EHLO/HELO succeeded; cleared by STARTTLS. */
   #hello: Hello | undefined;
@@ -62,9 +70,21 @@ export class SmtpSession {
     this.#client.destroy();
   }
 
+  /**
+   * The proxy is shutting down: a session between commands gets 421 and is
+   * closed now; one in the middle of a command, a message or a relayed
+   * exchange, once that is done. A session whose relayed bytes the proxy
+   * cannot follow is left to the drain deadline.
+   */
+  shutDown(): void {
+    this.#shuttingDown = true;
+    if (this.#state === "command") void this.#answer();
+    else if (this.#state === "relay") this.#shutDownIfIdle();
+  }
+
   readonly #onData = (chunk: Buffer) => {
     this.#lines.push(chunk);
-    void this.#drain();
+    void this.#answer();
   };
 
   readonly #onTimeout = () => {
@@ -87,9 +107,9 @@ export class SmtpSession {
    * while replies wait for the client to take them, so a client that
    * pipelines without reading cannot make them pile up.
    */
-  async #drain(): Promise<void> {
-    if (this.#draining) return;
-    this.#draining = true;
+  async #answer(): Promise<void> {
+    if (this.#answering) return;
+    this.#answering = true;
     this.#client.pause();
     try {
       while (this.#state === "command") {
@@ -98,13 +118,15 @@ export class SmtpSession {
           continue;
         }
         const line = this.#lines.next();
+        // A whole line, or none begun: between commands.
+        if (this.#shuttingDown && (line || !this.#lines.pending)) return this.#closeForShutdown();
         if (!line) break;
         await this.#execute(line);
       }
     } catch {
       this.#close(421, "4.3.0 Internal error, closing connection");
     } finally {
-      this.#draining = false;
+      this.#answering = false;
       if (this.#state === "command") this.#client.resume();
     }
   }
@@ -292,17 +314,39 @@ export class SmtpSession {
     }
   }
 
-  /** Hands the session over to the backend: from here on, bytes are relayed. */
+  /**
+   * Hands the session over to the backend: from here on, bytes are relayed,
+   * and watched only to know when the session is between commands.
+   */
   #relay(conversation: BackendConversation, command: Buffer): void {
     const { socket: backend, buffered } = conversation.release();
     const client = this.#client;
+    const exchange = new RelayedExchange();
     this.#state = "relay";
+    this.#exchange = exchange;
+    this.#backend = backend;
     client.off("data", this.#onData);
     client.setTimeout(this.#settings.relayIdleTimeoutMs);
     const pending = Buffer.concat([command, this.#lines.takeRest()]);
     if (buffered.length > 0) client.write(buffered);
     if (pending.length > 0) backend.write(pending);
+    exchange.fromBackend(buffered);
+    exchange.fromClient(pending);
     void relay(client, backend);
+    client.on("data", (chunk: Buffer) => exchange.fromClient(chunk));
+    backend.on("data", (chunk: Buffer) => {
+      exchange.fromBackend(chunk);
+      if (this.#shuttingDown) this.#shutDownIfIdle();
+    });
+    if (this.#shuttingDown) this.#shutDownIfIdle();
+  }
+
+  /** Ends a relayed session that is between commands: 421 to the client, QUIT to the backend. */
+  #shutDownIfIdle(): void {
+    if (this.#state !== "relay" || !this.#exchange?.idle) return;
+    this.#closeForShutdown();
+    // The relay drops the backend's 221: the client has had its last reply.
+    this.#backend?.end("QUIT\r\n");
   }
 
   #startTls(argument: string): void {
@@ -334,6 +378,7 @@ export class SmtpSession {
       this.#heldMail = undefined;
       this.#state = "command";
       this.#listen(secure);
+      if (this.#shuttingDown) void this.#answer();
     });
   }
 
@@ -368,10 +413,19 @@ export class SmtpSession {
     if (this.#state !== "closed") this.#client.write(formatReply(reply));
   }
 
+  #closeForShutdown(): void {
+    this.#close(421, `4.3.2 ${this.#settings.hostname} Service shutting down`);
+  }
+
   /** Sends a last reply and closes the connection. */
   #close(code: number, ...lines: string[]): void {
     this.#reply({ code, lines });
     this.#state = "closed";
-    this.#client.end();
+    const client = this.#client;
+    client.end();
+    // What the client still sends is dropped unread; reading on lets its end
+    // arrive, which closes the connection.
+    client.off("data", this.#onData);
+    client.resume();
   }
 }

@@ -1,10 +1,10 @@
 // A MySQL/MariaDB listener that routes each connection by the database the
 // client names in its handshake, without ever holding a password: see
 // mysql-session.ts for the exchange and docs/mysql.md for the picture.
-import { once } from "node:events";
-import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { createSecureContext, type SecureContextOptions } from "node:tls";
 import type { BackendRouter } from "../core/index.ts";
+import { ConnectionListener } from "../tcp/connection-listener.ts";
 import { ConnectionIds } from "./connection-ids.ts";
 import { encodeErr } from "./err-packet.ts";
 import { MysqlMetrics } from "./mysql-metrics.ts";
@@ -35,14 +35,11 @@ export interface MysqlProxyOptions {
 }
 
 export const DEFAULT_SERVER_VERSION = "5.5.5-10.11.0-MariaDB-nexus";
-const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 
 export class MysqlProxy {
   readonly metrics: MysqlMetrics;
-  readonly #server: Server;
-  readonly #sessions = new Set<MysqlSession>();
+  readonly #listener: ConnectionListener;
   readonly #settings: SessionSettings;
-  readonly #maxConnections: number;
 
   constructor(options: MysqlProxyOptions) {
     if (options.requireTls && !options.tls) {
@@ -59,50 +56,40 @@ export class MysqlProxy {
       serverVersion: options.serverVersion ?? DEFAULT_SERVER_VERSION,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
     };
-    this.#maxConnections = options.maxConnections ?? 10_000;
-    this.#server = createServer({ noDelay: true }, (socket) => this.#accept(socket));
+    this.#listener = new ConnectionListener({
+      onConnection: (socket) => this.#accept(socket),
+      maxConnections: options.maxConnections ?? 10_000,
+      onRefused: (socket) => this.#refuse(socket),
+    });
   }
 
-  async listen(port = 0, host = "127.0.0.1"): Promise<AddressInfo> {
-    this.#server.listen(port, host);
-    await once(this.#server, "listening");
-    return this.#server.address() as AddressInfo;
+  listen(port = 0, host = "127.0.0.1"): Promise<AddressInfo> {
+    return this.#listener.listen(port, host);
   }
 
   /**
    * Drains: stops accepting, lets open sessions end on their own, and
-   * closes those still open after `drainTimeoutMs`. Resolves once all are
-   * closed.
+   * closes those still open after `drainTimeoutMs` (default 10 s). Resolves
+   * once all are closed.
    */
-  async close(drainTimeoutMs = DEFAULT_DRAIN_TIMEOUT_MS): Promise<void> {
-    // The server calls back once its last connection has closed.
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    const deadline = setTimeout(() => {
-      for (const session of this.#sessions) session.destroy();
-    }, drainTimeoutMs);
-    await closed;
-    clearTimeout(deadline);
+  close(drainTimeoutMs?: number): Promise<void> {
+    return this.#listener.close(drainTimeoutMs);
   }
 
   #accept(socket: Socket): void {
-    if (this.#sessions.size >= this.#maxConnections) {
-      // What a full MySQL server sends in place of its greeting.
-      socket.on("error", () => {});
-      socket.end(encodePacket(0, encodeErr(serverErrors.tooManyConnections())));
-      this.metrics.handshakes.inc({ outcome: "1040" });
-      return;
-    }
     const session = new MysqlSession(
       socket,
       this.#settings.connectionIds.allocate(),
       this.#settings,
     );
-    this.#sessions.add(session);
     this.metrics.openConnections.inc();
-    socket.once("close", () => {
-      this.#sessions.delete(session);
-      this.metrics.openConnections.dec();
-    });
+    socket.once("close", () => this.metrics.openConnections.dec());
     void session.run();
+  }
+
+  /** What a full MySQL server sends in place of its greeting. */
+  #refuse(socket: Socket): void {
+    socket.end(encodePacket(0, encodeErr(serverErrors.tooManyConnections())));
+    this.metrics.handshakes.inc({ outcome: "1040" });
   }
 }

@@ -96,7 +96,11 @@ export class MysqlSession {
     // Errors end the session through "close"; a listener keeps them from
     // being thrown while no stream is attached.
     socket.on("error", () => {});
-    socket.once("close", () => this.#abort.abort());
+    socket.once("close", () => {
+      this.#abort.abort();
+      // The handshake stops at once; the relay, once started, ends the backend itself.
+      if (!this.#relaying) this.#backend?.socket.destroy();
+    });
   }
 
   /** Serves the connection until it closes. Never rejects. */
@@ -112,14 +116,6 @@ export class MysqlSession {
     } finally {
       clearTimeout(timer);
     }
-  }
-
-  /** Ends the session at once (the proxy is closing). */
-  destroy(): void {
-    this.#closed = true;
-    this.#client.socket.destroy();
-    this.#socket.destroy();
-    this.#backend?.socket.destroy();
   }
 
   async #handshake(): Promise<void> {

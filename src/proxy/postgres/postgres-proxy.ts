@@ -1,7 +1,6 @@
 // A PostgreSQL listener that routes each connection to a backend chosen by
 // its database (or user, options setting, SNI) and then relays raw bytes.
-import type { AddressInfo } from "node:net";
-import { createServer, type Server, type Socket } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import {
   type ConnectionOptions,
   createSecureContext,
@@ -9,6 +8,7 @@ import {
   type SecureContextOptions,
 } from "node:tls";
 import type { BackendRouter } from "../core/index.ts";
+import { ConnectionListener } from "../tcp/connection-listener.ts";
 import { CancelForwarder } from "./cancel-forwarder.ts";
 import { CancelPeerListener } from "./cancel-peer-listener.ts";
 import { ClientSession } from "./client-session.ts";
@@ -51,19 +51,16 @@ export interface CancelPeering {
   readonly peers: readonly string[];
 }
 
-const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
-
 export class PostgresProxy {
   readonly metrics: PostgresMetrics;
-  readonly #server: Server;
-  /** Open sessions, each with the promise of its end. */
-  readonly #sessions = new Map<ClientSession, Promise<void>>();
+  readonly #listener: ConnectionListener;
+  /** The end of each open session. */
+  readonly #sessions = new Set<Promise<void>>();
   readonly #cancels: CancelForwarder;
   readonly #peerListener: CancelPeerListener | undefined;
   readonly #router: BackendRouter;
   readonly #routeBy: RouteBy;
   readonly #secureContext: SecureContext | undefined;
-  readonly #maxConnections: number;
   readonly #startupTimeoutMs: number;
   readonly #backendTls: ConnectionOptions | undefined;
 
@@ -71,7 +68,6 @@ export class PostgresProxy {
     this.#router = options.router;
     this.#routeBy = options.routeBy ?? "database";
     this.#secureContext = options.tls ? createSecureContext(options.tls) : undefined;
-    this.#maxConnections = options.maxConnections ?? 10_000;
     this.#startupTimeoutMs = options.startupTimeoutMs ?? 10_000;
     this.#backendTls = options.backendTls === true ? {} : options.backendTls || undefined;
     this.metrics = options.metrics ?? new PostgresMetrics(options.router.metrics.registry);
@@ -83,7 +79,12 @@ export class PostgresProxy {
       backendTls: this.#backendTls,
     });
     this.#peerListener = peering && new CancelPeerListener(peering.listen, this.#cancels);
-    this.#server = createServer({ noDelay: true }, (socket) => this.#accept(socket));
+    this.#listener = new ConnectionListener({
+      onConnection: (socket) => this.#accept(socket),
+      maxConnections: options.maxConnections ?? 10_000,
+      onRefused: (socket) =>
+        this.#session(socket).refuse(new SqlStateError("53300", "sorry, too many clients already")),
+    });
   }
 
   /** Client connections currently open. */
@@ -99,13 +100,7 @@ export class PostgresProxy {
   async listen(port = 0, host = "127.0.0.1"): Promise<AddressInfo> {
     await this.#peerListener?.listen();
     try {
-      return await new Promise((resolve, reject) => {
-        this.#server.once("error", reject);
-        this.#server.listen(port, host, () => {
-          this.#server.off("error", reject);
-          resolve(this.#server.address() as AddressInfo);
-        });
-      });
+      return await this.#listener.listen(port, host);
     } catch (error) {
       await this.#peerListener?.close();
       throw error;
@@ -114,19 +109,19 @@ export class PostgresProxy {
 
   /**
    * Drains: stops accepting, lets open sessions end on their own, and closes
-   * those still open after `drainTimeoutMs`. Resolves once all are closed.
+   * those still open after `drainTimeoutMs` (default 10 s). Resolves once all
+   * are closed.
    */
-  async close(drainTimeoutMs = DEFAULT_DRAIN_TIMEOUT_MS): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    const deadline = setTimeout(() => {
-      for (const session of this.#sessions.keys()) session.close();
-    }, drainTimeoutMs);
-    await Promise.all([closed, this.#peerListener?.close(), ...this.#sessions.values()]);
-    clearTimeout(deadline);
+  async close(drainTimeoutMs?: number): Promise<void> {
+    await Promise.all([
+      this.#listener.close(drainTimeoutMs),
+      this.#peerListener?.close(),
+      ...this.#sessions,
+    ]);
   }
 
-  #accept(socket: Socket): void {
-    const session = new ClientSession(socket, {
+  #session(socket: Socket): ClientSession {
+    return new ClientSession(socket, {
       router: this.#router,
       routeBy: this.#routeBy,
       secureContext: this.#secureContext,
@@ -135,15 +130,16 @@ export class PostgresProxy {
       metrics: this.metrics,
       backendTls: this.#backendTls,
     });
-    if (this.#sessions.size >= this.#maxConnections) {
-      session.refuse(new SqlStateError("53300", "sorry, too many clients already"));
-      return;
-    }
+  }
+
+  #accept(socket: Socket): void {
     this.metrics.openConnections.inc();
-    const ended = session.run().finally(() => {
-      this.#sessions.delete(session);
-      this.metrics.openConnections.dec();
-    });
-    this.#sessions.set(session, ended);
+    const ended = this.#session(socket)
+      .run()
+      .finally(() => {
+        this.#sessions.delete(ended);
+        this.metrics.openConnections.dec();
+      });
+    this.#sessions.add(ended);
   }
 }

@@ -45,6 +45,8 @@ export interface BackendRouterOptions {
 export interface Route {
   readonly key: string;
   readonly endpoint: Endpoint;
+  /** The endpoint as text (`host:port`, `[v6]:port`, `unix:/path`): the backend's name in breakers and metrics. */
+  readonly backend: string;
   readonly result: Result;
   /** True when the answer came from the routing cache. */
   readonly cacheHit: boolean;
@@ -86,7 +88,8 @@ export class BackendRouter {
   readonly #coldStart: ColdStartGate;
   readonly #activity: ActivityTracker;
   /** Parsed endpoints of answers seen, so a cached answer is parsed once. */
-  readonly #endpoints = new WeakMap<Result, Endpoint>();
+  /** Each answer's endpoint, parsed once, and its name. */
+  readonly #targets = new WeakMap<Result, { endpoint: Endpoint; backend: string }>();
 
   constructor(options: BackendRouterOptions) {
     this.resolver = options.resolver;
@@ -118,9 +121,19 @@ export class BackendRouter {
     const { result, coldStartMs } = answer.asleep
       ? await this.#wake(key, answer, context, options.signal)
       : { result: answer, coldStartMs: 0 };
-    const endpoint = this.#endpointOf(result);
-    this.health?.watch(endpoint);
-    return { key, endpoint, result, cacheHit, coldStartMs };
+    return this.#routeTo(key, result, cacheHit, coldStartMs);
+  }
+
+  /**
+   * The route for `key` at once, when the routing cache holds an awake
+   * backend for it; otherwise undefined, and `route()` is the way. Spares a
+   * busy adapter the promise of `route()` on the common path.
+   */
+  cachedRoute(key: string): Route | undefined {
+    const cached = this.#cache?.get(key);
+    if (!cached || cached.error || cached.result.asleep) return undefined;
+    this.metrics.cacheHits.inc();
+    return this.#routeTo(key, cached.result, true, 0);
   }
 
   /**
@@ -132,7 +145,7 @@ export class BackendRouter {
     context: ResolveContext,
     options: ConnectOptions = {},
   ): Promise<Socket> {
-    const backend = formatEndpoint(route.endpoint);
+    const backend = route.backend;
     if (this.health && !this.health.isHealthy(backend)) {
       throw this.#refused(
         new ResolverError("UNAVAILABLE", `backend for ${route.key} fails its health checks`, {
@@ -174,17 +187,17 @@ export class BackendRouter {
 
   /** Passive outlier detection: an adapter saw the backend fail after connecting (e.g. a 502). */
   reportFailure(route: Route): void {
-    this.#breaker(formatEndpoint(route.endpoint))?.recordFailure();
+    this.#breaker(route.backend)?.recordFailure();
   }
 
   /** An adapter saw the backend answer well; in half-open this closes the breaker. */
   reportSuccess(route: Route): void {
-    this.#breaker(formatEndpoint(route.endpoint))?.recordSuccess();
+    this.#breaker(route.backend)?.recordSuccess();
   }
 
   /** An exchange ended without telling anything about the backend (the client left); a half-open probe may go again. */
   reportInconclusive(route: Route): void {
-    this.#breaker(formatEndpoint(route.endpoint))?.release();
+    this.#breaker(route.backend)?.release();
   }
 
   /** Forgets cached answers (one key, or all) here and in the resolver. */
@@ -275,13 +288,22 @@ export class BackendRouter {
     }
   };
 
-  #endpointOf(result: Result): Endpoint {
-    let endpoint = this.#endpoints.get(result);
-    if (!endpoint) {
-      endpoint = resultEndpoint(result);
-      this.#endpoints.set(result, endpoint);
+  #routeTo(key: string, result: Result, cacheHit: boolean, coldStartMs: number): Route {
+    let target = this.#targets.get(result);
+    if (!target) {
+      const endpoint = resultEndpoint(result);
+      target = { endpoint, backend: formatEndpoint(endpoint) };
+      this.#targets.set(result, target);
     }
-    return endpoint;
+    this.health?.watch(target.endpoint);
+    return {
+      key,
+      endpoint: target.endpoint,
+      backend: target.backend,
+      result,
+      cacheHit,
+      coldStartMs,
+    };
   }
 
   #breaker(backend: string): CircuitBreaker | undefined {

@@ -7,7 +7,7 @@
 // Keys come from clients (every Host under a wildcard route is one) and
 // endpoints change on reload, so a pool that serves no request for a whole
 // keep-alive period is closed; the next request for its key makes a new one.
-import { type BackendRouter, formatEndpoint, type Route } from "../core/index.ts";
+import type { BackendRouter, Route } from "../core/index.ts";
 import { BackendPool } from "./backend/backend-pool.ts";
 
 export interface PoolOptions {
@@ -38,14 +38,17 @@ export class BackendPools {
 
   /** The pool that serves `route`. */
   poolFor(route: Route): BackendPool {
-    const name = `${route.key} ${formatEndpoint(route.endpoint)}`;
+    const name = `${route.key} ${route.backend}`;
     let entry = this.#pools.get(name);
     if (!entry) {
       const router = this.#router;
-      const pool = new BackendPool(() => router.connect(route, { protocol: "http" }), {
-        connections: this.#options.connections ?? 128,
-        keepAliveMs: this.#keepAliveMs,
-      });
+      const pool = new BackendPool(
+        () => router.connect(route, { protocol: "http" }, { judgedByExchange: true }),
+        {
+          connections: this.#options.connections ?? 128,
+          keepAliveMs: this.#keepAliveMs,
+        },
+      );
       entry = { pool, used: true };
       this.#pools.set(name, entry);
       if (this.#sweeper === undefined) {

@@ -14,13 +14,7 @@ import {
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex, Readable } from "node:stream";
 import { Registry } from "prom-client";
-import {
-  type BackendRouter,
-  formatEndpoint,
-  ResolverError,
-  type Route,
-  toResolverError,
-} from "../core/index.ts";
+import { type BackendRouter, ResolverError, type Route, toResolverError } from "../core/index.ts";
 import type { BackendRequest, Exchange } from "./backend/backend-request.ts";
 import { BackendPools, type PoolOptions } from "./backend-pools.ts";
 import { limitBody } from "./body-limit.ts";
@@ -168,6 +162,11 @@ export class HttpProxy {
       });
       return;
     }
+    const cached = this.#router.cachedRoute(key);
+    if (cached) {
+      this.#forward(req, res, cached, started);
+      return;
+    }
     // A client that leaves while its route is looked up (a cold start can
     // take seconds) gives its place in the wake queue back.
     const left = new AbortController();
@@ -212,7 +211,7 @@ export class HttpProxy {
           this.#finish(req, res, route, started, outcome, true);
         } else if (mayResend(req.method, request.body !== null)) {
           // Sent once more on a new connection; only that attempt tells about the backend.
-          this.metrics.retries.inc({ route: route.key, backend: formatEndpoint(route.endpoint) });
+          this.metrics.retries.inc({ route: route.key, backend: route.backend });
           this.#send(
             (handler) => pool.dispatchOnNewConnection(request, handler),
             res,
@@ -281,7 +280,7 @@ export class HttpProxy {
     /** False when the failure says nothing about the backend (a stale keep-alive connection). */
     blameBackend: boolean,
   ): void {
-    const backend = formatEndpoint(route.endpoint);
+    const backend = route.backend;
     if (outcome.error === undefined) {
       // Any complete response, 5xx included: the backend is up and speaking HTTP.
       this.#router.reportSuccess(route);
@@ -318,7 +317,7 @@ export class HttpProxy {
   ): void {
     const labels = {
       route: route?.key ?? "",
-      backend: route ? formatEndpoint(route.endpoint) : "",
+      backend: route?.backend ?? "",
     };
     this.metrics.errors.inc({ ...labels, reason: error.reason });
     this.metrics.requests.inc({ ...labels, status: error.status });

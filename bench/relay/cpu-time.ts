@@ -3,9 +3,16 @@
 // do not depend on how busy the machine is, unlike the throughput, so they
 // show what a proxy hop costs and what the server and client cost without it.
 import { readFile } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 
 /** Microseconds per clock tick of /proc/<pid>/stat (USER_HZ, 100 on Linux). */
 const TICK_US = 10_000;
+/**
+ * How long after the load tool exits the round's CPU is read: PostgreSQL
+ * backends exit after their client and their time reaches the postmaster
+ * only once they are reaped (read at once, a round lost up to half of it).
+ */
+const SETTLE_MS = 500;
 
 /** A process's CPU time so far, in µs. */
 export type CpuMeter = () => Promise<number>;
@@ -84,6 +91,7 @@ export async function measureCpu<T>(
   const proxy = parts.proxy ?? (async () => 0);
   const before = await Promise.all([proxy(), parts.server(), tool()]);
   const result = await round();
+  await sleep(SETTLE_MS);
   const after = await Promise.all([proxy(), parts.server(), tool()]);
   const [proxyUs, serverUs, toolUs] = after.map((value, i) => value - before[i]!) as [
     number,

@@ -4,19 +4,24 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, proxyCommandScript, startServer } from "../support/processes.ts";
+import {
+  freePort,
+  proxyCommandScript,
+  type RunningServer,
+  startServer,
+} from "../support/processes.ts";
 
 export const HOST = "bench.test";
 
 export interface System {
   readonly name: string;
   readonly workers: number;
-  /** Starts it; resolves with its port once it accepts connections. */
-  start(dir: string, backendPort: number): Promise<number>;
+  /** Starts it; resolves once it accepts connections. */
+  start(dir: string, backendPort: number): Promise<RunningServer>;
 }
 
 /** nginx as the backend: one worker, keep-alive, a fixed 13-byte body. */
-export async function startBackend(dir: string): Promise<number> {
+export async function startBackend(dir: string): Promise<RunningServer> {
   const port = await freePort();
   const conf = await nginxConfig(
     join(dir, "backend"),
@@ -28,7 +33,7 @@ export async function startBackend(dir: string): Promise<number> {
       location / { return 200 "hello, world\\n"; }
     }`,
   );
-  return (await startServer(port, "nginx", ["-c", conf, "-e", "stderr"])).port;
+  return startServer(port, "nginx", ["-c", conf, "-e", "stderr"]);
 }
 
 async function nginxConfig(dir: string, workers: number, server: string): Promise<string> {
@@ -78,7 +83,7 @@ ssrf: { allow: [127.0.0.0/8] }
 `,
         );
         const args = [await proxyCommandScript(dir), "--config", config];
-        return (await startServer(port, process.execPath, args)).port;
+        return startServer(port, process.execPath, args);
       },
     },
     {
@@ -103,7 +108,7 @@ ssrf: { allow: [127.0.0.0/8] }
       }
     }`,
         );
-        return (await startServer(port, "nginx", ["-c", conf, "-e", "stderr"])).port;
+        return startServer(port, "nginx", ["-c", conf, "-e", "stderr"]);
       },
     },
     {
@@ -132,7 +137,7 @@ backend be
   server s1 127.0.0.1:${backendPort}
 `,
         );
-        return (await startServer(port, "haproxy", ["-db", "-f", conf])).port;
+        return startServer(port, "haproxy", ["-db", "-f", conf]);
       },
     },
     nodePeer("@fastify/http-proxy", "fastify", workers),
@@ -148,7 +153,7 @@ function nodePeer(name: string, peer: string, workers: number): System {
     async start(_dir, backendPort) {
       const port = await freePort();
       const args = [script, peer, String(port), String(backendPort), String(workers)];
-      return (await startServer(port, process.execPath, args)).port;
+      return startServer(port, process.execPath, args);
     },
   };
 }

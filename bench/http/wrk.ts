@@ -14,6 +14,8 @@ export interface LoadSettings {
 
 export interface LoadResult {
   readonly rps: number;
+  /** Requests completed in the run. */
+  readonly requests: number;
   readonly p50_us: number;
   readonly p99_us: number;
   /** Non-2xx answers plus socket errors. */
@@ -36,7 +38,10 @@ export async function wrk(url: string, settings: LoadSettings): Promise<LoadResu
     url,
   ]);
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1];
-  if (rps === undefined) throw new Error(`wrk output lacks Requests/sec:\n${stdout}`);
+  const requests = /(\d+) requests in /.exec(stdout)?.[1];
+  if (rps === undefined || requests === undefined) {
+    throw new Error(`wrk output lacks Requests/sec:\n${stdout}`);
+  }
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(stdout)?.[1] ?? 0);
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(
     stdout,
@@ -44,6 +49,7 @@ export async function wrk(url: string, settings: LoadSettings): Promise<LoadResu
   const socketErrors = socket ? socket.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0;
   return {
     rps: Math.round(Number(rps)),
+    requests: Number(requests),
     p50_us: micros(stdout, "50%"),
     p99_us: micros(stdout, "99%"),
     errors: non2xx + socketErrors,

@@ -16,8 +16,8 @@ import {
   LOOPBACK_RANGES,
   StaticResolver,
 } from "../../src/proxy/core/index.ts";
-import { HttpMetrics } from "../../src/proxy/http/index.ts";
-import { startBackend, startProxy } from "./harness.ts";
+import { HttpMetrics, type HttpProxyOptions } from "../../src/proxy/http/index.ts";
+import { parseRaw, startBackend, startProxy } from "./harness.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
@@ -27,7 +27,7 @@ after(async () => {
 async function proxyOver(
   routes: Record<string, string>,
   routerOptions: Partial<BackendRouterOptions>,
-  proxyOptions: { metrics?: HttpMetrics } = {},
+  proxyOptions: Omit<HttpProxyOptions, "router"> = {},
 ) {
   const router = new BackendRouter({
     resolver: new StaticResolver(routes),
@@ -211,4 +211,108 @@ test("nexus_http_retries_total counts requests sent again after a stale keep-ali
   assert.equal(await retries(), 2);
   const exposed = `nexus_http_retries_total{route="app.test",backend="${endpoint}"} 2`;
   assert.ok((await registry.metrics()).includes(exposed));
+});
+
+test("an open breaker fails fast even when an idle pooled connection could carry the request", async () => {
+  const backend = await startBackend((_req, res) => res.end("ok"));
+  cleanups.push(() => backend.close());
+  const { url, router } = await proxyOver(
+    { "pooled.test": backend.endpoint },
+    { breaker: { consecutiveFailures: 2, openMs: 60_000 } },
+  );
+  assert.equal((await get(url, "pooled.test")).status, 200); // leaves an idle pooled connection
+  const route = await router.route("pooled.test", { protocol: "http" });
+  router.reportFailure(route);
+  router.reportFailure(route);
+  assert.equal(router.breakerState(backend.endpoint), "open");
+  assert.equal((await get(url, "pooled.test")).status, 503);
+});
+
+test("a half-open probe whose fresh connection is closed unanswered does not leave the breaker stuck", async () => {
+  let mode: "hang-up" | "healthy" = "hang-up";
+  const backend = createServer((socket) => {
+    socket.on("error", () => {});
+    socket.once("data", () => {
+      if (mode === "hang-up") socket.destroy();
+      else socket.end("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+    });
+  });
+  const endpoint = await listen(backend);
+  const openMs = 200;
+  const breaker = { consecutiveFailures: 1, openMs, maxOpenMs: openMs };
+  const { url, router } = await proxyOver({ "flaky.test": endpoint }, { breaker });
+  assert.equal((await get(url, "flaky.test")).status, 502);
+  assert.equal(router.breakerState(endpoint), "open");
+  await sleep(openMs + 50);
+  // The probe's connection is closed before any answer, and the GET is sent again.
+  assert.notEqual((await get(url, "flaky.test")).status, 200);
+  mode = "healthy";
+  for (let attempt = 0; ; attempt++) {
+    await sleep(openMs + 50);
+    if ((await get(url, "flaky.test")).status === 200) break;
+    assert.ok(attempt < 10, "the breaker lets a probe through again");
+  }
+  assert.equal(router.breakerState(endpoint), "closed");
+});
+
+test("a client that pauses its upload is not a backend timeout and does not feed the breaker", async () => {
+  const backend = await startBackend(async (req, res) => {
+    let length = 0;
+    for await (const chunk of req) length += chunk.length;
+    res.end(String(length));
+  });
+  cleanups.push(() => backend.close());
+  const { port, router } = await proxyOver(
+    { "upload.test": backend.endpoint },
+    { breaker: { consecutiveFailures: 1 } },
+    { limits: { backendResponseTimeoutMs: 300 } },
+  );
+  const socket = connect(port, "127.0.0.1");
+  socket.on("error", () => {});
+  const chunks: Buffer[] = [];
+  socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+  await once(socket, "connect");
+  socket.write(
+    "POST / HTTP/1.1\r\nHost: upload.test\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhello",
+  );
+  // Longer than the backend response timeout the proxy was given below.
+  await sleep(600);
+  socket.write("world");
+  await once(socket, "close");
+  const answer = parseRaw(Buffer.concat(chunks).toString("latin1"));
+  assert.equal(answer.status, 200);
+  assert.equal(answer.body, "10");
+  assert.equal(router.breakerState(backend.endpoint), "closed");
+});
+
+test("a request that waits too long for a free pooled connection is 503, and the backend is not blamed", async () => {
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  // /hold answers at once, then streams its body until released: a long
+  // response, not a silent backend.
+  const backend = await startBackend(async (req, res) => {
+    if (req.url === "/hold") {
+      res.write("o");
+      await held;
+    }
+    res.end("ok");
+  });
+  cleanups.push(() => backend.close());
+  const { url, router } = await proxyOver(
+    { "busy.test": backend.endpoint },
+    { breaker: { consecutiveFailures: 1 } },
+    { pool: { connections: 1 }, limits: { backendResponseTimeoutMs: 500 } },
+  );
+  const holding = request(`${url}/hold`, { headers: { host: "busy.test" } });
+  await sleep(100); // the only connection is busy now
+  const waited = await request(`${url}/`, { headers: { host: "busy.test" } });
+  assert.equal(waited.statusCode, 503);
+  assert.equal(waited.headers["retry-after"], "1");
+  await waited.body.text();
+  assert.equal(router.breakerState(backend.endpoint), "closed");
+  release();
+  assert.equal(await (await holding).body.text(), "ook");
+  assert.equal((await get(url, "busy.test")).status, 200);
 });

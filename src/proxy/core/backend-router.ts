@@ -146,22 +146,9 @@ export class BackendRouter {
     options: ConnectOptions = {},
   ): Promise<Socket> {
     const backend = route.backend;
-    if (this.health && !this.health.isHealthy(backend)) {
-      throw this.#refused(
-        new ResolverError("UNAVAILABLE", `backend for ${route.key} fails its health checks`, {
-          reason: "backend_unhealthy",
-        }),
-      );
-    }
+    if (this.health && !this.health.isHealthy(backend)) throw this.#unhealthy(route);
     const breaker = this.#breaker(backend);
-    if (breaker && !breaker.tryAcquire()) {
-      throw this.#refused(
-        new ResolverError("UNAVAILABLE", `backend for ${route.key} failed recently`, {
-          reason: "breaker_open",
-          retryAfterMs: breaker.retryAfterMs,
-        }),
-      );
-    }
+    if (breaker && !breaker.tryAcquire()) throw this.#breakerOpen(route, breaker);
     const timeoutMs = options.timeoutMs ?? route.result.timeout ?? this.#connectTimeoutMs;
     let socket: Socket;
     try {
@@ -183,6 +170,17 @@ export class BackendRouter {
     if (!options.judgedByExchange) breaker?.recordSuccess();
     this.#track(route, context, socket, backend);
     return socket;
+  }
+
+  /**
+   * Throws what connect() would refuse with now (backend unhealthy, breaker
+   * open), for adapters that reuse pooled connections: an open breaker
+   * fails fast even when no new connection is needed.
+   */
+  admit(route: Route): void {
+    if (this.health && !this.health.isHealthy(route.backend)) throw this.#unhealthy(route);
+    const breaker = this.#breakers.get(route.backend);
+    if (breaker?.state === "open") throw this.#breakerOpen(route, breaker);
   }
 
   /** Passive outlier detection: an adapter saw the backend fail after connecting (e.g. a 502). */
@@ -327,6 +325,23 @@ export class BackendRouter {
       this.#activity.closed(route.key);
       this.resolver.onDisconnect?.(route.key, route.result, context);
     });
+  }
+
+  #unhealthy(route: Route): ResolverError {
+    return this.#refused(
+      new ResolverError("UNAVAILABLE", `backend for ${route.key} fails its health checks`, {
+        reason: "backend_unhealthy",
+      }),
+    );
+  }
+
+  #breakerOpen(route: Route, breaker: CircuitBreaker): ResolverError {
+    return this.#refused(
+      new ResolverError("UNAVAILABLE", `backend for ${route.key} failed recently`, {
+        reason: "breaker_open",
+        retryAfterMs: breaker.retryAfterMs,
+      }),
+    );
   }
 
   #refused(error: ResolverError): ResolverError {

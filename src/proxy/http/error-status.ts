@@ -2,7 +2,7 @@
 // becomes one HTTP status with a short plain-text reason. Internals (causes,
 // stack traces, backend addresses) are never sent.
 import { ResolverError } from "../core/index.ts";
-import { BackendTimeoutError } from "./backend/backend-errors.ts";
+import { BackendBusyError, BackendTimeoutError } from "./backend/backend-errors.ts";
 
 export interface ErrorResponse {
   readonly status: number;
@@ -69,6 +69,15 @@ export function responseForBackendError(error: unknown): ErrorResponse {
   if (error instanceof ClientGoneError) {
     // Nobody reads the answer; 499 (nginx's "client closed request") is for metrics.
     return { status: 499, message: "client closed the request", reason: "client_closed" };
+  }
+  if (error instanceof BackendBusyError) {
+    // Busy is not broken: slow readers or long streams may hold every connection.
+    return {
+      status: 503,
+      message: "the backend for this host is busy",
+      retryAfter: 1,
+      reason: "pool_exhausted",
+    };
   }
   if (error instanceof BackendTimeoutError) {
     return {

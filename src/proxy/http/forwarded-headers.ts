@@ -35,7 +35,9 @@ function connectionTokens(value: string | undefined): Set<string> | undefined {
 
 /**
  * The headers to send to the backend, as a flat name/value list, from the
- * client's raw headers. `upgrade` keeps the Upgrade handshake headers.
+ * client's raw headers, without any framing header (Content-Length,
+ * Transfer-Encoding): the caller adds the one it frames the body with.
+ * `upgrade` keeps the Upgrade handshake headers.
  */
 export function requestHeadersForBackend(
   rawHeaders: readonly string[],
@@ -52,7 +54,11 @@ export function requestHeadersForBackend(
     const name = rawHeaders[i]!;
     const value = rawHeaders[i + 1]!;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || listed?.has(lower)) continue;
+    // The body's framing is the proxy's to write, from what Node's parser
+    // read; a client's Content-Length never passes through as sent (not even
+    // removed by naming it in Connection, which would leave the body unframed).
+    if (lower === "content-length") continue;
+    if (HOP_BY_HOP.has(lower) || (listed?.has(lower) && lower !== "host")) continue;
     if (lower === "x-forwarded-for") {
       forwardedFor = join(forwardedFor, value);
     } else if (lower === "via") {
@@ -78,7 +84,8 @@ export function requestHeadersForBackend(
 
 /**
  * The backend's response headers (flat name, value list, as received) minus
- * hop-by-hop ones, with Via appended.
+ * hop-by-hop ones and Content-Length (the caller writes the one length it
+ * read, once), with Via appended.
  */
 export function responseHeadersForClient(rawHeaders: readonly string[], via: string): string[] {
   let connection: string | undefined;
@@ -94,6 +101,7 @@ export function responseHeadersForClient(rawHeaders: readonly string[], via: str
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || listed?.has(lower) || lower === "via") continue;
+    if (lower === "content-length") continue;
     out.push(name, rawHeaders[i + 1]!);
   }
   out.push("via", join(previousVia, via));

@@ -41,3 +41,20 @@ export function hostHeaderCount(rawHeaders: readonly string[]): number {
   }
   return count;
 }
+
+const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)(.*)$/i;
+
+/**
+ * The request target to send to the backend, in origin-form, or undefined
+ * when the request must be refused. An absolute-form target
+ * (`GET http://host/path`) names the host the backend would serve (RFC 9112
+ * §3.2.2 says a server uses it and ignores Host), so it must name the host
+ * the request was routed by.
+ */
+export function originFormTarget(target: string, routingKey: string): string | undefined {
+  if (target.startsWith("/") || target === "*") return target;
+  const absolute = ABSOLUTE_FORM.exec(target);
+  if (!absolute || routingKeyFromHost(absolute[1]) !== routingKey) return undefined;
+  const rest = absolute[2] ?? "";
+  return rest.startsWith("/") ? rest : `/${rest}`;
+}

@@ -19,12 +19,13 @@ import type { BackendRequest, Exchange } from "./backend/backend-request.ts";
 import { BackendPools, type PoolOptions } from "./backend-pools.ts";
 import { limitBody } from "./body-limit.ts";
 import {
+  ClientGoneError,
   type ErrorResponse,
   responseForBackendError,
   responseForResolverError,
 } from "./error-status.ts";
 import { type ForwardedFor, requestHeadersForBackend } from "./forwarded-headers.ts";
-import { hostHeaderCount, routingKeyFromHost } from "./host.ts";
+import { hostHeaderCount, originFormTarget, routingKeyFromHost } from "./host.ts";
 import { HttpMetrics } from "./http-metrics.ts";
 import { writeRawResponse } from "./raw-response.ts";
 import { type ForwardOutcome, ResponseForwarder } from "./response-forwarder.ts";
@@ -152,6 +153,15 @@ export class HttpProxy {
       });
       return;
     }
+    const target = originFormTarget(req.url ?? "", key);
+    if (target === undefined) {
+      this.#replyError(req, res, started, undefined, {
+        status: 400,
+        message: "request target does not match the Host header",
+        reason: "bad_target",
+      });
+      return;
+    }
     const maxBody = this.#limits.maxBodyBytes;
     const length = req.headers["content-length"];
     if (maxBody !== undefined && length !== undefined && Number(length) > maxBody) {
@@ -164,7 +174,7 @@ export class HttpProxy {
     }
     const cached = this.#router.cachedRoute(key);
     if (cached) {
-      this.#forward(req, res, cached, started);
+      this.#forward(req, res, target, cached, started);
       return;
     }
     // A client that leaves while its route is looked up (a cold start can
@@ -176,7 +186,17 @@ export class HttpProxy {
     this.#router.route(key, context, { signal: left.signal }).then(
       (route) => {
         res.off("close", leave);
-        this.#forward(req, res, route, started);
+        if (res.destroyed) {
+          this.#replyError(
+            req,
+            res,
+            started,
+            route,
+            responseForBackendError(new ClientGoneError()),
+          );
+          return;
+        }
+        this.#forward(req, res, target, route, started);
       },
       (error: unknown) => {
         res.off("close", leave);
@@ -186,7 +206,13 @@ export class HttpProxy {
     );
   };
 
-  #forward(req: IncomingMessage, res: ServerResponse, route: Route, started: number): void {
+  #forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: string,
+    route: Route,
+    started: number,
+  ): void {
     let extra: string[] | undefined;
     if (route.coldStartMs > 0) {
       extra = ["x-nexus-cold-start-ms", String(Math.round(route.coldStartMs))];
@@ -200,7 +226,14 @@ export class HttpProxy {
         route.cacheHit ? "hit" : "miss",
       );
     }
-    const request = this.#backendRequest(req, route);
+    try {
+      this.#router.admit(route);
+    } catch (error) {
+      const answer = responseForResolverError(toResolverError(error));
+      this.#replyError(req, res, started, route, answer);
+      return;
+    }
+    const request = this.#backendRequest(req, target, route);
     const pool = this.#pools.poolFor(route);
     this.#send(
       (handler) => pool.dispatch(request, handler),
@@ -210,7 +243,9 @@ export class HttpProxy {
         if (!closedBeforeResponse(outcome.error)) {
           this.#finish(req, res, route, started, outcome, true);
         } else if (mayResend(req.method, request.body !== null)) {
-          // Sent once more on a new connection; only that attempt tells about the backend.
+          // Sent once more on a new connection; only that attempt tells about the
+          // backend (the first one gives back a half-open probe it may hold).
+          this.#router.reportInconclusive(route);
           this.metrics.retries.inc({ route: route.key, backend: route.backend });
           this.#send(
             (handler) => pool.dispatchOnNewConnection(request, handler),
@@ -226,7 +261,7 @@ export class HttpProxy {
   }
 
   /** The request as the backend gets it: head rewritten, body streamed. */
-  #backendRequest(req: IncomingMessage, route: Route): BackendRequest {
+  #backendRequest(req: IncomingMessage, target: string, route: Route): BackendRequest {
     const headers = requestHeadersForBackend(
       req.rawHeaders,
       req.headers.connection,
@@ -234,11 +269,14 @@ export class HttpProxy {
       this.#forwardedFor(req),
     );
     const body = this.#requestBody(req);
+    const length = req.headers["content-length"];
     // A body without a declared length goes on as it came: chunked.
-    const chunked = body !== null && req.headers["content-length"] === undefined;
-    let head = `${req.method} ${req.url} HTTP/1.1\r\n`;
+    const chunked = body !== null && length === undefined;
+    let head = `${req.method} ${target} HTTP/1.1\r\n`;
     for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
-    head += chunked ? "transfer-encoding: chunked\r\n\r\n" : "\r\n";
+    if (chunked) head += "transfer-encoding: chunked\r\n";
+    else if (length !== undefined) head += `content-length: ${length}\r\n`;
+    head += "\r\n";
     return {
       method: req.method ?? "GET",
       head,
@@ -338,9 +376,14 @@ export class HttpProxy {
   readonly #onUpgrade = (req: IncomingMessage, client: Duplex, head: Buffer): void => {
     client.on("error", () => client.destroy());
     const key = routingKey(req);
-    if (key === undefined || this.#closing) {
+    const target = key === undefined ? undefined : originFormTarget(req.url ?? "", key);
+    if (key === undefined || target === undefined || this.#closing) {
       const [status, message] =
-        key === undefined ? [400, "missing or invalid Host header"] : [503, "shutting down"];
+        key === undefined
+          ? [400, "missing or invalid Host header"]
+          : target === undefined
+            ? [400, "request target does not match the Host header"]
+            : [503, "shutting down"];
       writeRawResponse(client, status, message);
       return;
     }
@@ -360,6 +403,7 @@ export class HttpProxy {
         try {
           await tunnelUpgrade(req, upgrading, {
             backend,
+            target,
             host: req.headers.host ?? key,
             forwarded: this.#forwardedFor(req),
             timeoutMs: this.#limits.backendResponseTimeoutMs ?? route.result.timeout ?? 30_000,

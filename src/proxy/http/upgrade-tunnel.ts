@@ -21,6 +21,8 @@ import type { UpgradingClient } from "./upgrading-client.ts";
 export interface UpgradeOffer {
   /** A fresh connection to the route's backend, used for this upgrade only. */
   readonly backend: Socket;
+  /** The request target in origin-form. */
+  readonly target: string;
   readonly host: string;
   readonly forwarded: ForwardedFor;
   /** Longest silence from the backend before its answer is complete. */
@@ -50,7 +52,7 @@ export function tunnelUpgrade(
   return new Promise((resolve, reject) => {
     const exchange = request({
       method: req.method,
-      path: req.url,
+      path: offer.target,
       headers,
       createConnection: () => backend,
       signal: upgrading.signal,

@@ -5,8 +5,9 @@
 //
 // The socket's own timeout measures backend silence: the head timeout while a
 // request waits for its answer, the body timeout inside a response, the
-// keep-alive time while idle. It is switched off while the client reads
-// slowly, so a slow client is never blamed on the backend.
+// keep-alive time while idle. It is switched off while the proxy waits on
+// the client (an upload that pauses, a response read slowly), so a slow
+// client is never blamed on the backend.
 import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
 import { BackendClosedError, BackendProtocolError, BackendTimeoutError } from "./backend-errors.ts";
@@ -16,6 +17,8 @@ import { parseResponseHead, type ResponseHead } from "./response-head.ts";
 
 /** Largest response head accepted from a backend. */
 const MAX_HEAD_BYTES = 64 * 1024;
+/** Interim (1xx) responses accepted before the final one. */
+const MAX_INTERIM_RESPONSES = 16;
 /** A backend's Keep-Alive hint is cut by this much, so the proxy lets go first. */
 const HINT_MARGIN_MS = 1000;
 const LAST_CHUNK = "0\r\n\r\n";
@@ -39,13 +42,18 @@ export class BackendConnection implements Exchange {
   // The exchange in progress, if any.
   #request: BackendRequest | undefined;
   #handler: ResponseHandler | undefined;
-  #pending: Buffer | undefined;
+  /** An incomplete response head, in a buffer that doubles as it fills. */
+  #headBytes: Buffer | undefined;
+  #headLength = 0;
+  #interimResponses = 0;
   #head: ResponseHead | undefined;
   #framing: Framing = "none";
   #remaining = 0;
   #decoder: ChunkedDecoder | undefined;
   #bytesSeen = false;
   #requestSent = false;
+  /** A write of the request body waits for the backend to read. */
+  #writeBlocked = false;
   #paused = false;
 
   constructor(socket: Socket, owner: ConnectionOwner, keepAliveMs: number) {
@@ -58,6 +66,7 @@ export class BackendConnection implements Exchange {
     socket.on("error", this.#onError);
     socket.on("close", this.#onClose);
     socket.on("timeout", this.#onTimeout);
+    socket.setTimeout(keepAliveMs);
   }
 
   /** It has carried a response before: its peer may have closed it since. */
@@ -73,13 +82,15 @@ export class BackendConnection implements Exchange {
   send(request: BackendRequest, handler: ResponseHandler): void {
     this.#request = request;
     this.#handler = handler;
-    this.#pending = undefined;
+    this.#headLength = 0;
+    this.#interimResponses = 0;
     this.#head = undefined;
     this.#decoder = undefined;
     this.#bytesSeen = false;
     this.#paused = false;
+    this.#writeBlocked = false;
     this.#requestSent = request.body === null;
-    this.#socket.setTimeout(request.headTimeoutMs);
+    this.#armTimer();
     this.#socket.write(request.head);
     if (request.body) this.#streamBody(request.body, request.chunked);
   }
@@ -91,7 +102,7 @@ export class BackendConnection implements Exchange {
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    this.#socket.setTimeout(this.#request?.bodyTimeoutMs ?? 0);
+    this.#armTimer();
     this.#socket.resume();
   }
 
@@ -116,13 +127,20 @@ export class BackendConnection implements Exchange {
       }
       if (!flushed) {
         body.pause();
-        socket.once("drain", () => body.resume());
+        this.#writeBlocked = true;
+        this.#armTimer();
+        socket.once("drain", () => {
+          this.#writeBlocked = false;
+          this.#armTimer();
+          body.resume();
+        });
       }
     };
     const onEnd = (): void => {
       detach();
       if (chunked) socket.write(LAST_CHUNK);
       this.#requestSent = true;
+      this.#armTimer();
     };
     const onError = (error: Error): void => {
       detach();
@@ -158,7 +176,7 @@ export class BackendConnection implements Exchange {
   #read(chunk: Buffer): void {
     let input = chunk;
     if (!this.#head) {
-      const body = this.#readHead(this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk);
+      const body = this.#readHead(chunk);
       if (!body || !this.#handler) return;
       input = body;
       if (this.#framing === "none") {
@@ -191,22 +209,60 @@ export class BackendConnection implements Exchange {
    * Reads the response head, skipping interim 1xx responses. Returns the
    * bytes after it, or undefined while it is incomplete.
    */
-  #readHead(input: Buffer): Buffer | undefined {
-    let rest = input;
+  #readHead(chunk: Buffer): Buffer | undefined {
+    let rest = chunk;
+    // Only the new bytes (and the three before them) can complete the head.
+    let searchFrom = 0;
+    if (this.#headLength > 0) {
+      searchFrom = this.#headLength - 3;
+      rest = this.#appendHead(chunk);
+    }
     for (;;) {
-      const head = parseResponseHead(rest, MAX_HEAD_BYTES);
+      const head = parseResponseHead(rest, MAX_HEAD_BYTES, Math.max(0, searchFrom));
       if (!head) {
-        this.#pending = rest.length > 0 ? rest : undefined;
+        this.#keepHead(rest);
         return undefined;
       }
       rest = rest.subarray(head.size);
+      searchFrom = 0;
       if (head.status === 101) throw new BackendProtocolError("unexpected 101 response");
       if (head.status >= 200) {
-        this.#pending = undefined;
+        this.#headLength = 0;
         this.#begin(head);
         return rest;
       }
+      if (++this.#interimResponses > MAX_INTERIM_RESPONSES) {
+        throw new BackendProtocolError("too many interim responses");
+      }
     }
+  }
+
+  /** `chunk` appended to the incomplete head; returns the head's bytes so far. */
+  #appendHead(chunk: Buffer): Buffer {
+    let bytes = this.#headBytes as Buffer;
+    const length = this.#headLength + chunk.length;
+    if (length > bytes.length) {
+      const grown = Buffer.allocUnsafe(Math.max(length, bytes.length * 2));
+      bytes.copy(grown, 0, 0, this.#headLength);
+      bytes = grown;
+      this.#headBytes = grown;
+    }
+    chunk.copy(bytes, this.#headLength);
+    this.#headLength = length;
+    return bytes.subarray(0, length);
+  }
+
+  /** Keeps `rest`, the start of a head, until more bytes come. */
+  #keepHead(rest: Buffer): void {
+    const bytes = this.#headBytes;
+    if (bytes && rest.buffer === bytes.buffer && rest.byteOffset === bytes.byteOffset) {
+      this.#headLength = rest.length; // already in place
+      return;
+    }
+    const kept = Buffer.allocUnsafe(Math.max(4096, rest.length * 2));
+    rest.copy(kept);
+    this.#headBytes = kept;
+    this.#headLength = rest.length;
   }
 
   #begin(head: ResponseHead): void {
@@ -223,7 +279,7 @@ export class BackendConnection implements Exchange {
     } else {
       this.#framing = "close";
     }
-    this.#socket.setTimeout(this.#request?.bodyTimeoutMs ?? 0);
+    this.#armTimer();
     this.#handler?.onHead(head);
   }
 
@@ -231,8 +287,7 @@ export class BackendConnection implements Exchange {
     const handler = this.#handler;
     if (!handler || handler.onData(data) || this.#paused) return;
     this.#paused = true;
-    // Waiting on the client is not backend silence.
-    this.#socket.setTimeout(0);
+    this.#armTimer();
     this.#socket.pause();
   }
 
@@ -263,6 +318,22 @@ export class BackendConnection implements Exchange {
     }
     this.#socket.setTimeout(idleMs);
     this.#owner.connectionReleased(this);
+  }
+
+  /**
+   * Sets the socket's timeout for what the exchange waits on now. Waiting
+   * on the client (its upload, or its reading of the response) is not
+   * backend silence.
+   */
+  #armTimer(): void {
+    const request = this.#request;
+    if (!request) return;
+    let timeoutMs: number;
+    if (this.#paused) timeoutMs = 0;
+    else if (this.#head) timeoutMs = request.bodyTimeoutMs;
+    else if (!this.#requestSent && !this.#writeBlocked) timeoutMs = 0;
+    else timeoutMs = request.headTimeoutMs;
+    this.#socket.setTimeout(timeoutMs);
   }
 
   #fail(error: Error): void {

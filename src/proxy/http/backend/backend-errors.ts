@@ -41,3 +41,12 @@ export class BackendClosedError extends Error {
     this.reused = reused;
   }
 }
+
+/** Every pooled connection stayed busy while the request waited for one. */
+export class BackendBusyError extends Error {
+  readonly code = "ERR_NEXUS_BACKEND_BUSY";
+  constructor() {
+    super("no connection to the backend came free in time");
+    this.name = "BackendBusyError";
+  }
+}

@@ -5,6 +5,7 @@
 // connect timeout, resolver hooks), and its failure fails that request only.
 import type { Socket } from "node:net";
 import { BackendConnection, type ConnectionOwner } from "./backend-connection.ts";
+import { BackendBusyError } from "./backend-errors.ts";
 import type { BackendRequest, Exchange, ResponseHandler } from "./backend-request.ts";
 import type { ResponseHead } from "./response-head.ts";
 
@@ -25,6 +26,7 @@ export class BackendPool implements ConnectionOwner {
   #open = 0;
   #inFlight = 0;
   #closing = false;
+  #drained: Promise<void> | undefined;
   #onDrained: (() => void) | undefined;
 
   constructor(connect: () => Promise<Socket>, options: BackendPoolOptions) {
@@ -52,7 +54,7 @@ export class BackendPool implements ConnectionOwner {
     const idle = this.#takeIdle();
     if (idle) exchange.start(idle);
     else if (this.#open < this.#options.connections) this.#openFor(exchange, this);
-    else this.#waiting.push(exchange);
+    else this.#wait(exchange, request.headTimeoutMs);
     return exchange;
   }
 
@@ -69,16 +71,21 @@ export class BackendPool implements ConnectionOwner {
 
   /** Closes idle connections now and the others once their requests have finished. */
   close(): Promise<void> {
-    this.#closing = true;
-    for (const connection of this.#idle.splice(0)) connection.destroy();
-    if (this.#inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.#onDrained = resolve;
-    });
+    if (!this.#drained) {
+      this.#closing = true;
+      for (const connection of this.#idle.splice(0)) connection.destroy();
+      this.#drained =
+        this.#inFlight === 0
+          ? Promise.resolve()
+          : new Promise((resolve) => {
+              this.#onDrained = resolve;
+            });
+    }
+    return this.#drained;
   }
 
   connectionReleased(connection: BackendConnection): void {
-    const next = this.#nextWaiting();
+    const next = this.#waiting.shift();
     if (next) next.start(connection);
     else if (this.#closing) connection.destroy();
     else this.#idle.push(connection);
@@ -88,7 +95,7 @@ export class BackendPool implements ConnectionOwner {
     this.#open -= 1;
     const at = this.#idle.indexOf(connection);
     if (at >= 0) this.#idle.splice(at, 1);
-    const next = this.#nextWaiting();
+    const next = this.#waiting.shift();
     if (next) this.#openFor(next, this);
   }
 
@@ -103,7 +110,7 @@ export class BackendPool implements ConnectionOwner {
       (error: Error) => {
         if (owner === this) {
           this.#open -= 1;
-          const next = this.#nextWaiting();
+          const next = this.#waiting.shift();
           if (next) this.#openFor(next, this);
         }
         exchange.fail(error);
@@ -120,17 +127,23 @@ export class BackendPool implements ConnectionOwner {
   /** A new exchange, counted as in flight until it ends or fails. */
   #exchange(request: BackendRequest, handler: ResponseHandler): PooledExchange {
     this.#inFlight += 1;
-    return new PooledExchange(request, handler, () => {
+    const exchange = new PooledExchange(request, handler, () => {
       this.#inFlight -= 1;
+      const at = exchange.waiting ? this.#waiting.indexOf(exchange) : -1;
+      if (at >= 0) this.#waiting.splice(at, 1);
       if (this.#inFlight === 0) this.#onDrained?.();
     });
+    return exchange;
   }
 
-  /** The first waiting request that has not been given up. */
-  #nextWaiting(): PooledExchange | undefined {
-    let next = this.#waiting.shift();
-    while (next?.finished) next = this.#waiting.shift();
-    return next;
+  /**
+   * Puts `exchange` in line for the next free connection. Waiting counts
+   * against the time to the response head; past it the request fails with
+   * BackendBusyError.
+   */
+  #wait(exchange: PooledExchange, timeoutMs: number): void {
+    this.#waiting.push(exchange);
+    exchange.waitAtMost(timeoutMs);
   }
 }
 
@@ -151,6 +164,8 @@ class PooledExchange implements Exchange, ResponseHandler {
   readonly #onFinished: () => void;
   #connection: BackendConnection | undefined;
   #finished = false;
+  /** Set while it waits in line for a connection. */
+  #waitTimer: NodeJS.Timeout | undefined;
 
   constructor(request: BackendRequest, handler: ResponseHandler, onFinished: () => void) {
     this.#request = request;
@@ -162,7 +177,16 @@ class PooledExchange implements Exchange, ResponseHandler {
     return this.#finished;
   }
 
+  get waiting(): boolean {
+    return this.#waitTimer !== undefined;
+  }
+
+  waitAtMost(timeoutMs: number): void {
+    this.#waitTimer = setTimeout(() => this.onError(new BackendBusyError()), timeoutMs);
+  }
+
   start(connection: BackendConnection): void {
+    this.#stopWaiting();
     this.#connection = connection;
     connection.send(this.#request, this);
   }
@@ -203,6 +227,12 @@ class PooledExchange implements Exchange, ResponseHandler {
     this.#finished = true;
     this.#connection = undefined;
     this.#onFinished();
+    this.#stopWaiting();
     return true;
+  }
+
+  #stopWaiting(): void {
+    clearTimeout(this.#waitTimer);
+    this.#waitTimer = undefined;
   }
 }

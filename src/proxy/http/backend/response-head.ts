@@ -15,9 +15,6 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control bytes are what it looks for
 const BAD_VALUE = /[\0-\x08\x0a-\x1f\x7f]/;
 const DIGITS = /^\d{1,15}$/;
-/** Optional whitespace (RFC 9110 §5.6.3) is SP and HTAB only; `trim()` would also eat
- * control bytes and NBSP, hiding them from the checks. */
-const OWS = /^[ \t]+|[ \t]+$/g;
 
 export interface ResponseHead {
   readonly status: number;
@@ -41,8 +38,13 @@ export interface ResponseHead {
  * yet. Throws BackendProtocolError for a malformed head, or one that is
  * still incomplete past `maxBytes`.
  */
-export function parseResponseHead(buffer: Buffer, maxBytes: number): ResponseHead | undefined {
-  const end = buffer.indexOf(CRLF_CRLF);
+export function parseResponseHead(
+  buffer: Buffer,
+  maxBytes: number,
+  /** Where the end of the head may start: bytes before it were searched already. */
+  searchFrom = 0,
+): ResponseHead | undefined {
+  const end = buffer.indexOf(CRLF_CRLF, searchFrom);
   if (end < 0) {
     if (buffer.length > maxBytes) throw new BackendProtocolError("response head too large");
     return undefined;
@@ -65,7 +67,7 @@ export function parseResponseHead(buffer: Buffer, maxBytes: number): ResponseHea
     const colon = line.indexOf(":");
     const name = colon > 0 ? line.slice(0, colon) : "";
     if (!TOKEN.test(name)) throw new BackendProtocolError("malformed header field");
-    const value = line.slice(colon + 1).replace(OWS, "");
+    const value = trimWhitespace(line.slice(colon + 1));
     if (BAD_VALUE.test(value)) throw new BackendProtocolError("malformed header value");
     headers.push(name, value);
     switch (name.toLowerCase()) {
@@ -99,10 +101,7 @@ export function parseResponseHead(buffer: Buffer, maxBytes: number): ResponseHea
     chunked = true;
   }
   // `close` ends the connection in either version (RFC 9112 §9.3).
-  const tokens = connection
-    .toLowerCase()
-    .split(",")
-    .map((token) => token.replace(OWS, ""));
+  const tokens = connection.toLowerCase().split(",").map(trimWhitespace);
   const keepAlive = !tokens.includes("close") && (minor === "1" || tokens.includes("keep-alive"));
   return {
     status,
@@ -120,7 +119,7 @@ export function parseResponseHead(buffer: Buffer, maxBytes: number): ResponseHea
 function mergeContentLength(previous: number | undefined, value: string): number {
   let length = previous;
   for (const part of value.split(",")) {
-    const text = part.replace(OWS, "");
+    const text = trimWhitespace(part);
     if (!DIGITS.test(text)) throw new BackendProtocolError("malformed Content-Length");
     const parsed = Number(text);
     if (length !== undefined && length !== parsed) {
@@ -136,4 +135,22 @@ function keepAliveHint(value: string): number | undefined {
   // A number too long for the pattern is no hint, rather than its first digits.
   const match = /(?:^|[,;\s])timeout\s*=\s*(\d{1,9})(?!\d)/i.exec(value);
   return match ? Number(match[1]) * 1000 : undefined;
+}
+
+/**
+ * `text` without leading and trailing optional whitespace (RFC 9110 §5.6.3):
+ * SP and HTAB only, where `trim()` would also eat control bytes and NBSP and
+ * hide them from the checks. A loop, not a regular expression, whose
+ * backtracking on long runs of spaces a backend could make quadratic.
+ */
+function trimWhitespace(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && isWhitespace(text.charCodeAt(start))) start++;
+  while (end > start && isWhitespace(text.charCodeAt(end - 1))) end--;
+  return start === 0 && end === text.length ? text : text.slice(start, end);
+}
+
+function isWhitespace(code: number): boolean {
+  return code === 0x20 || code === 0x09;
 }

@@ -654,3 +654,28 @@ test("with pool.connections 2, six concurrent slow requests share two backend co
     "the two connections were reused for the queued requests",
   );
 });
+
+test("a response head whose lines end in a bare LF is 502 at once, not a timeout", async () => {
+  // The backend keeps the connection open, as a server that speaks LF-only HTTP does.
+  const backend = await scriptedBackend(({ socket }) => {
+    socket.write("HTTP/1.1 200 OK\nContent-Length: 5\n\nhello");
+  });
+  const { url, proxy } = await proxyTo(backend.endpoint, {
+    limits: { ...FAST, backendResponseTimeoutMs: 60_000 },
+  });
+  const answer = await send(url, "/");
+  assert.equal(answer.status, 502);
+  const labels = { route: "app.test", backend: backend.endpoint, reason: "backend_error" };
+  assert.equal(await counted(proxy.metrics.errors, labels), 1);
+});
+
+test("interim 1xx answers do not hold off backendResponseTimeoutMs: no final head in time is 504", async () => {
+  const backend = await scriptedBackend(({ socket }) => {
+    const timer = setInterval(() => socket.write("HTTP/1.1 100 Continue\r\n\r\n"), 100);
+    socket.on("close", () => clearInterval(timer));
+  });
+  const { url } = await proxyTo(backend.endpoint, {
+    limits: { ...FAST, backendResponseTimeoutMs: 500 },
+  });
+  assert.equal((await send(url, "/")).status, 504);
+});

@@ -52,6 +52,8 @@ export class BackendConnection implements Exchange {
   #decoder: ChunkedDecoder | undefined;
   #bytesSeen = false;
   #requestSent = false;
+  /** When the whole request had been written (performance.now()). */
+  #sentAt = 0;
   /** A write of the request body waits for the backend to read. */
   #writeBlocked = false;
   #paused = false;
@@ -90,6 +92,7 @@ export class BackendConnection implements Exchange {
     this.#paused = false;
     this.#writeBlocked = false;
     this.#requestSent = request.body === null;
+    this.#sentAt = performance.now();
     this.#armTimer();
     this.#socket.write(request.head);
     if (request.body) this.#streamBody(request.body, request.chunked);
@@ -140,6 +143,7 @@ export class BackendConnection implements Exchange {
       detach();
       if (chunked) socket.write(LAST_CHUNK);
       this.#requestSent = true;
+      this.#sentAt = performance.now();
       this.#armTimer();
     };
     const onError = (error: Error): void => {
@@ -220,6 +224,7 @@ export class BackendConnection implements Exchange {
     for (;;) {
       const head = parseResponseHead(rest, MAX_HEAD_BYTES, Math.max(0, searchFrom));
       if (!head) {
+        this.#checkHeadDeadline();
         this.#keepHead(rest);
         return undefined;
       }
@@ -234,6 +239,19 @@ export class BackendConnection implements Exchange {
       if (++this.#interimResponses > MAX_INTERIM_RESPONSES) {
         throw new BackendProtocolError("too many interim responses");
       }
+      this.#checkHeadDeadline();
+    }
+  }
+
+  /**
+   * The socket's timeout measures silence, which a backend trickling its
+   * head (or interim responses) never lets happen: the final head is also
+   * due within the head timeout of the request having been sent.
+   */
+  #checkHeadDeadline(): void {
+    const request = this.#request;
+    if (request && this.#requestSent && performance.now() - this.#sentAt > request.headTimeoutMs) {
+      throw new BackendTimeoutError("head");
     }
   }
 

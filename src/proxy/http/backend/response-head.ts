@@ -47,6 +47,8 @@ export function parseResponseHead(
   const end = buffer.indexOf(CRLF_CRLF, searchFrom);
   if (end < 0) {
     if (buffer.length > maxBytes) throw new BackendProtocolError("response head too large");
+    // A head with LF-only line ends would never be complete: refuse it now.
+    if (hasBareLineFeed(buffer, searchFrom)) throw new BackendProtocolError("bare LF in head");
     return undefined;
   }
   if (end + 4 > maxBytes) throw new BackendProtocolError("response head too large");
@@ -153,4 +155,12 @@ function trimWhitespace(text: string): string {
 
 function isWhitespace(code: number): boolean {
   return code === 0x20 || code === 0x09;
+}
+
+/** An LF not preceded by CR at or after `from`. */
+function hasBareLineFeed(buffer: Buffer, from: number): boolean {
+  for (let at = buffer.indexOf(0x0a, from); at >= 0; at = buffer.indexOf(0x0a, at + 1)) {
+    if (at === 0 || buffer[at - 1] !== 0x0d) return true;
+  }
+  return false;
 }

@@ -15,6 +15,7 @@ function routeTo(port: number): Route {
   return {
     key: `db${port}`,
     endpoint: { kind: "tcp", host: "127.0.0.1", port },
+    backend: endpoint,
     result: { endpoint },
     cacheHit: false,
     coldStartMs: 0,

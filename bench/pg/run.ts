@@ -1,6 +1,6 @@
 // `npm run bench:pg`: pgbench select-only (-S, 16 clients) against PostgreSQL
-// directly, through Nexus (in this process, and as `nexus proxy` with 2
-// workers), through PgBouncer in session mode (the peer), and through the
+// directly, through Nexus (as `nexus proxy` with 2 workers, the documented
+// setting for 2 cores, and in this process as one worker), through PgBouncer in session mode (the peer), and through the
 // core byte relay alone (a Node hop that parses nothing, for scale), with
 // the same duration each, in interleaved rounds of one run. Each round also
 // records the CPU time the proxy, the server and pgbench spent per
@@ -169,15 +169,15 @@ async function main(): Promise<void> {
     peers.push(bare);
     const targets: Target[] = [
       ["direct", SERVER.port],
-      ["nexus", nexusPort],
-      ["nexus, 2 workers", workers.port],
+      ["nexus", workers.port],
+      ["nexus, 1 worker (in-process)", nexusPort],
       ["pgbouncer (session)", pgbouncer.port],
       ["bare relay (no parsing)", bare.port],
     ];
     // Whose CPU time counts as each target's proxy: this process runs two of them.
     const proxies = new Map<string, CpuMeter>([
-      ["nexus", processCpu(process.pid)],
-      ["nexus, 2 workers", treeCpu(workers.child.pid!)],
+      ["nexus", treeCpu(workers.child.pid!)],
+      ["nexus, 1 worker (in-process)", processCpu(process.pid)],
       ["pgbouncer (session)", treeCpu(pgbouncer.child.pid!)],
       ["bare relay (no parsing)", processCpu(process.pid)],
     ]);

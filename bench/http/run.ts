@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { treeCpu } from "../relay/cpu-time.ts";
+import { treeCpu } from "../support/cpu-time.ts";
 import { stopAll } from "../support/processes.ts";
 import {
   loadAverage,

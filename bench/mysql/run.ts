@@ -14,6 +14,7 @@ import { promisify } from "node:util";
 import { BackendRouter, LOOPBACK_RANGES, StaticResolver } from "../../src/proxy/core/index.ts";
 import { MysqlProxy } from "../../src/proxy/mysql/index.ts";
 import { startBareRelay } from "../relay/bare-relay.ts";
+import { startNexusWorkers } from "../relay/nexus-workers.ts";
 import {
   type CpuMeter,
   type CpuParts,
@@ -23,8 +24,7 @@ import {
   processCpu,
   totalCpu,
   treeCpu,
-} from "../relay/cpu-time.ts";
-import { startNexusWorkers } from "../relay/nexus-workers.ts";
+} from "../support/cpu-time.ts";
 import { freePort, type RunningServer, startServer } from "../support/processes.ts";
 import { loadAverage } from "../support/report.ts";
 import {

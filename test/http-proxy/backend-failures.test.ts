@@ -316,3 +316,32 @@ test("a request that waits too long for a free pooled connection is 503, and the
   assert.equal(await (await holding).body.text(), "ook");
   assert.equal((await get(url, "busy.test")).status, 200);
 });
+
+test("a client that pauses its upload after the backend answered is not cut as a stalled backend", async () => {
+  // The backend answers at once and echoes the upload as it arrives.
+  const backend = await startBackend((req, res) => {
+    res.writeHead(200);
+    req.pipe(res);
+  });
+  cleanups.push(() => backend.close());
+  const { port, router } = await proxyOver(
+    { "echo.test": backend.endpoint },
+    { breaker: { consecutiveFailures: 1 } },
+    { limits: { backendIdleTimeoutMs: 300 } },
+  );
+  const socket = connect(port, "127.0.0.1");
+  socket.on("error", () => {});
+  const chunks: Buffer[] = [];
+  socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+  await once(socket, "connect");
+  socket.write(
+    "POST / HTTP/1.1\r\nHost: echo.test\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhello",
+  );
+  await sleep(800); // longer than backendIdleTimeoutMs
+  socket.write("world");
+  await once(socket, "close");
+  const answer = parseRaw(Buffer.concat(chunks).toString("latin1"));
+  assert.equal(answer.status, 200);
+  assert.match(answer.body, /hello[\s\S]*world/);
+  assert.equal(router.breakerState(backend.endpoint), "closed");
+});

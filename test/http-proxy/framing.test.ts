@@ -91,3 +91,74 @@ test("a backend's repeated Content-Length reaches the client as one value", asyn
   assert.deepEqual(answer.head.match(/^content-length:.*$/gim), ["content-length: 2"]);
   assert.equal(answer.body, "ok");
 });
+
+test("the asterisk-form is for OPTIONS only; OPTIONS to an absolute-form without a path becomes *", async () => {
+  const { backend, seen } = await recordingBackend();
+  const proxy = await startProxy({ "app.test": backend.endpoint });
+  cleanups.push(() => proxy.close());
+  const star = (method: string) =>
+    rawExchange(proxy.port, `${method} * HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n`);
+  assert.equal((await star("GET")).status, 400);
+  assert.equal((await star("OPTIONS")).status, 200);
+  const absolute = await rawExchange(
+    proxy.port,
+    "OPTIONS http://app.test HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n",
+  );
+  assert.equal(absolute.body, "OPTIONS *");
+  assert.deepEqual(seen, ["OPTIONS * ", "OPTIONS * "]);
+});
+
+test("a request transfer coding other than chunked alone is 501, not forwarded without it", async () => {
+  const { backend, seen } = await recordingBackend();
+  const proxy = await startProxy({ "app.test": backend.endpoint });
+  cleanups.push(() => proxy.close());
+  const answer = await rawExchange(
+    proxy.port,
+    "POST / HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+  );
+  assert.equal(answer.status, 501);
+  assert.deepEqual(seen, []);
+});
+
+test("a 204 reaches the client without the Content-Length its backend sent", async () => {
+  const server = createServer((socket: Socket) => {
+    socket.on("error", () => {});
+    socket.on("data", () =>
+      socket.write("HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+    );
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  cleanups.push(() => void server.close());
+  const endpoint = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const proxy = await startProxy({ "empty.test": endpoint });
+  cleanups.push(() => proxy.close());
+  const answer = await rawExchange(
+    proxy.port,
+    "GET / HTTP/1.1\r\nHost: empty.test\r\nConnection: close\r\n\r\n",
+  );
+  assert.equal(answer.status, 204);
+  assert.doesNotMatch(answer.head, /content-length/i);
+});
+
+test("a declined upgrade reaches the client with its Content-Length", async () => {
+  const server = createServer((socket: Socket) => {
+    socket.on("error", () => {});
+    socket.on("data", () =>
+      socket.end("HTTP/1.1 403 Forbidden\r\nContent-Length: 5\r\nConnection: close\r\n\r\nnope!"),
+    );
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  cleanups.push(() => void server.close());
+  const endpoint = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const proxy = await startProxy({ "ws.test": endpoint });
+  cleanups.push(() => proxy.close());
+  const answer = await rawExchange(
+    proxy.port,
+    "GET /chat HTTP/1.1\r\nHost: ws.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+  );
+  assert.equal(answer.status, 403);
+  assert.match(answer.head, /^content-length: 5$/im);
+  assert.equal(answer.body, "nope!");
+});

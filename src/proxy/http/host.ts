@@ -51,10 +51,17 @@ const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)(.*)$/i;
  * §3.2.2 says a server uses it and ignores Host), so it must name the host
  * the request was routed by.
  */
-export function originFormTarget(target: string, routingKey: string): string | undefined {
-  if (target.startsWith("/") || target === "*") return target;
+export function originFormTarget(
+  method: string,
+  target: string,
+  routingKey: string,
+): string | undefined {
+  if (target.startsWith("/")) return target;
+  // The asterisk-form is for OPTIONS only (RFC 9112 §3.2.4).
+  if (target === "*") return method === "OPTIONS" ? target : undefined;
   const absolute = ABSOLUTE_FORM.exec(target);
   if (!absolute || routingKeyFromHost(absolute[1]) !== routingKey) return undefined;
   const rest = absolute[2] ?? "";
+  if (rest === "" && method === "OPTIONS") return "*";
   return rest.startsWith("/") ? rest : `/${rest}`;
 }

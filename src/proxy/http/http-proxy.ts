@@ -153,12 +153,22 @@ export class HttpProxy {
       });
       return;
     }
-    const target = originFormTarget(req.url ?? "", key);
+    const target = originFormTarget(req.method ?? "", req.url ?? "", key);
     if (target === undefined) {
       this.#replyError(req, res, started, undefined, {
         status: 400,
         message: "request target does not match the Host header",
         reason: "bad_target",
+      });
+      return;
+    }
+    const coding = req.headers["transfer-encoding"];
+    if (coding !== undefined && coding.trim().toLowerCase() !== "chunked") {
+      // The body would go on chunked, losing the other coding (gzip, chunked).
+      this.#replyError(req, res, started, undefined, {
+        status: 501,
+        message: "transfer coding not supported",
+        reason: "unsupported_coding",
       });
       return;
     }
@@ -376,7 +386,8 @@ export class HttpProxy {
   readonly #onUpgrade = (req: IncomingMessage, client: Duplex, head: Buffer): void => {
     client.on("error", () => client.destroy());
     const key = routingKey(req);
-    const target = key === undefined ? undefined : originFormTarget(req.url ?? "", key);
+    const target =
+      key === undefined ? undefined : originFormTarget(req.method ?? "", req.url ?? "", key);
     if (key === undefined || target === undefined || this.#closing) {
       const [status, message] =
         key === undefined

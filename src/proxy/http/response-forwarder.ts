@@ -54,9 +54,10 @@ export class ResponseForwarder implements ResponseHandler {
       return;
     }
     const headers = responseHeadersForClient(head.headers, this.#via);
-    // One length, as the backend declared it (repeats and lists merged).
-    if (head.contentLength !== undefined)
+    // One length, as the backend declared it (repeats and lists merged); a 204 has none (RFC 9110 §8.6).
+    if (head.contentLength !== undefined && head.status !== 204) {
       headers.push("content-length", String(head.contentLength));
+    }
     if (this.#extraHeaders) headers.push(...this.#extraHeaders);
     if (head.reason) res.writeHead(head.status, head.reason, headers);
     else res.writeHead(head.status, headers);

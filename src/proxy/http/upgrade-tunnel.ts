@@ -72,9 +72,7 @@ export function tunnelUpgrade(
     });
     exchange.once("response", (res: IncomingMessage) => {
       upgrading.handOver();
-      client.write(
-        formatHead(statusLine(res), declinedHeaders(res.rawHeaders, offer.forwarded.via)),
-      );
+      client.write(formatHead(statusLine(res), declinedHeaders(res, offer.forwarded.via)));
       // Whatever else the client sends is read and dropped, so its end of the
       // stream arrives and the socket can close.
       client.resume();
@@ -92,8 +90,11 @@ function statusLine(res: IncomingMessage): string {
 }
 
 /** The backend's answer as a plain response on a connection that closes after it. */
-function declinedHeaders(rawHeaders: readonly string[], via: string): string[] {
-  const out = responseHeadersForClient(rawHeaders, via);
+function declinedHeaders(res: IncomingMessage, via: string): string[] {
+  const out = responseHeadersForClient(res.rawHeaders, via);
+  // Node's parser has read the body's length; the client should know it too.
+  const length = res.headers["content-length"];
+  if (length !== undefined) out.push("content-length", length);
   // Without Transfer-Encoding or Content-Length, the body ends with the connection.
   out.push("connection", "close");
   return out;

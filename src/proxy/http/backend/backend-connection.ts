@@ -233,6 +233,7 @@ export class BackendConnection implements Exchange {
       if (head.status === 101) throw new BackendProtocolError("unexpected 101 response");
       if (head.status >= 200) {
         this.#headLength = 0;
+        this.#headBytes = undefined;
         this.#begin(head);
         return rest;
       }
@@ -348,8 +349,8 @@ export class BackendConnection implements Exchange {
     if (!request) return;
     let timeoutMs: number;
     if (this.#paused) timeoutMs = 0;
-    else if (this.#head) timeoutMs = request.bodyTimeoutMs;
     else if (!this.#requestSent && !this.#writeBlocked) timeoutMs = 0;
+    else if (this.#head) timeoutMs = request.bodyTimeoutMs;
     else timeoutMs = request.headTimeoutMs;
     this.#socket.setTimeout(timeoutMs);
   }

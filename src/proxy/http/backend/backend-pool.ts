@@ -85,7 +85,7 @@ export class BackendPool implements ConnectionOwner {
   }
 
   connectionReleased(connection: BackendConnection): void {
-    const next = this.#waiting.shift();
+    const next = this.#nextWaiting();
     if (next) next.start(connection);
     else if (this.#closing) connection.destroy();
     else this.#idle.push(connection);
@@ -95,7 +95,7 @@ export class BackendPool implements ConnectionOwner {
     this.#open -= 1;
     const at = this.#idle.indexOf(connection);
     if (at >= 0) this.#idle.splice(at, 1);
-    const next = this.#waiting.shift();
+    const next = this.#nextWaiting();
     if (next) this.#openFor(next, this);
   }
 
@@ -110,7 +110,7 @@ export class BackendPool implements ConnectionOwner {
       (error: Error) => {
         if (owner === this) {
           this.#open -= 1;
-          const next = this.#waiting.shift();
+          const next = this.#nextWaiting();
           if (next) this.#openFor(next, this);
         }
         exchange.fail(error);
@@ -136,10 +136,17 @@ export class BackendPool implements ConnectionOwner {
     return exchange;
   }
 
+  /** The first request in line, no longer timed: it has its connection, or one is being opened. */
+  #nextWaiting(): PooledExchange | undefined {
+    const next = this.#waiting.shift();
+    next?.stopWaiting();
+    return next;
+  }
+
   /**
-   * Puts `exchange` in line for the next free connection. Waiting counts
-   * against the time to the response head; past it the request fails with
-   * BackendBusyError.
+   * Puts `exchange` in line for the next free connection, for at most
+   * `timeoutMs` (the request's head timeout, which starts anew once it is
+   * sent); past it the request fails with BackendBusyError.
    */
   #wait(exchange: PooledExchange, timeoutMs: number): void {
     this.#waiting.push(exchange);
@@ -186,7 +193,7 @@ class PooledExchange implements Exchange, ResponseHandler {
   }
 
   start(connection: BackendConnection): void {
-    this.#stopWaiting();
+    this.stopWaiting();
     this.#connection = connection;
     connection.send(this.#request, this);
   }
@@ -227,11 +234,11 @@ class PooledExchange implements Exchange, ResponseHandler {
     this.#finished = true;
     this.#connection = undefined;
     this.#onFinished();
-    this.#stopWaiting();
+    this.stopWaiting();
     return true;
   }
 
-  #stopWaiting(): void {
+  stopWaiting(): void {
     clearTimeout(this.#waitTimer);
     this.#waitTimer = undefined;
   }

@@ -6,6 +6,7 @@ import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import fc from "fast-check";
 import mysql from "mysql2/promise";
+import { Registry } from "prom-client";
 import {
   BackendRouter,
   type BackendRouterOptions,
@@ -700,6 +701,26 @@ describe("MySQL proxy with real clients and servers", () => {
     await closing.close(200);
     await ended;
     await assert.rejects(connection.query("SELECT 1"));
+  });
+
+  test("the drain deadline also closes the backend connection of a session in a long query", async () => {
+    const registry = new Registry();
+    const { proxy: closing, port: closingPort } = await startProxy({}, { metrics: registry });
+    const backendConnections = async () => {
+      const gauge = registry.getSingleMetric("nexus_proxy_backend_connections");
+      const { values } = (await gauge?.get()) ?? { values: [] };
+      return values.reduce((sum, value) => sum + value.value, 0);
+    };
+    const connection = await connectTo(closingPort, dbMain);
+    connection.on("error", () => {});
+    const started = Date.now();
+    const sleeping = connection.query("SELECT SLEEP(6)").catch(() => "cut");
+    await waitFor(async () => (await backendConnections()) === 1);
+    await closing.close(200);
+    await waitFor(async () => (await backendConnections()) === 0);
+    assert.equal(await backendConnections(), 0);
+    assert.ok(Date.now() - started < 5000, "closed before the query could end by itself");
+    assert.equal(await sleeping, "cut");
   });
 
   test("connections beyond maxConnections get 1040 instead of a greeting", async () => {

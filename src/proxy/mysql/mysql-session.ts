@@ -64,6 +64,8 @@ const MAX_BACKEND_HANDSHAKE_PACKET = 1024 * 1024;
 const UTF8MB4_GENERAL_CI = 45;
 const SERVER_STATUS_AUTOCOMMIT = 0x2;
 const PLUGINS_NEEDED = CLIENT_PROTOCOL_41 | CLIENT_PLUGIN_AUTH;
+/** Once one side of a relayed session is gone, how long the other may still flush. */
+const CLOSE_GRACE_MS = 1000;
 
 /** Thrown inside the handshake to end it with an ERR packet to the client. */
 class Refusal extends Error {
@@ -267,7 +269,10 @@ export class MysqlSession {
     const early = translate(fromClient);
     if (early.length > 0) backend.write(early);
     this.#relaying = true;
-    void relay(client, backend, { rewriteToBackend: translate }).then(() =>
+    // MySQL never half-closes: once one side is gone the other only gets a
+    // moment to flush, so a client cut at the drain deadline does not leave
+    // its backend connection open while a long query runs.
+    void relay(client, backend, { rewriteToBackend: translate, graceMs: CLOSE_GRACE_MS }).then(() =>
       ids.unregister(this.connectionId),
     );
   }

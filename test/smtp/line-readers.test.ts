@@ -87,6 +87,35 @@ describe("ReplyReader", () => {
     );
   });
 
+  test("a line of the code alone ends its reply, however it is split (property)", () => {
+    // RFC 5321 §4.2: Reply-code [ SP textstring ] CRLF.
+    assert.deepEqual(new ReplyReader().push(Buffer.from("250\r\n")), [{ code: 250, lines: [""] }]);
+    assert.deepEqual(new ReplyReader().push(Buffer.from("250-a.test\n250\n")), [
+      { code: 250, lines: ["a.test", ""] },
+    ]);
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(reply, fc.boolean()), { minLength: 1, maxLength: 5 }),
+        fc.array(fc.nat(), { maxLength: 8 }),
+        (entries, cuts) => {
+          // A bare reply: its lines as continuations, then the code alone.
+          const bareReply = (r: SmtpReply) =>
+            `${r.lines.map((line) => `${r.code}-${line}\r\n`).join("")}${r.code}\r\n`;
+          const text = entries.map(([r, bare]) => (bare ? bareReply(r) : formatReply(r))).join("");
+          const replies = entries.map(([r, bare]) =>
+            bare ? { ...r, lines: [...r.lines, ""] } : r,
+          );
+          const reader = new ReplyReader();
+          const read = splitAt(Buffer.from(text, "latin1"), cuts).flatMap((part) =>
+            reader.push(part),
+          );
+          assert.deepEqual(read, replies);
+          assert.equal(reader.partial, false);
+        },
+      ),
+    );
+  });
+
   test("malformed replies are a SmtpReplyError, never a crash (property)", () => {
     assert.throws(() => new ReplyReader().push(Buffer.from("hello\r\n")), SmtpReplyError);
     assert.throws(() => new ReplyReader().push(Buffer.from("250-a\r\n251 b\r\n")), SmtpReplyError);

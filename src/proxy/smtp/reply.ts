@@ -1,5 +1,6 @@
 // SMTP replies (RFC 5321 §4.2): a three-digit code and one or more lines of
-// text, written `250-first`, `250-…`, `250 last`. The proxy writes its own and
+// text, written `250-first`, `250-…`, `250 last`; a last line may also be
+// the code alone (`250`: `Reply-code [ SP textstring ] CRLF`). The proxy writes its own and
 // reads the backend's while it replays the session's start.
 
 export interface SmtpReply {
@@ -22,7 +23,7 @@ export class SmtpReplyError extends Error {
   }
 }
 
-const REPLY_LINE = /^([2-5][0-9][0-9])([ -])(.*)$/s;
+const REPLY_LINE = /^([2-5][0-9][0-9])(?:([ -])(.*))?$/s;
 /** RFC 5321 §4.5.3.1.5 allows 512 octets per reply line; leave room for long ones. */
 const MAX_REPLY_LINE = 4096;
 const MAX_REPLY_LINES = 100;
@@ -69,7 +70,7 @@ export class ReplyReader {
     }
     if (this.#lines.length >= MAX_REPLY_LINES) throw new SmtpReplyError("too many reply lines");
     this.#code = code;
-    this.#lines.push(match[3]!);
+    this.#lines.push(match[3] ?? "");
     if (match[2] === "-") return undefined;
     const reply = { code, lines: this.#lines };
     this.#lines = [];

@@ -23,6 +23,7 @@ test("SMTP session stops reading while its replies are unread", async () => {
       idleTimeoutMs: 500,
       relayIdleTimeoutMs: 500,
       backendTimeoutMs: 1000,
+      closeGraceMs: 500,
     });
   });
   server.listen(0, "127.0.0.1");

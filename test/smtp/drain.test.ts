@@ -5,10 +5,12 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import nodemailer from "nodemailer";
-import { SmtpProxy } from "../../src/proxy/smtp/index.ts";
+import { SmtpProxy, type SmtpReply } from "../../src/proxy/smtp/index.ts";
 import { loopbackRouter } from "../support/loopback-router.ts";
 import { HeldAsleep } from "../tls/held-asleep.ts";
+import { startChunkingBackend } from "./chunking-backend.ts";
 import { type MailBackend, startMailBackend } from "./mail-backend.ts";
+import { promptly } from "./promptly.ts";
 import { RawSmtpClient } from "./raw-smtp-client.ts";
 
 /** Far longer than any test here may take: only the sessions' ends can explain a prompt close. */
@@ -16,38 +18,40 @@ const DEADLINE_MS = 60_000;
 const SHUTTING_DOWN = /^4\.3\.2 proxy\.test Service shutting down$/;
 
 let backend: MailBackend;
+/** Offers AUTH PLAIN and LOGIN, for user/secret. */
+let authBackend: MailBackend;
 
 before(async () => {
   backend = await startMailBackend("backend");
+  authBackend = await startMailBackend("auth", { auth: true });
 });
 
-after(() => backend.close());
+after(async () => {
+  await backend.close();
+  await authBackend.close();
+});
 
-function proxy(routeBy: "ehlo" | "recipient"): SmtpProxy {
+function proxy(routeBy: "ehlo" | "recipient", port = backend.port): SmtpProxy {
   return new SmtpProxy({
-    router: loopbackRouter({ "a.test": `127.0.0.1:${backend.port}` }),
+    router: loopbackRouter({ "a.test": `127.0.0.1:${port}` }),
     hostname: "proxy.test",
     routeBy,
   });
-}
-
-/** Waits for `closing`, failing after 5 s: long before the drain deadline. */
-async function promptly(closing: Promise<void>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("close() waited for the deadline")), 5_000);
-  });
-  try {
-    await Promise.race([closing, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 async function greeted(port: number): Promise<RawSmtpClient> {
   const client = await RawSmtpClient.connect(port);
   assert.equal((await client.read()).code, 220);
   return client;
+}
+
+/** EHLO, MAIL FROM and RCPT TO, each accepted; returns the EHLO reply. */
+async function startMessage(client: RawSmtpClient): Promise<SmtpReply> {
+  const hello = await client.send("EHLO a.test");
+  assert.equal(hello.code, 250);
+  assert.equal((await client.send("MAIL FROM:<s@client.test>")).code, 250);
+  assert.equal((await client.send("RCPT TO:<r@a.test>")).code, 250);
+  return hello;
 }
 
 async function expectShutdown(client: RawSmtpClient): Promise<void> {
@@ -117,9 +121,7 @@ test("a session in the middle of DATA delivers its message, then gets 421", asyn
     try {
       const { port } = await server.listen(0, "127.0.0.1");
       const client = await greeted(port);
-      assert.equal((await client.send("EHLO a.test")).code, 250);
-      assert.equal((await client.send("MAIL FROM:<s@client.test>")).code, 250);
-      assert.equal((await client.send("RCPT TO:<r@a.test>")).code, 250);
+      await startMessage(client);
       assert.equal((await client.send("DATA")).code, 354);
       client.write("Subject: drain\r\n\r\nfirst line\r\n");
       const closing = server.close(DEADLINE_MS);
@@ -136,6 +138,65 @@ test("a session in the middle of DATA delivers its message, then gets 421", asyn
     } finally {
       await server.close(0);
     }
+  }
+});
+
+test("a session between two BDAT chunks of one message sends the last one, then gets 421", async () => {
+  const chunking = await startChunkingBackend();
+  const server = proxy("ehlo", chunking.port);
+  try {
+    const { port } = await server.listen(0, "127.0.0.1");
+    const client = await greeted(port);
+    assert.match((await startMessage(client)).lines.join(" "), /CHUNKING/);
+    client.write("BDAT 5\r\nhello");
+    assert.equal((await client.read()).code, 250);
+    const closing = server.close(DEADLINE_MS);
+    client.write("BDAT 6 LAST\r\n world");
+    assert.deepEqual(await client.read(), { code: 250, lines: ["2.0.0 queued"] });
+    assert.deepEqual(chunking.messages, ["hello world"]);
+    await expectShutdown(client);
+    await promptly(closing);
+  } finally {
+    await server.close(0);
+    await chunking.close();
+  }
+});
+
+test("a session in the middle of AUTH finishes it, then gets 421", async () => {
+  const server = proxy("ehlo", authBackend.port);
+  try {
+    const { port } = await server.listen(0, "127.0.0.1");
+    const client = await greeted(port);
+    assert.equal((await client.send("EHLO a.test")).code, 250);
+    assert.equal((await client.send("AUTH LOGIN")).code, 334);
+    const closing = server.close(DEADLINE_MS);
+    // Were the session taken as idle here, the backend would read the proxy's QUIT as the user name.
+    assert.equal((await client.send(Buffer.from("user").toString("base64"))).code, 334);
+    assert.equal((await client.send(Buffer.from("secret").toString("base64"))).code, 235);
+    await expectShutdown(client);
+    await promptly(closing);
+  } finally {
+    await server.close(0);
+  }
+});
+
+test("a session that sends QUIT while draining gets the backend's 221 and no 421", async () => {
+  const server = proxy("ehlo");
+  try {
+    const { port } = await server.listen(0, "127.0.0.1");
+    const client = await greeted(port);
+    await startMessage(client);
+    assert.equal((await client.send("DATA")).code, 354);
+    const closing = server.close(DEADLINE_MS);
+    const mail = backend.nextMail();
+    client.write("Subject: quit\r\n\r\nbody\r\n.\r\nQUIT\r\n");
+    assert.equal((await client.read()).code, 250);
+    assert.equal((await mail).from, "s@client.test");
+    assert.equal((await client.read()).code, 221);
+    await assert.rejects(client.read(), /closed the connection/);
+    await promptly(closing);
+  } finally {
+    await server.close(0);
   }
 });
 

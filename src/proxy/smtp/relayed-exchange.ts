@@ -1,11 +1,14 @@
 // Watches the bytes of a relayed session, without changing them, to tell
 // when it is between commands: every command the client sent has its reply,
-// and the client is not in the middle of a line, a message (DATA) or a chunk
-// (BDAT). That is the one moment the proxy may end the session with a 421 of
-// its own when it shuts down (RFC 5321 §3.8). When the bytes stop making
-// sense as SMTP (STARTTLS end to end, a garbled reply, a client that sends
-// far more commands than it has replies for) the session is never
-// between commands again, and shutdown waits for the drain deadline.
+// and the client is not in the middle of a line, a message (DATA, or the
+// chunks of BDAT up to LAST) or an AUTH exchange. That is the one moment the
+// proxy may end the session with a 421 of its own when it shuts down
+// (RFC 5321 §3.8). When the bytes stop making sense as SMTP (STARTTLS end to
+// end, a garbled reply, a client that sends far more commands than it has
+// replies for) the session is never between commands again, and shutdown
+// waits for the drain deadline. After the client's QUIT it is never between
+// commands either: the session ends by itself, and a 421 of the proxy's own
+// would only follow the 221.
 import { ReplyReader, type SmtpReply } from "./reply.ts";
 
 type ClientMode =
@@ -16,7 +19,9 @@ type ClientMode =
   /** The bytes of a BDAT chunk, `#chunkLeft` of them. */
   | "chunk"
   /** Nothing more can be read: TLS end to end, or bytes that are not SMTP. */
-  | "opaque";
+  | "opaque"
+  /** The client sent QUIT: the session is ending by itself. */
+  | "ended";
 
 /**
  * Commands awaiting replies beyond which the session is no longer followed:
@@ -27,7 +32,11 @@ const MAX_AWAITING = 1000;
 const LINE_PREFIX = 64;
 /** CRLF "." CRLF: the end of a message's content (RFC 5321 §4.1.1.4). */
 const DATA_END = [0x0d, 0x0a, 0x2e, 0x0d, 0x0a];
-const BDAT = /^BDAT +([0-9]{1,15})(?: +LAST)? *\r?\n?$/i;
+const BDAT = /^BDAT +([0-9]{1,15})( +LAST)? *\r?\n?$/i;
+/** What `#awaiting` holds for a BDAT with LAST, apart from the other chunks. */
+const BDAT_LAST = "BDAT LAST";
+/** Commands whose reply ends a BDAT message, whatever its code (RFC 3030 §2, §4). */
+const ENDS_BDAT = new Set([BDAT_LAST, "RSET", "EHLO", "HELO"]);
 
 export class RelayedExchange {
   readonly #replies = new ReplyReader();
@@ -36,6 +45,10 @@ export class RelayedExchange {
   #line = "";
   /** What each reply still awaited answers, in order: a verb, or "." for a message. */
   readonly #awaiting: string[] = [];
+  /** A BDAT chunk other than the last was accepted: the message is still open. */
+  #bdatOpen = false;
+  /** The backend's last reply was a 334: the client's next line answers AUTH. */
+  #sasl = false;
   /** In "data": how much of CRLF "." CRLF has been seen at the current position. */
   #dataEnd = 2;
   #chunkLeft = 0;
@@ -46,6 +59,8 @@ export class RelayedExchange {
       this.#mode === "line" &&
       this.#line === "" &&
       this.#awaiting.length === 0 &&
+      !this.#bdatOpen &&
+      !this.#sasl &&
       !this.#replies.partial
     );
   }
@@ -53,7 +68,7 @@ export class RelayedExchange {
   /** Bytes on their way from the client to the backend. */
   fromClient(chunk: Buffer): void {
     let offset = 0;
-    while (offset < chunk.length && this.#mode !== "opaque") {
+    while (offset < chunk.length && this.#mode !== "opaque" && this.#mode !== "ended") {
       if (this.#mode === "line") offset = this.#readLine(chunk, offset);
       else if (this.#mode === "data") offset = this.#readData(chunk, offset);
       else offset = this.#readChunk(chunk, offset);
@@ -62,7 +77,7 @@ export class RelayedExchange {
 
   /** Bytes on their way from the backend to the client. */
   fromBackend(chunk: Buffer): void {
-    if (this.#mode === "opaque") return;
+    if (this.#mode === "opaque" || this.#mode === "ended") return;
     let replies: SmtpReply[];
     try {
       replies = this.#replies.push(chunk);
@@ -73,6 +88,10 @@ export class RelayedExchange {
     for (const reply of replies) {
       // A reply nothing waits for (a backend's own 421) changes nothing here.
       const answered = this.#awaiting.shift();
+      if (answered === undefined) continue;
+      this.#sasl = reply.code === 334;
+      if (answered === "BDAT") this.#bdatOpen = reply.code < 300;
+      else if (ENDS_BDAT.has(answered)) this.#bdatOpen = false;
       if (answered === "DATA" && reply.code === 354) {
         this.#mode = "data";
         this.#dataEnd = 2;
@@ -91,13 +110,15 @@ export class RelayedExchange {
     if (newline < 0) return end;
     const line = this.#line;
     this.#line = "";
-    const verb = /^[A-Za-z]*/.exec(line)![0].toUpperCase();
+    // A line that answers a 334 is SASL data, even when it reads like a verb.
+    const verb = this.#sasl ? "" : /^[A-Za-z]*/.exec(line)![0].toUpperCase();
     const bdat = verb === "BDAT" ? BDAT.exec(line) : null;
     if (bdat) {
       this.#chunkLeft = Number(bdat[1]);
       if (this.#chunkLeft > 0) this.#mode = "chunk";
     }
-    this.#awaiting.push(verb);
+    this.#awaiting.push(bdat?.[2] ? BDAT_LAST : verb);
+    if (verb === "QUIT") this.#mode = "ended";
     if (this.#awaiting.length > MAX_AWAITING) this.#mode = "opaque";
     return end;
   }

@@ -33,6 +33,9 @@ export interface SmtpProxyOptions {
   readonly backendTimeoutMs?: number;
 }
 
+/** Longest a client may keep a closed or refused connection open after its last reply. */
+const CLOSE_GRACE_MS = 5000;
+
 export class SmtpProxy {
   readonly #settings: SmtpSessionSettings;
   readonly #listener: ConnectionListener;
@@ -40,6 +43,10 @@ export class SmtpProxy {
 
   constructor(options: SmtpProxyOptions) {
     const hostname = options.hostname ?? osHostname();
+    const idleTimeoutMs = options.idleTimeoutMs ?? 5 * 60_000;
+    // Never longer than the silence a live session is allowed (0: no limit).
+    const closeGraceMs =
+      idleTimeoutMs > 0 ? Math.min(CLOSE_GRACE_MS, idleTimeoutMs) : CLOSE_GRACE_MS;
     this.#settings = {
       router: options.router,
       hostname,
@@ -48,9 +55,10 @@ export class SmtpProxy {
       backendTls: options.backendTls === true ? {} : options.backendTls || undefined,
       maxLineLength: options.maxLineLength ?? 1000,
       maxMessageSize: options.maxMessageSize ?? 0,
-      idleTimeoutMs: options.idleTimeoutMs ?? 5 * 60_000,
+      idleTimeoutMs,
       relayIdleTimeoutMs: options.relayIdleTimeoutMs ?? 10 * 60_000,
       backendTimeoutMs: options.backendTimeoutMs ?? 30_000,
+      closeGraceMs,
     };
     const tooMany = formatReply({
       code: 421,
@@ -59,7 +67,10 @@ export class SmtpProxy {
     this.#listener = new ConnectionListener({
       onConnection: (socket) => this.#open(socket),
       maxConnections: options.maxConnections,
-      onRefused: (socket) => socket.end(tooMany),
+      onRefused: (socket) => {
+        socket.end(tooMany);
+        socket.setTimeout(closeGraceMs, () => socket.destroy());
+      },
     });
   }
 

@@ -31,6 +31,8 @@ export interface SmtpSessionSettings {
   readonly idleTimeoutMs: number;
   readonly relayIdleTimeoutMs: number;
   readonly backendTimeoutMs: number;
+  /** How long a closed session waits for the client to close its side too. */
+  readonly closeGraceMs: number;
 }
 
 type State = "command" | "busy" | "relay" | "closed";
@@ -88,9 +90,12 @@ export class SmtpSession {
   };
 
   readonly #onTimeout = () => {
-    // A client that does not read its replies would never get a last one.
-    if (this.#state === "relay" || this.#client.writableNeedDrain) this.#client.destroy();
-    else this.#close(421, `4.4.2 ${this.#settings.hostname} Idle timeout, closing connection`);
+    // A client that does not read its replies would never get a last one;
+    // one that never closes after its last reply must not hold the socket.
+    const state = this.#state;
+    if (state === "relay" || state === "closed" || this.#client.writableNeedDrain) {
+      this.#client.destroy();
+    } else this.#close(421, `4.4.2 ${this.#settings.hostname} Idle timeout, closing connection`);
   };
 
   #listen(client: Socket): void {
@@ -427,5 +432,6 @@ export class SmtpSession {
     // arrive, which closes the connection.
     client.off("data", this.#onData);
     client.resume();
+    client.setTimeout(this.#settings.closeGraceMs);
   }
 }

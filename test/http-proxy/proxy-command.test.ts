@@ -140,14 +140,19 @@ metrics: { port: 0 }
     const metrics = await (
       await request(`http://127.0.0.1:${proxy.metricsPort}/metrics`)
     ).body.text();
-    const total = metrics
-      .split("\n")
-      .filter(
-        (line) =>
-          line.startsWith("nexus_http_requests_total{") && line.includes('route="fast.test"'),
-      )
-      .reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0);
-    assert.equal(total, 40);
+    const sumOf = (prefix: string, also = "") =>
+      metrics
+        .split("\n")
+        .filter(
+          (line) =>
+            line.startsWith(prefix) && line.includes('route="fast.test"') && line.includes(also),
+        )
+        .reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0);
+    assert.equal(sumOf("nexus_http_requests_total{"), 40);
+    // The duration histogram, summed over both workers.
+    assert.equal(sumOf("nexus_http_request_duration_seconds_count{"), 40);
+    assert.equal(sumOf("nexus_http_request_duration_seconds_bucket{", 'le="+Inf"'), 40);
+    assert.match(metrics, /# TYPE nexus_http_request_duration_seconds histogram/);
 
     await write(
       `    fast.test: ${slow.endpoint}\n    slow.test: ${slow.endpoint}\n    new.test: ${fast.endpoint}`,

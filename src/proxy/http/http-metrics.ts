@@ -1,22 +1,29 @@
 // Prometheus metrics of the HTTP proxy, per route (the Host key) and backend
 // (the endpoint). Requests that never got a route are labelled route="".
 // Routing cache, cold start and breaker figures are the core's (ProxyMetrics).
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "prom-client";
+import { ResponseSeries } from "./response-series.ts";
 
 export class HttpMetrics {
   readonly requests: Counter<"route" | "backend" | "status">;
   readonly errors: Counter<"route" | "backend" | "reason">;
   readonly retries: Counter<"route" | "backend">;
-  readonly duration: Histogram<"route" | "backend">;
+  /** Requests by status and their durations, counted cheaply; see response-series.ts. */
+  readonly responses: ResponseSeries;
   readonly activeConnections: Gauge;
 
   constructor(registry: Registry) {
     const registers = [registry];
+    const fill = (counter: Counter<"route" | "backend" | "status">) =>
+      this.responses.fillRequests(counter);
     this.requests = new Counter({
       name: "nexus_http_requests_total",
       help: "HTTP requests answered, by route, backend and status code",
       labelNames: ["route", "backend", "status"],
       registers,
+      collect() {
+        fill(this);
+      },
     });
     this.errors = new Counter({
       name: "nexus_http_errors_total",
@@ -30,12 +37,12 @@ export class HttpMetrics {
       labelNames: ["route", "backend"],
       registers,
     });
-    this.duration = new Histogram({
+    this.responses = new ResponseSeries({
       name: "nexus_http_request_duration_seconds",
       help: "Time from request arrival to the end of the response",
-      labelNames: ["route", "backend"],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
+      registry,
+      requests: this.requests,
     });
     this.activeConnections = new Gauge({
       name: "nexus_http_active_connections",

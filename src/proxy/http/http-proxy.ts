@@ -350,9 +350,8 @@ export class HttpProxy {
       res.destroy();
       this.metrics.errors.inc({ route: route.key, backend, reason: "response_cut" });
     }
-    const labels = { route: route.key, backend };
-    this.metrics.requests.inc({ ...labels, status: outcome.status });
-    this.metrics.duration.observe(labels, (performance.now() - started) / 1000);
+    const seconds = (performance.now() - started) / 1000;
+    this.metrics.responses.record(route.key, backend, outcome.status, seconds);
     if (this.#closing) setImmediate(() => this.#server.closeIdleConnections());
   }
 
@@ -368,8 +367,8 @@ export class HttpProxy {
       backend: route?.backend ?? "",
     };
     this.metrics.errors.inc({ ...labels, reason: error.reason });
-    this.metrics.requests.inc({ ...labels, status: error.status });
-    this.metrics.duration.observe(labels, (performance.now() - started) / 1000);
+    const seconds = (performance.now() - started) / 1000;
+    this.metrics.responses.record(labels.route, labels.backend, error.status, seconds);
     if (res.destroyed) return;
     const body = `${error.message}\n`;
     const headers: Record<string, string | number> = {

@@ -738,6 +738,22 @@ describe("MySQL proxy with real clients and servers", () => {
     }
   });
 
+  test("a refused client that never closes its side does not hold the proxy open", async () => {
+    const { proxy: small, port: smallPort } = await startProxy({ maxConnections: 1 });
+    const first = await connectTo(smallPort, dbMain);
+    // It reads the ERR 1040 but never ends its own side.
+    const refused = connect({ port: smallPort, host: "127.0.0.1", allowHalfOpen: true });
+    refused.on("error", () => {});
+    refused.on("data", () => {});
+    await new Promise((resolve) => refused.once("end", resolve));
+    await first.end();
+    // close() waits for every connection the proxy still holds, refused ones included.
+    const closed = small.close(60_000).then(() => "closed");
+    const timeout = new Promise((resolve) => setTimeout(() => resolve("still open"), 10_000));
+    assert.equal(await Promise.race([closed, timeout]), "closed");
+    refused.destroy();
+  });
+
   test("metrics count handshakes by outcome and open connections", async () => {
     const { proxy: counted, port: countedPort } = await startProxy();
     const open = await connectTo(countedPort, dbMain);

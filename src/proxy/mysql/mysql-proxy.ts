@@ -12,6 +12,9 @@ import { MysqlSession, type SessionSettings } from "./mysql-session.ts";
 import { encodePacket } from "./packet.ts";
 import { serverErrors } from "./server-errors.ts";
 
+/** How long a refused client has to read its ERR 1040 and close. */
+const REFUSAL_GRACE_MS = 2000;
+
 export interface MysqlProxyOptions {
   readonly router: BackendRouter;
   /** Certificate and key: offer TLS (CLIENT_SSL) and terminate it. */
@@ -90,6 +93,8 @@ export class MysqlProxy {
   /** What a full MySQL server sends in place of its greeting. */
   #refuse(socket: Socket): void {
     socket.end(encodePacket(0, encodeErr(serverErrors.tooManyConnections())));
+    // A client that never closes its side must not hold the socket for ever.
+    socket.setTimeout(REFUSAL_GRACE_MS, () => socket.destroy());
     this.metrics.handshakes.inc({ outcome: "1040" });
   }
 }

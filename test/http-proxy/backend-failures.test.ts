@@ -56,6 +56,22 @@ async function counted<T extends string>(
   return match?.value ?? 0;
 }
 
+/** POSTs "helloworld", pausing `pauseMs` between its two halves; resolves with the answer. */
+async function uploadWithPause(port: number, host: string, pauseMs: number) {
+  const socket = connect(port, "127.0.0.1");
+  socket.on("error", () => {});
+  const chunks: Buffer[] = [];
+  socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+  await once(socket, "connect");
+  socket.write(
+    `POST / HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhello`,
+  );
+  await sleep(pauseMs);
+  socket.write("world");
+  await once(socket, "close");
+  return parseRaw(Buffer.concat(chunks).toString("latin1"));
+}
+
 async function listen(server: Server): Promise<string> {
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
@@ -267,19 +283,8 @@ test("a client that pauses its upload is not a backend timeout and does not feed
     { breaker: { consecutiveFailures: 1 } },
     { limits: { backendResponseTimeoutMs: 300 } },
   );
-  const socket = connect(port, "127.0.0.1");
-  socket.on("error", () => {});
-  const chunks: Buffer[] = [];
-  socket.on("data", (chunk: Buffer) => chunks.push(chunk));
-  await once(socket, "connect");
-  socket.write(
-    "POST / HTTP/1.1\r\nHost: upload.test\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhello",
-  );
-  // Longer than the backend response timeout the proxy was given below.
-  await sleep(600);
-  socket.write("world");
-  await once(socket, "close");
-  const answer = parseRaw(Buffer.concat(chunks).toString("latin1"));
+  // Longer than the backend response timeout the proxy was given.
+  const answer = await uploadWithPause(port, "upload.test", 600);
   assert.equal(answer.status, 200);
   assert.equal(answer.body, "10");
   assert.equal(router.breakerState(backend.endpoint), "closed");
@@ -329,18 +334,7 @@ test("a client that pauses its upload after the backend answered is not cut as a
     { breaker: { consecutiveFailures: 1 } },
     { limits: { backendIdleTimeoutMs: 300 } },
   );
-  const socket = connect(port, "127.0.0.1");
-  socket.on("error", () => {});
-  const chunks: Buffer[] = [];
-  socket.on("data", (chunk: Buffer) => chunks.push(chunk));
-  await once(socket, "connect");
-  socket.write(
-    "POST / HTTP/1.1\r\nHost: echo.test\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhello",
-  );
-  await sleep(800); // longer than backendIdleTimeoutMs
-  socket.write("world");
-  await once(socket, "close");
-  const answer = parseRaw(Buffer.concat(chunks).toString("latin1"));
+  const answer = await uploadWithPause(port, "echo.test", 800); // longer than backendIdleTimeoutMs
   assert.equal(answer.status, 200);
   assert.match(answer.body, /hello[\s\S]*world/);
   assert.equal(router.breakerState(backend.endpoint), "closed");

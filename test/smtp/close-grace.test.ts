@@ -81,3 +81,17 @@ test("a refused client that never closes is destroyed", async () => {
     await server.close(0);
   }
 });
+
+test("a session closed for being idle is destroyed when the client never closes", async () => {
+  const server = proxy();
+  try {
+    const { port } = await server.listen(0, "127.0.0.1");
+    const client = await halfOpenClient(port);
+    await once(client.socket, "end"); // the 220, then the idle 421 and the proxy's end
+    assert.match(client.received(), /421 4\.4\.2 proxy\.test Idle timeout/);
+    await promptly(noSessionLeft(server));
+    client.socket.destroy();
+  } finally {
+    await server.close(0);
+  }
+});

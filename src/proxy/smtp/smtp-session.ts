@@ -104,7 +104,10 @@ export class SmtpSession {
     client.on("close", () => {
       if (client === this.#client) this.#state = "closed";
     });
-    client.setTimeout(this.#settings.idleTimeoutMs, this.#onTimeout);
+    // Not setTimeout's callback, which Node runs once: the grace after a
+    // closing reply is measured by the same timer.
+    client.on("timeout", this.#onTimeout);
+    client.setTimeout(this.#settings.idleTimeoutMs);
   }
 
   /**

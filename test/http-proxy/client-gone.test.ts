@@ -75,3 +75,33 @@ test("clients that leave in the middle of an upload do not open the backend's br
   assert.equal(response.statusCode, 200);
   await response.body.text();
 });
+
+test("a client that leaves in the middle of the response body is counted as client_closed (499)", async () => {
+  let release: () => void = () => {};
+  const streaming = await startBackend((_req, res) => {
+    res.write("first part");
+    release = () => res.end();
+  });
+  const streamProxy = await startProxy({ "stream.test": streaming.endpoint });
+  after(async () => {
+    await streamProxy.close();
+    await streaming.close();
+  });
+  const socket = connect(streamProxy.port, "127.0.0.1");
+  socket.on("error", () => {});
+  await once(socket, "connect");
+  socket.write("GET / HTTP/1.1\r\nHost: stream.test\r\n\r\n");
+  await once(socket, "data"); // the head and the first part
+  socket.destroy();
+  const { errors, requests } = streamProxy.proxy.metrics;
+  for (let waited = 0; ; waited += 10) {
+    const { values } = await errors.get();
+    if (values.some((v) => v.labels.reason === "client_closed")) break;
+    assert.ok(waited < 5000, "the departure is counted");
+    await sleep(10);
+  }
+  const { values } = await requests.get();
+  assert.ok(values.some((v) => v.labels.route === "stream.test" && v.labels.status === 499));
+  assert.ok(!values.some((v) => v.labels.route === "stream.test" && v.labels.status === 200));
+  release();
+});

@@ -341,7 +341,8 @@ export class HttpProxy {
         if (backendFault && blameBackend) this.#router.reportFailure(route);
         else this.#router.reportInconclusive(route);
       }
-      if (!res.headersSent) {
+      // Not sent yet (or the client is gone: then it is only counted).
+      if (!res.headersSent || answer.reason === "client_closed") {
         this.#replyError(req, res, started, route, answer);
         return;
       }

@@ -1,6 +1,6 @@
 // A TCP listener that keeps track of its open connections, so that a proxy
 // can refuse connections beyond a limit in its own protocol's words and drain
-// on shutdown. Shared by the SMTP, TLS and port proxies.
+// on shutdown. Shared by the PostgreSQL, MySQL, SMTP, TLS and port proxies.
 import { once } from "node:events";
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 

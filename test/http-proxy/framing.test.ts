@@ -28,6 +28,18 @@ async function recordingBackend() {
   return { backend, seen };
 }
 
+/** A backend that answers any bytes with `reply`, exactly as written; with `close`, then closes. */
+async function rawBackend(reply: string, { close = false } = {}): Promise<string> {
+  const server = createServer((socket: Socket) => {
+    socket.on("error", () => {});
+    socket.on("data", () => (close ? socket.end(reply) : socket.write(reply)));
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  cleanups.push(() => void server.close());
+  return `127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
 test("a client cannot unframe its body by listing Content-Length in Connection", async () => {
   const { backend, seen } = await recordingBackend();
   const proxy = await startProxy({ "app.test": backend.endpoint });
@@ -69,18 +81,9 @@ test("an absolute-form target reaches the backend in origin-form, and only for t
 });
 
 test("a backend's repeated Content-Length reaches the client as one value", async () => {
-  const server = createServer((socket: Socket) => {
-    socket.on("error", () => {});
-    socket.on("data", () =>
-      socket.write(
-        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2, 2\r\nConnection: close\r\n\r\nok",
-      ),
-    );
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  cleanups.push(() => void server.close());
-  const endpoint = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const endpoint = await rawBackend(
+    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2, 2\r\nConnection: close\r\n\r\nok",
+  );
   const proxy = await startProxy({ "dup.test": endpoint });
   cleanups.push(() => proxy.close());
   const answer = await rawExchange(
@@ -121,16 +124,9 @@ test("a request transfer coding other than chunked alone is 501, not forwarded w
 });
 
 test("a 204 reaches the client without the Content-Length its backend sent", async () => {
-  const server = createServer((socket: Socket) => {
-    socket.on("error", () => {});
-    socket.on("data", () =>
-      socket.write("HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
-    );
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  cleanups.push(() => void server.close());
-  const endpoint = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const endpoint = await rawBackend(
+    "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+  );
   const proxy = await startProxy({ "empty.test": endpoint });
   cleanups.push(() => proxy.close());
   const answer = await rawExchange(
@@ -142,16 +138,10 @@ test("a 204 reaches the client without the Content-Length its backend sent", asy
 });
 
 test("a declined upgrade reaches the client with its Content-Length", async () => {
-  const server = createServer((socket: Socket) => {
-    socket.on("error", () => {});
-    socket.on("data", () =>
-      socket.end("HTTP/1.1 403 Forbidden\r\nContent-Length: 5\r\nConnection: close\r\n\r\nnope!"),
-    );
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  cleanups.push(() => void server.close());
-  const endpoint = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const endpoint = await rawBackend(
+    "HTTP/1.1 403 Forbidden\r\nContent-Length: 5\r\nConnection: close\r\n\r\nnope!",
+    { close: true },
+  );
   const proxy = await startProxy({ "ws.test": endpoint });
   cleanups.push(() => proxy.close());
   const answer = await rawExchange(

@@ -6,7 +6,7 @@ import { isIP } from "node:net";
 
 /** Characters of a reg-name (RFC 3986 §3.2.2): unreserved, pct-encoded, sub-delims. */
 const REG_NAME = /^[a-z0-9\-._~!$&'()*+,;=%]+$/;
-const PORT = /^\d{0,5}$/;
+const DIGITS = /^\d{0,5}$/;
 
 /** The routing key for a Host header value, or undefined when it is missing or invalid. */
 export function routingKeyFromHost(host: string | undefined): string | undefined {
@@ -18,12 +18,12 @@ export function routingKeyFromHost(host: string | undefined): string | undefined
     const address = value.slice(1, close);
     const rest = value.slice(close + 1);
     if (isIP(address) !== 6) return undefined;
-    if (rest !== "" && !(rest.startsWith(":") && PORT.test(rest.slice(1)))) return undefined;
+    if (rest !== "" && !(rest.startsWith(":") && isPort(rest.slice(1)))) return undefined;
     return address;
   }
   const colon = value.indexOf(":");
   const name = colon < 0 ? value : value.slice(0, colon);
-  if (colon >= 0 && !PORT.test(value.slice(colon + 1))) return undefined;
+  if (colon >= 0 && !isPort(value.slice(colon + 1))) return undefined;
   if (!REG_NAME.test(name)) return undefined;
   return name.endsWith(".") ? name.slice(0, -1) || undefined : name;
 }
@@ -64,4 +64,9 @@ export function originFormTarget(
   const rest = absolute[2] ?? "";
   if (rest === "" && method === "OPTIONS") return "*";
   return rest.startsWith("/") ? rest : `/${rest}`;
+}
+
+/** A port as RFC 3986 allows it (digits, maybe none) that TCP can have: at most 65535. */
+function isPort(text: string): boolean {
+  return DIGITS.test(text) && (text === "" || Number(text) <= 65535);
 }

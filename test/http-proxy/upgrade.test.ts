@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import type { IncomingHttpHeaders, RequestListener } from "node:http";
-import { connect } from "node:net";
+import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import { after, test } from "node:test";
+import { BackendRouter, LOOPBACK_RANGES, StaticResolver } from "../../src/proxy/core/index.ts";
 import type { HttpProxyOptions } from "../../src/proxy/http/index.ts";
 import { parseRaw, rawExchange, startBackend, startProxy } from "./harness.ts";
 
@@ -130,4 +131,34 @@ test("a client that sends too much before its upgrade is accepted is cut off", a
       "x".repeat(100 * 1024),
   );
   assert.equal(response.status, 0);
+});
+
+test("upgrades a backend answers with garbage open its breaker, though it accepts connections", async () => {
+  let accepted = 0;
+  const server = createServer((socket: Socket) => {
+    accepted += 1;
+    socket.on("error", () => {});
+    socket.once("data", () => socket.end("NOT HTTP AT ALL\r\n\r\n"));
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  cleanups.push(() => void server.close());
+  const endpoint = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const router = new BackendRouter({
+    resolver: new StaticResolver({ "ws.test": endpoint }),
+    ssrf: { allow: LOOPBACK_RANGES },
+    breaker: { consecutiveFailures: 2, openMs: 60_000 },
+  });
+  const running = await startProxy({}, {}, router);
+  cleanups.push(() => running.close());
+  const upgrade = () =>
+    rawExchange(
+      running.port,
+      "GET /chat HTTP/1.1\r\nHost: ws.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+    );
+  assert.equal((await upgrade()).status, 502);
+  assert.equal((await upgrade()).status, 502);
+  assert.equal(router.breakerState(endpoint), "open");
+  assert.equal((await upgrade()).status, 503);
+  assert.equal(accepted, 2, "an open breaker does not touch the backend");
 });

@@ -402,12 +402,19 @@ export class HttpProxy {
     const context = { protocol: "http" as const, clientAddress: req.socket.remoteAddress };
     const options = { signal: upgrading.signal };
     const router = this.#router;
+    let routed: Route | undefined;
     router
       .route(key, context, options)
       .then(async (route) => {
-        const backend: Socket = await router.connect(route, context, options);
+        routed = route;
+        // Like pooled requests, an upgrade is judged by the backend's answer.
+        const backend: Socket = await router.connect(route, context, {
+          ...options,
+          judgedByExchange: true,
+        });
         if (client.destroyed) {
           backend.destroy();
+          router.reportInconclusive(route);
           return;
         }
         this.#tunnels.add(client);
@@ -418,16 +425,29 @@ export class HttpProxy {
             host: req.headers.host ?? key,
             forwarded: this.#forwardedFor(req),
             timeoutMs: this.#limits.backendResponseTimeoutMs ?? route.result.timeout ?? 30_000,
+            answered: () => router.reportSuccess(route),
           });
         } finally {
           this.#tunnels.delete(client);
         }
       })
-      .catch((error: unknown) => this.#refuseUpgrade(client, responseForBackendError(error)));
+      .catch((error: unknown) => {
+        // The router has counted its own refusals; a backend that failed
+        // before answering is a failure, unless the client had left.
+        if (routed && !(error instanceof ResolverError)) {
+          if (upgrading.signal.aborted) router.reportInconclusive(routed);
+          else router.reportFailure(routed);
+        }
+        this.#refuseUpgrade(client, routed, responseForBackendError(error));
+      });
   };
 
-  #refuseUpgrade(client: Duplex, answer: ErrorResponse): void {
-    this.metrics.errors.inc({ route: "", backend: "", reason: answer.reason });
+  #refuseUpgrade(client: Duplex, route: Route | undefined, answer: ErrorResponse): void {
+    this.metrics.errors.inc({
+      route: route?.key ?? "",
+      backend: route?.backend ?? "",
+      reason: answer.reason,
+    });
     const headers: Record<string, number> = {};
     if (answer.retryAfter !== undefined) headers["retry-after"] = answer.retryAfter;
     writeRawResponse(client, answer.status, answer.message, headers);

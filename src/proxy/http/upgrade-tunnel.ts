@@ -27,6 +27,8 @@ export interface UpgradeOffer {
   readonly forwarded: ForwardedFor;
   /** Longest silence from the backend before its answer is complete. */
   readonly timeoutMs: number;
+  /** Called when the backend's answer has arrived (a 101 or any other response). */
+  readonly answered?: () => void;
 }
 
 /**
@@ -63,6 +65,7 @@ export function tunnelUpgrade(
       reject(error);
     });
     exchange.once("upgrade", (res: IncomingMessage, upgraded: Socket, backendHead: Buffer) => {
+      offer.answered?.();
       const early = upgrading.handOver();
       upgraded.setTimeout(0);
       client.write(formatHead(statusLine(res), res.rawHeaders));
@@ -71,6 +74,7 @@ export function tunnelUpgrade(
       relay(client, upgraded).then(() => resolve());
     });
     exchange.once("response", (res: IncomingMessage) => {
+      offer.answered?.();
       upgrading.handOver();
       client.write(formatHead(statusLine(res), declinedHeaders(res, offer.forwarded.via)));
       // Whatever else the client sends is read and dropped, so its end of the

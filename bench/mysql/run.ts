@@ -11,17 +11,13 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { BackendRouter, LOOPBACK_RANGES, StaticResolver } from "../../src/proxy/core/index.ts";
 import { MysqlProxy } from "../../src/proxy/mysql/index.ts";
-import { startBareRelay } from "../relay/bare-relay.ts";
-import { startNexusWorkers } from "../relay/nexus-workers.ts";
+import { startNexusTargets, targetsAndMeters } from "../relay/nexus-targets.ts";
 import {
-  type CpuMeter,
   type CpuParts,
   type CpuPerUnit,
   cpuPerUnit,
   measureCpu,
-  processCpu,
   totalCpu,
   treeCpu,
 } from "../support/cpu-time.ts";
@@ -33,7 +29,6 @@ import {
   publishRounds,
   type Round,
   roundsFlags,
-  type Target,
 } from "../support/rounds.ts";
 
 const run = promisify(execFile);
@@ -125,34 +120,22 @@ async function main(): Promise<void> {
   const mariadb = ["--protocol=TCP", "-h127.0.0.1", "-P3306", "-uroot"];
   await run("mariadb", [...mariadb, "-e", `CREATE DATABASE IF NOT EXISTS ${DATABASE}`]);
   const dir = await mkdtemp(join(tmpdir(), "nexus-bench-mysql-"));
-  const router = new BackendRouter({
-    resolver: new StaticResolver({ [DATABASE]: `${SERVER.host}:${SERVER.port}` }),
-    ssrf: { allow: LOOPBACK_RANGES },
-  });
-  const proxy = new MysqlProxy({ router });
   const haproxy = await startHaproxy(dir);
-  const workers = await startNexusWorkers(dir, "mysql", 2, {
-    name: DATABASE,
-    server: `${SERVER.host}:${SERVER.port}`,
-  });
-  const bare = await startBareRelay(SERVER);
+  const nexus = await startNexusTargets(
+    dir,
+    "mysql",
+    DATABASE,
+    SERVER,
+    (router) => new MysqlProxy({ router }),
+  );
   try {
-    const nexusPort = (await proxy.listen(0, "127.0.0.1")).port;
     console.error("preparing tables…");
     await run("sysbench", sysbenchArgs(SERVER.port, "prepare"));
-    const targets: Target[] = [
-      ["direct", SERVER.port],
-      ["nexus", workers.port],
-      ["nexus, 1 worker (in-process)", nexusPort],
-      ["haproxy (tcp)", haproxy.port],
-      ["bare relay (no parsing)", bare.port],
-    ];
-    // Whose CPU time counts as each target's proxy: this process runs two of them.
-    const proxies = new Map<string, CpuMeter>([
-      ["nexus", treeCpu(workers.child.pid!)],
-      ["nexus, 1 worker (in-process)", processCpu(process.pid)],
-      ["haproxy (tcp)", treeCpu(haproxy.child.pid!)],
-      ["bare relay (no parsing)", processCpu(process.pid)],
+    const { targets, proxies } = targetsAndMeters(SERVER.port, [
+      nexus.workers,
+      nexus.inProcess,
+      { target: ["haproxy (tcp)", haproxy.port], cpu: treeCpu(haproxy.child.pid!) },
+      nexus.bareRelay,
     ]);
     const server = treeCpu(await mariadbPid(mariadb));
     const measurements = await measureInRounds(targets, settings.rounds, (target, port) =>
@@ -184,10 +167,7 @@ async function main(): Promise<void> {
     await run("sysbench", sysbenchArgs(SERVER.port, "cleanup")).catch(() => {});
     await run("mariadb", [...mariadb, "-e", `DROP DATABASE IF EXISTS ${DATABASE}`]).catch(() => {});
     await haproxy.stop();
-    await workers.stop();
-    await bare.stop();
-    await proxy.close();
-    await router.close();
+    await nexus.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -10,18 +10,14 @@ import { chown, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { BackendRouter, LOOPBACK_RANGES, StaticResolver } from "../../src/proxy/core/index.ts";
 import { PostgresProxy } from "../../src/proxy/postgres/index.ts";
-import { startBareRelay } from "../relay/bare-relay.ts";
-import { startNexusWorkers } from "../relay/nexus-workers.ts";
+import { startNexusTargets, targetsAndMeters } from "../relay/nexus-targets.ts";
 import {
-  type CpuMeter,
   type CpuParts,
   type CpuPerUnit,
   cpuPerUnit,
   measureCpu,
   parentOf,
-  processCpu,
   totalCpu,
   treeCpu,
 } from "../support/cpu-time.ts";
@@ -33,7 +29,6 @@ import {
   publishRounds,
   type Round,
   roundsFlags,
-  type Target,
 } from "../support/rounds.ts";
 
 const run = promisify(execFile);
@@ -141,11 +136,6 @@ async function main(): Promise<void> {
   await run("psql", [...psqlArgs, "-c", `DROP DATABASE IF EXISTS ${DATABASE}`]);
   await run("psql", [...psqlArgs, "-c", `CREATE DATABASE ${DATABASE}`]);
   const dir = await mkdtemp(join(tmpdir(), "nexus-bench-pg-"));
-  const router = new BackendRouter({
-    resolver: new StaticResolver({ [DATABASE]: `${SERVER.host}:${SERVER.port}` }),
-    ssrf: { allow: LOOPBACK_RANGES },
-  });
-  const proxy = new PostgresProxy({ router });
   const peers: { stop(): Promise<void> }[] = [];
   try {
     console.error(`preparing pgbench tables (scale ${settings.scale})…`);
@@ -157,29 +147,21 @@ async function main(): Promise<void> {
       String(settings.scale),
       DATABASE,
     ]);
-    const nexusPort = (await proxy.listen(0, "127.0.0.1")).port;
-    const workers = await startNexusWorkers(dir, "postgres", 2, {
-      name: DATABASE,
-      server: `${SERVER.host}:${SERVER.port}`,
-    });
-    peers.push(workers);
+    const nexus = await startNexusTargets(
+      dir,
+      "postgres",
+      DATABASE,
+      SERVER,
+      (router) => new PostgresProxy({ router }),
+    );
+    peers.push(nexus);
     const pgbouncer = await startPgbouncer(dir);
     peers.push(pgbouncer);
-    const bare = await startBareRelay(SERVER);
-    peers.push(bare);
-    const targets: Target[] = [
-      ["direct", SERVER.port],
-      ["nexus", workers.port],
-      ["nexus, 1 worker (in-process)", nexusPort],
-      ["pgbouncer (session)", pgbouncer.port],
-      ["bare relay (no parsing)", bare.port],
-    ];
-    // Whose CPU time counts as each target's proxy: this process runs two of them.
-    const proxies = new Map<string, CpuMeter>([
-      ["nexus", treeCpu(workers.child.pid!)],
-      ["nexus, 1 worker (in-process)", processCpu(process.pid)],
-      ["pgbouncer (session)", treeCpu(pgbouncer.child.pid!)],
-      ["bare relay (no parsing)", processCpu(process.pid)],
+    const { targets, proxies } = targetsAndMeters(SERVER.port, [
+      nexus.workers,
+      nexus.inProcess,
+      { target: ["pgbouncer (session)", pgbouncer.port], cpu: treeCpu(pgbouncer.child.pid!) },
+      nexus.bareRelay,
     ]);
     const server = treeCpu(await postmasterPid());
     const measurements = await measureInRounds(targets, settings.rounds, (target, port) =>
@@ -208,8 +190,6 @@ async function main(): Promise<void> {
     });
   } finally {
     for (const peer of peers) await peer.stop();
-    await proxy.close();
-    await router.close();
     await run("psql", [
       ...psqlArgs,
       "-c",

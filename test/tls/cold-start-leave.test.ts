@@ -6,12 +6,17 @@ import { test } from "node:test";
 import { TcpPortProxy } from "../../src/proxy/tcp/index.ts";
 import { HeldAsleep } from "./held-asleep.ts";
 
-test("TCP proxy: a client that leaves during a cold start frees its queue place", async () => {
-  const echo = createServer((socket) => socket.pipe(socket));
+/** An echo backend held asleep behind a TCP port proxy. */
+async function echoHeldAsleep(allowHalfOpen: boolean) {
+  const echo = createServer({ allowHalfOpen }, (socket) => socket.pipe(socket));
   echo.listen(0, "127.0.0.1");
   await once(echo, "listening");
   const backend = new HeldAsleep(`127.0.0.1:${(echo.address() as AddressInfo).port}`);
-  const proxy = new TcpPortProxy({ router: backend.router });
+  return { echo, backend, proxy: new TcpPortProxy({ router: backend.router }) };
+}
+
+test("TCP proxy: a client that leaves during a cold start frees its queue place", async () => {
+  const { echo, backend, proxy } = await echoHeldAsleep(false);
   try {
     const { port } = await proxy.listen(0, "127.0.0.1", "svc");
     const leaving = connect({ host: "127.0.0.1", port });
@@ -35,11 +40,7 @@ test("TCP proxy: a client that leaves during a cold start frees its queue place"
 
 test("TCP proxy: a client that ends its side during a cold start", async () => {
   // An echo that ends its side after the client's end, as `pipe` does.
-  const echo = createServer({ allowHalfOpen: true }, (socket) => socket.pipe(socket));
-  echo.listen(0, "127.0.0.1");
-  await once(echo, "listening");
-  const backend = new HeldAsleep(`127.0.0.1:${(echo.address() as AddressInfo).port}`);
-  const proxy = new TcpPortProxy({ router: backend.router });
+  const { echo, backend, proxy } = await echoHeldAsleep(true);
   try {
     const { port } = await proxy.listen(0, "127.0.0.1", "svc");
     // Having sent nothing, it has nothing for the backend: it leaves, and

@@ -25,9 +25,9 @@ import {
   responseForResolverError,
 } from "./error-status.ts";
 import { type ForwardedFor, requestHeadersForBackend } from "./forwarded-headers.ts";
-import { hostHeaderCount, originFormTarget, routingKeyFromHost } from "./host.ts";
 import { HttpMetrics } from "./http-metrics.ts";
 import { writeRawResponse } from "./raw-response.ts";
+import { checkRequest } from "./request-checks.ts";
 import { type ForwardOutcome, ResponseForwarder } from "./response-forwarder.ts";
 import { closedBeforeResponse, mayResend, wasReused } from "./stale-connection.ts";
 import { tunnelUpgrade } from "./upgrade-tunnel.ts";
@@ -144,44 +144,12 @@ export class HttpProxy {
   readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const started = performance.now();
     if (this.#closing) res.setHeader("connection", "close");
-    const key = routingKey(req);
-    if (key === undefined) {
-      this.#replyError(req, res, started, undefined, {
-        status: 400,
-        message: "missing or invalid Host header",
-        reason: "bad_host",
-      });
+    const checked = checkRequest(req, this.#limits.maxBodyBytes);
+    if ("status" in checked) {
+      this.#replyError(req, res, started, undefined, checked);
       return;
     }
-    const target = originFormTarget(req.method ?? "", req.url ?? "", key);
-    if (target === undefined) {
-      this.#replyError(req, res, started, undefined, {
-        status: 400,
-        message: "request target does not match the Host header",
-        reason: "bad_target",
-      });
-      return;
-    }
-    const coding = req.headers["transfer-encoding"];
-    if (coding !== undefined && coding.trim().toLowerCase() !== "chunked") {
-      // The body would go on chunked, losing the other coding (gzip, chunked).
-      this.#replyError(req, res, started, undefined, {
-        status: 501,
-        message: "transfer coding not supported",
-        reason: "unsupported_coding",
-      });
-      return;
-    }
-    const maxBody = this.#limits.maxBodyBytes;
-    const length = req.headers["content-length"];
-    if (maxBody !== undefined && length !== undefined && Number(length) > maxBody) {
-      this.#replyError(req, res, started, undefined, {
-        status: 413,
-        message: "request body too large",
-        reason: "body_too_large",
-      });
-      return;
-    }
+    const { key, target } = checked;
     const cached = this.#router.cachedRoute(key);
     if (cached) {
       this.#forward(req, res, target, cached, started);
@@ -385,19 +353,13 @@ export class HttpProxy {
 
   readonly #onUpgrade = (req: IncomingMessage, client: Duplex, head: Buffer): void => {
     client.on("error", () => client.destroy());
-    const key = routingKey(req);
-    const target =
-      key === undefined ? undefined : originFormTarget(req.method ?? "", req.url ?? "", key);
-    if (key === undefined || target === undefined || this.#closing) {
-      const [status, message] =
-        key === undefined
-          ? [400, "missing or invalid Host header"]
-          : target === undefined
-            ? [400, "request target does not match the Host header"]
-            : [503, "shutting down"];
-      writeRawResponse(client, status, message);
+    const checked = checkRequest(req);
+    if ("status" in checked || this.#closing) {
+      const answer = "status" in checked ? checked : { status: 503, message: "shutting down" };
+      writeRawResponse(client, answer.status, answer.message);
       return;
     }
+    const { key, target } = checked;
     const upgrading = new UpgradingClient(client, head);
     const context = { protocol: "http" as const, clientAddress: req.socket.remoteAddress };
     const options = { signal: upgrading.signal };
@@ -500,11 +462,6 @@ export class HttpProxy {
       serve.call(server, socket);
     });
   }
-}
-
-/** The key a request is routed by: its Host, when it has exactly one valid Host header. */
-function routingKey(req: IncomingMessage): string | undefined {
-  return hostHeaderCount(req.rawHeaders) === 1 ? routingKeyFromHost(req.headers.host) : undefined;
 }
 
 function hasBody(req: IncomingMessage): boolean {

@@ -2,8 +2,11 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { BackendProtocolError } from "../../src/proxy/http/backend/backend-errors.ts";
-import { ChunkedDecoder } from "../../src/proxy/http/backend/chunked-decoder.ts";
+import { ChunkedDecoder as Decoder } from "../../src/proxy/http/chunked-decoder.ts";
 import { splitAt } from "../support/chunks.ts";
+
+/** A decoder that fails the way the backend side does. */
+const newDecoder = () => new Decoder((message) => new BackendProtocolError(message));
 
 interface Decoded {
   data: Buffer;
@@ -12,7 +15,7 @@ interface Decoded {
 }
 
 /** Feeds `pieces` in order, stopping once the body ends, as a connection would. */
-function decode(pieces: readonly Buffer[], decoder = new ChunkedDecoder()): Decoded {
+function decode(pieces: readonly Buffer[], decoder = newDecoder()): Decoded {
   const data: Buffer[] = [];
   let consumed = 0;
   for (const piece of pieces) {
@@ -67,7 +70,7 @@ describe("ChunkedDecoder: chunks", () => {
   });
 
   test("not done until the final CRLF; done stays done and takes nothing more", () => {
-    const decoder = new ChunkedDecoder();
+    const decoder = newDecoder();
     const data: Buffer[] = [];
     assert.equal(
       decoder.push(Buffer.from("3\r\nabc\r\n0\r\n"), (d) => data.push(d)),
@@ -94,7 +97,7 @@ describe("ChunkedDecoder: chunks", () => {
   test("chunk data is passed on as slices of the input, not copies", () => {
     const input = Buffer.from("4\r\ndata\r\n0\r\n\r\n");
     const slices: Buffer[] = [];
-    new ChunkedDecoder().push(input, (d) => slices.push(d));
+    newDecoder().push(input, (d) => slices.push(d));
     assert.equal(slices.length, 1);
     assert.equal(slices[0]!.buffer, input.buffer);
     assert.equal(slices[0]!.byteOffset, input.byteOffset + 3);
@@ -145,7 +148,7 @@ describe("ChunkedDecoder: strictness", () => {
     rejects("5 6\r\nhello\r\n0\r\n\r\n", /malformed chunk size/);
     rejects("5 x\r\nhello\r\n0\r\n\r\n", /malformed chunk size/);
     rejects("5 \r\nhello\r\n0\r\n\r\n", /malformed chunk size/);
-    const decoder = new ChunkedDecoder();
+    const decoder = newDecoder();
     decoder.push(Buffer.from("fffffffffffff"), () => {});
     assert.equal(decoder.done, false);
     rejects("fffffffffffff0\r\n", /chunk too large/);
@@ -259,7 +262,7 @@ describe("ChunkedDecoder: properties", () => {
   test("one byte at a time: done exactly at the last byte of the body", () => {
     fc.assert(
       fc.property(encoded, ({ payload, body }) => {
-        const decoder = new ChunkedDecoder();
+        const decoder = newDecoder();
         const data: Buffer[] = [];
         for (let i = 0; i < body.length; i++) {
           assert.equal(decoder.done, false);

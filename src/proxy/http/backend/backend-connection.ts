@@ -10,9 +10,10 @@
 // client is never blamed on the backend.
 import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
+import { ChunkedDecoder } from "../chunked-decoder.ts";
+import { HeadBuffer } from "../head-buffer.ts";
 import { BackendClosedError, BackendProtocolError, BackendTimeoutError } from "./backend-errors.ts";
 import type { BackendRequest, Exchange, ResponseHandler } from "./backend-request.ts";
-import { ChunkedDecoder } from "./chunked-decoder.ts";
 import { parseResponseHead, type ResponseHead } from "./response-head.ts";
 
 /** Largest response head accepted from a backend. */
@@ -42,9 +43,8 @@ export class BackendConnection implements Exchange {
   // The exchange in progress, if any.
   #request: BackendRequest | undefined;
   #handler: ResponseHandler | undefined;
-  /** An incomplete response head, in a buffer that doubles as it fills. */
-  #headBytes: Buffer | undefined;
-  #headLength = 0;
+  /** The start of a response head whose end has not come yet. */
+  readonly #pendingHead = new HeadBuffer();
   #interimResponses = 0;
   #head: ResponseHead | undefined;
   #framing: Framing = "none";
@@ -84,7 +84,7 @@ export class BackendConnection implements Exchange {
   send(request: BackendRequest, handler: ResponseHandler): void {
     this.#request = request;
     this.#handler = handler;
-    this.#headLength = 0;
+    this.#pendingHead.clear();
     this.#interimResponses = 0;
     this.#head = undefined;
     this.#decoder = undefined;
@@ -217,23 +217,22 @@ export class BackendConnection implements Exchange {
     let rest = chunk;
     // Only the new bytes (and the three before them) can complete the head.
     let searchFrom = 0;
-    if (this.#headLength > 0) {
-      searchFrom = this.#headLength - 3;
-      rest = this.#appendHead(chunk);
+    if (this.#pendingHead.length > 0) {
+      searchFrom = this.#pendingHead.length - 3;
+      rest = this.#pendingHead.append(chunk);
     }
     for (;;) {
       const head = parseResponseHead(rest, MAX_HEAD_BYTES, Math.max(0, searchFrom));
       if (!head) {
         this.#checkHeadDeadline();
-        this.#keepHead(rest);
+        this.#pendingHead.keep(rest);
         return undefined;
       }
       rest = rest.subarray(head.size);
       searchFrom = 0;
       if (head.status === 101) throw new BackendProtocolError("unexpected 101 response");
       if (head.status >= 200) {
-        this.#headLength = 0;
-        this.#headBytes = undefined;
+        this.#pendingHead.clear();
         this.#begin(head);
         return rest;
       }
@@ -256,34 +255,6 @@ export class BackendConnection implements Exchange {
     }
   }
 
-  /** `chunk` appended to the incomplete head; returns the head's bytes so far. */
-  #appendHead(chunk: Buffer): Buffer {
-    let bytes = this.#headBytes as Buffer;
-    const length = this.#headLength + chunk.length;
-    if (length > bytes.length) {
-      const grown = Buffer.allocUnsafe(Math.max(length, bytes.length * 2));
-      bytes.copy(grown, 0, 0, this.#headLength);
-      bytes = grown;
-      this.#headBytes = grown;
-    }
-    chunk.copy(bytes, this.#headLength);
-    this.#headLength = length;
-    return bytes.subarray(0, length);
-  }
-
-  /** Keeps `rest`, the start of a head, until more bytes come. */
-  #keepHead(rest: Buffer): void {
-    const bytes = this.#headBytes;
-    if (bytes && rest.buffer === bytes.buffer && rest.byteOffset === bytes.byteOffset) {
-      this.#headLength = rest.length; // already in place
-      return;
-    }
-    const kept = Buffer.allocUnsafe(Math.max(4096, rest.length * 2));
-    rest.copy(kept);
-    this.#headBytes = kept;
-    this.#headLength = rest.length;
-  }
-
   #begin(head: ResponseHead): void {
     this.#head = head;
     const noBody = this.#request?.method === "HEAD" || head.status === 204 || head.status === 304;
@@ -291,7 +262,7 @@ export class BackendConnection implements Exchange {
       this.#framing = "none";
     } else if (head.chunked) {
       this.#framing = "chunked";
-      this.#decoder = new ChunkedDecoder();
+      this.#decoder = new ChunkedDecoder((message) => new BackendProtocolError(message));
     } else if (head.contentLength !== undefined) {
       this.#framing = head.contentLength === 0 ? "none" : "length";
       this.#remaining = head.contentLength;

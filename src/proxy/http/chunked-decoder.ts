@@ -2,8 +2,9 @@
 // size: the chunk data goes on as slices of the input (no copy), sizes,
 // extensions and trailer fields are checked and dropped. Strict: CRLF only,
 // hex sizes that fit in 2^53, bounded extension and trailer lengths, so a
-// backend cannot make the proxy read a body differently from a client.
-import { BackendProtocolError } from "./backend-errors.ts";
+// peer cannot make the proxy read a body differently from the next hop.
+// Used for request bodies from clients and response bodies from backends.
+import type { Fail } from "./field-lines.ts";
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -33,6 +34,7 @@ type State =
   | "done";
 
 export class ChunkedDecoder {
+  readonly #fail: Fail;
   #state: State = "size";
   #remaining = 0;
   #digits = 0;
@@ -40,6 +42,11 @@ export class ChunkedDecoder {
   #trailerBytes = 0;
   /** The current trailer line is empty so far. */
   #emptyLine = true;
+
+  /** `fail` makes the error thrown for malformed framing. */
+  constructor(fail: Fail) {
+    this.#fail = fail;
+  }
 
   /** The last chunk and trailer section have been read. */
   get done(): boolean {
@@ -49,7 +56,7 @@ export class ChunkedDecoder {
   /**
    * Reads `input` until it is used up or the body ends; `onData` gets each
    * piece of chunk data. Returns how many bytes of `input` were the body's
-   * (the rest, if any, came after it). Throws BackendProtocolError.
+   * (the rest, if any, came after it). Throws what `fail` makes.
    */
   push(input: Buffer, onData: (data: Buffer) => void): number {
     let i = 0;
@@ -73,14 +80,14 @@ export class ChunkedDecoder {
       case "size": {
         const digit = hexValue(byte);
         if (digit >= 0) {
-          if (++this.#digits > MAX_SIZE_DIGITS) throw new BackendProtocolError("chunk too large");
+          if (++this.#digits > MAX_SIZE_DIGITS) throw this.#fail("chunk too large");
           this.#remaining = this.#remaining * 16 + digit;
           this.#countLine();
           return;
         }
         // After the size: the line's end, or an extension (`;`, maybe after
         // whitespace). Anything else, like the `6` of `5 6`, is not a size.
-        if (this.#digits === 0) throw new BackendProtocolError("malformed chunk size");
+        if (this.#digits === 0) throw this.#fail("malformed chunk size");
         this.#afterSize(byte);
         return;
       }
@@ -93,7 +100,7 @@ export class ChunkedDecoder {
           this.#state = "size-lf";
           return;
         }
-        if (isControl(byte)) throw new BackendProtocolError("malformed chunk extension");
+        if (isControl(byte)) throw this.#fail("malformed chunk extension");
         this.#countLine();
         return;
       case "size-lf":
@@ -126,7 +133,7 @@ export class ChunkedDecoder {
         } else if (byte < 0x80 && TOKEN[byte] === 1) {
           this.#emptyLine = false;
         } else {
-          throw new BackendProtocolError("malformed trailer");
+          throw this.#fail("malformed trailer");
         }
         return;
       case "trailer-value":
@@ -134,7 +141,7 @@ export class ChunkedDecoder {
         if (byte === CR) {
           this.#state = "trailer-lf";
         } else if (isControl(byte)) {
-          throw new BackendProtocolError("malformed trailer");
+          throw this.#fail("malformed trailer");
         }
         return;
       case "trailer-lf":
@@ -162,21 +169,21 @@ export class ChunkedDecoder {
     } else if (byte === 0x20 || byte === 0x09) {
       this.#state = "size-ws";
     } else {
-      throw new BackendProtocolError("malformed chunk size");
+      throw this.#fail("malformed chunk size");
     }
     this.#countLine();
   }
 
   #countLine(): void {
-    if (++this.#lineBytes > MAX_LINE) throw new BackendProtocolError("chunk size line too long");
+    if (++this.#lineBytes > MAX_LINE) throw this.#fail("chunk size line too long");
   }
 
   #countTrailer(): void {
-    if (++this.#trailerBytes > MAX_TRAILERS) throw new BackendProtocolError("trailers too large");
+    if (++this.#trailerBytes > MAX_TRAILERS) throw this.#fail("trailers too large");
   }
 
   #expect(byte: number, wanted: number): void {
-    if (byte !== wanted) throw new BackendProtocolError("malformed chunk framing");
+    if (byte !== wanted) throw this.#fail("malformed chunk framing");
   }
 }
 

@@ -3,6 +3,7 @@
 // stack traces, backend addresses) are never sent.
 import { ResolverError } from "../core/index.ts";
 import { BackendBusyError, BackendTimeoutError } from "./backend/backend-errors.ts";
+import { ClientRequestError } from "./client/request-error.ts";
 
 export interface ErrorResponse {
   readonly status: number;
@@ -65,6 +66,10 @@ export function responseForBackendError(error: unknown): ErrorResponse {
   if (error instanceof ResolverError) return responseForResolverError(error);
   if (error instanceof BodyTooLargeError) {
     return { status: 413, message: "request body too large", reason: "body_too_large" };
+  }
+  if (error instanceof ClientRequestError) {
+    // The client's own request broke (a malformed or too slow body): its fault, not the backend's.
+    return { status: error.status, message: error.message, reason: `client_${error.status}` };
   }
   if (error instanceof ClientGoneError) {
     // Nobody reads the answer; 499 (nginx's "client closed request") is for metrics.

@@ -2,6 +2,8 @@
 // one connection and are dropped in both directions, together with any header
 // the Connection header names; the request gains X-Forwarded-For/Proto/Host
 // and Via so the backend knows who asked and through what.
+import { listTokens } from "./field-lines.ts";
+
 const HOP_BY_HOP = new Set([
   "connection",
   "keep-alive",
@@ -12,7 +14,7 @@ const HOP_BY_HOP = new Set([
   "trailer",
   "transfer-encoding",
   "upgrade",
-  // Node's server has already answered `Expect: 100-continue` to the client.
+  // The proxy answers `Expect: 100-continue` to the client itself.
   "expect",
 ]);
 
@@ -25,14 +27,6 @@ export interface ForwardedFor {
   readonly via: string;
 }
 
-/** Header names listed in a Connection header, lower-cased. */
-function connectionTokens(value: string | undefined): Set<string> | undefined {
-  if (value === undefined) return undefined;
-  const tokens = new Set<string>();
-  for (const token of value.split(",")) tokens.add(token.trim().toLowerCase());
-  return tokens;
-}
-
 /**
  * The headers to send to the backend, as a flat name/value list, from the
  * client's raw headers, without any framing header (Content-Length,
@@ -41,12 +35,12 @@ function connectionTokens(value: string | undefined): Set<string> | undefined {
  */
 export function requestHeadersForBackend(
   rawHeaders: readonly string[],
-  connection: string | undefined,
+  /** The tokens of the request's Connection header, lower-cased. */
+  listed: readonly string[],
   host: string,
   forwarded: ForwardedFor,
   upgrade?: string,
 ): string[] {
-  const listed = connectionTokens(connection);
   const out: string[] = [];
   let forwardedFor: string | undefined;
   let via: string | undefined;
@@ -54,11 +48,11 @@ export function requestHeadersForBackend(
     const name = rawHeaders[i]!;
     const value = rawHeaders[i + 1]!;
     const lower = name.toLowerCase();
-    // The body's framing is the proxy's to write, from what Node's parser
-    // read; a client's Content-Length never passes through as sent (not even
+    // The body's framing is the proxy's to write, from what it read of the
+    // head; a client's Content-Length never passes through as sent (not even
     // removed by naming it in Connection, which would leave the body unframed).
     if (lower === "content-length") continue;
-    if (HOP_BY_HOP.has(lower) || (listed?.has(lower) && lower !== "host")) continue;
+    if (HOP_BY_HOP.has(lower) || (listed.includes(lower) && lower !== "host")) continue;
     if (lower === "x-forwarded-for") {
       forwardedFor = join(forwardedFor, value);
     } else if (lower === "via") {
@@ -88,19 +82,18 @@ export function requestHeadersForBackend(
  * read, once), with Via appended.
  */
 export function responseHeadersForClient(rawHeaders: readonly string[], via: string): string[] {
-  let connection: string | undefined;
+  let listed: string[] = [];
   let previousVia: string | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const lower = rawHeaders[i]!.toLowerCase();
-    if (lower === "connection") connection = join(connection, rawHeaders[i + 1]!);
+    if (lower === "connection") listed = listed.concat(listTokens(rawHeaders[i + 1]!));
     else if (lower === "via") previousVia = join(previousVia, rawHeaders[i + 1]!);
   }
-  const listed = connectionTokens(connection);
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || listed?.has(lower) || lower === "via") continue;
+    if (HOP_BY_HOP.has(lower) || listed.includes(lower) || lower === "via") continue;
     if (lower === "content-length") continue;
     out.push(name, rawHeaders[i + 1]!);
   }

@@ -28,20 +28,6 @@ export function routingKeyFromHost(host: string | undefined): string | undefined
   return name.endsWith(".") ? name.slice(0, -1) || undefined : name;
 }
 
-/**
- * How many Host headers a request carries. More than one is refused (RFC
- * 9112 §3.2): the proxy would route on one while the backend might read
- * another. Node keeps only the first in `req.headers`, so the raw list is read.
- */
-export function hostHeaderCount(rawHeaders: readonly string[]): number {
-  let count = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!;
-    if (name.length === 4 && name.toLowerCase() === "host") count += 1;
-  }
-  return count;
-}
-
 const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)(.*)$/i;
 
 /**

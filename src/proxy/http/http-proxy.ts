@@ -1,23 +1,24 @@
-// The HTTP/1.1 reverse proxy: reads the Host header, asks the BackendRouter
-// for the route, and streams the request to a pooled keep-alive connection to
-// that backend and the response back. Upgrades (WebSocket) get a dedicated
+// The HTTP/1.1 reverse proxy: reads each request from the client connection
+// (src/proxy/http/client), routes it by its Host header through the
+// BackendRouter, and streams it to a pooled keep-alive connection to that
+// backend and the response back. Upgrades (WebSocket) get a dedicated
 // tunnel. Every failure is answered with its own status; nothing one client
 // sends can stop the proxy from serving the others.
 import { once } from "node:events";
-import {
-  createServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-  STATUS_CODES,
-} from "node:http";
-import type { AddressInfo, Socket } from "node:net";
-import type { Duplex, Readable } from "node:stream";
+import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { Registry } from "prom-client";
 import { type BackendRouter, ResolverError, type Route, toResolverError } from "../core/index.ts";
 import type { BackendRequest, Exchange } from "./backend/backend-request.ts";
 import { BackendPools, type PoolOptions } from "./backend-pools.ts";
-import { limitBody } from "./body-limit.ts";
+import type {
+  ClientConnection,
+  ClientLimits,
+  ClientRequest,
+  RequestHandler,
+} from "./client/client-connection.ts";
+import { ClientConnections } from "./client/client-connections.ts";
+import type { ClientRequestError } from "./client/request-error.ts";
+import type { RequestHead } from "./client/request-head.ts";
 import {
   ClientGoneError,
   type ErrorResponse,
@@ -71,16 +72,16 @@ export interface HttpListenOptions {
   readonly reusePort?: boolean;
 }
 
-export class HttpProxy {
+export class HttpProxy implements RequestHandler {
   readonly metrics: HttpMetrics;
   readonly #server: Server;
+  readonly #connections: ClientConnections;
   readonly #pools: BackendPools;
   readonly #limits: HttpLimits;
   readonly #telemetry: boolean;
   readonly #via: string;
-  readonly #tunnels = new Set<Duplex>();
+  readonly #tunnels = new Set<Socket>();
   readonly #router: BackendRouter;
-  #connections = 0;
   #closing = false;
 
   constructor(options: HttpProxyOptions) {
@@ -91,25 +92,28 @@ export class HttpProxy {
     this.metrics = options.metrics ?? new HttpMetrics(new Registry());
     this.#pools = new BackendPools(options.router, options.pool);
     const limits = this.#limits;
-    this.#server = createServer(
+    const clientLimits: ClientLimits = {
+      maxHeaderBytes: limits.maxHeaderBytes ?? 16 * 1024,
+      headersTimeoutMs: limits.headersTimeoutMs ?? 10_000,
+      requestTimeoutMs: limits.requestTimeoutMs ?? 300_000,
+      keepAliveTimeoutMs: limits.keepAliveTimeoutMs ?? 5000,
+      idleTimeoutMs: limits.idleTimeoutMs ?? 60_000,
+      maxBodyBytes: limits.maxBodyBytes,
+    };
+    const metrics = this.metrics;
+    this.#connections = new ClientConnections(
+      this,
+      clientLimits,
+      limits.maxConnections ?? Number.POSITIVE_INFINITY,
       {
-        maxHeaderSize: limits.maxHeaderBytes ?? 16 * 1024,
-        headersTimeout: limits.headersTimeoutMs ?? 10_000,
-        requestTimeout: limits.requestTimeoutMs ?? 300_000,
-        keepAliveTimeout: limits.keepAliveTimeoutMs ?? 5000,
-        connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs ?? 1000),
-        noDelay: true,
-        // An upgrade request with a body is served as plain HTTP, its Upgrade
-        // header dropped as hop-by-hop: Node hands an upgrade's body over
-        // unparsed, mixed with whatever the client sends next.
-        shouldUpgradeCallback: (req) => !hasBody(req),
+        opened: () => metrics.activeConnections.inc(),
+        closed: () => metrics.activeConnections.dec(),
+        refused: () =>
+          metrics.errors.inc({ route: "", backend: "", reason: "too_many_connections" }),
       },
-      this.#onRequest,
     );
-    this.#server.timeout = limits.idleTimeoutMs ?? 60_000;
-    this.#server.on("clientError", this.#onClientError);
-    this.#server.on("upgrade", this.#onUpgrade);
-    this.#gateConnections();
+    // Half-open, so the connection decides what a client's FIN means.
+    this.#server = createServer({ noDelay: true, allowHalfOpen: true }, this.#connections.accept);
   }
 
   /** Starts listening; resolves with the bound address. */
@@ -135,62 +139,50 @@ export class HttpProxy {
   async close(): Promise<void> {
     this.#closing = true;
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    this.#server.closeIdleConnections();
     for (const tunnel of this.#tunnels) tunnel.destroy();
+    await this.#connections.close();
     await closed;
     await this.#pools.close();
   }
 
-  readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+  onRequest(request: ClientRequest): void {
     const started = performance.now();
-    if (this.#closing) res.setHeader("connection", "close");
-    const checked = checkRequest(req, this.#limits.maxBodyBytes);
+    const checked = checkRequest(request.head, this.#limits.maxBodyBytes);
     if ("status" in checked) {
-      this.#replyError(req, res, started, undefined, checked);
+      this.#replyError(request, started, undefined, checked);
       return;
     }
     const { key, target } = checked;
     const cached = this.#router.cachedRoute(key);
     if (cached) {
-      this.#forward(req, res, target, cached, started);
+      this.#forward(request, target, cached, started);
       return;
     }
     // A client that leaves while its route is looked up (a cold start can
     // take seconds) gives its place in the wake queue back.
     const left = new AbortController();
-    const leave = () => left.abort();
-    res.once("close", leave);
-    const context = { protocol: "http" as const, clientAddress: req.socket.remoteAddress };
+    const response = request.response;
+    response.listen({ onDrain() {}, onClientGone: () => left.abort() });
+    const context = { protocol: "http" as const, clientAddress: request.connection.remoteAddress };
     this.#router.route(key, context, { signal: left.signal }).then(
       (route) => {
-        res.off("close", leave);
-        if (res.destroyed) {
-          this.#replyError(
-            req,
-            res,
-            started,
-            route,
-            responseForBackendError(new ClientGoneError()),
-          );
+        response.listen(undefined);
+        if (response.gone) {
+          const gone = responseForBackendError(new ClientGoneError());
+          this.#replyError(request, started, route, gone);
           return;
         }
-        this.#forward(req, res, target, route, started);
+        this.#forward(request, target, route, started);
       },
       (error: unknown) => {
-        res.off("close", leave);
+        response.listen(undefined);
         const answer = responseForResolverError(toResolverError(error));
-        this.#replyError(req, res, started, undefined, answer);
+        this.#replyError(request, started, undefined, answer);
       },
     );
-  };
+  }
 
-  #forward(
-    req: IncomingMessage,
-    res: ServerResponse,
-    target: string,
-    route: Route,
-    started: number,
-  ): void {
+  #forward(request: ClientRequest, target: string, route: Route, started: number): void {
     let extra: string[] | undefined;
     if (route.coldStartMs > 0) {
       extra = ["x-nexus-cold-start-ms", String(Math.round(route.coldStartMs))];
@@ -208,56 +200,65 @@ export class HttpProxy {
       this.#router.admit(route);
     } catch (error) {
       const answer = responseForResolverError(toResolverError(error));
-      this.#replyError(req, res, started, route, answer);
+      this.#replyError(request, started, route, answer);
       return;
     }
-    const request = this.#backendRequest(req, target, route);
+    // A body that already failed (too large, malformed, too slow) is answered as such.
+    const failed = request.body?.errored;
+    if (failed) {
+      this.#router.reportInconclusive(route);
+      this.#replyError(request, started, route, responseForBackendError(failed));
+      return;
+    }
+    const backendRequest = this.#backendRequest(request, target, route);
     const pool = this.#pools.poolFor(route);
+    // The client waits for this before sending a body it announced with Expect.
+    request.connection.sendContinue();
     this.#send(
-      (handler) => pool.dispatch(request, handler),
-      res,
+      (handler) => pool.dispatch(backendRequest, handler),
+      request,
       extra,
       (outcome) => {
         if (!closedBeforeResponse(outcome.error)) {
-          this.#finish(req, res, route, started, outcome, true);
-        } else if (mayResend(req.method, request.body !== null)) {
+          this.#finish(request, route, started, outcome, true);
+        } else if (mayResend(request.head.method, backendRequest.body !== null)) {
           // Sent once more on a new connection; only that attempt tells about the
           // backend (the first one gives back a half-open probe it may hold).
           this.#router.reportInconclusive(route);
           this.metrics.retries.inc({ route: route.key, backend: route.backend });
           this.#send(
-            (handler) => pool.dispatchOnNewConnection(request, handler),
-            res,
+            (handler) => pool.dispatchOnNewConnection(backendRequest, handler),
+            request,
             extra,
-            (retried) => this.#finish(req, res, route, started, retried, true),
+            (retried) => this.#finish(request, route, started, retried, true),
           );
         } else {
-          this.#finish(req, res, route, started, outcome, !wasReused(outcome.error));
+          this.#finish(request, route, started, outcome, !wasReused(outcome.error));
         }
       },
     );
   }
 
   /** The request as the backend gets it: head rewritten, body streamed. */
-  #backendRequest(req: IncomingMessage, target: string, route: Route): BackendRequest {
+  #backendRequest(request: ClientRequest, target: string, route: Route): BackendRequest {
+    const { head, body } = request;
     const headers = requestHeadersForBackend(
-      req.rawHeaders,
-      req.headers.connection,
-      req.headers.host ?? route.key,
-      this.#forwardedFor(req),
+      head.headers,
+      head.connection,
+      head.host ?? route.key,
+      this.#forwardedFor(request.connection),
     );
-    const body = this.#requestBody(req);
-    const length = req.headers["content-length"];
+    const length = head.contentLength;
     // A body without a declared length goes on as it came: chunked.
     const chunked = body !== null && length === undefined;
-    let head = `${req.method} ${target} HTTP/1.1\r\n`;
-    for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
-    if (chunked) head += "transfer-encoding: chunked\r\n";
-    else if (length !== undefined) head += `content-length: ${length}\r\n`;
-    head += "\r\n";
+    let text = `${head.method} ${target} HTTP/1.1\r\n`;
+    for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    if (chunked) text += "transfer-encoding: chunked\r\n";
+    else if (length !== undefined) text += `content-length: ${length}\r\n`;
+    text += "\r\n";
     return {
-      method: req.method ?? "GET",
-      head,
+      method: head.method,
+      head: text,
       body,
       chunked,
       headTimeoutMs: this.#limits.backendResponseTimeoutMs ?? route.result.timeout ?? 30_000,
@@ -267,11 +268,11 @@ export class HttpProxy {
 
   #send(
     dispatch: (handler: ResponseForwarder) => Exchange,
-    res: ServerResponse,
+    request: ClientRequest,
     extra: readonly string[] | undefined,
     done: (outcome: ForwardOutcome) => void,
   ): void {
-    const forwarder = new ResponseForwarder(res, this.#via, extra, done);
+    const forwarder = new ResponseForwarder(request.response, this.#via, extra, done);
     try {
       forwarder.attach(dispatch(forwarder));
     } catch (error) {
@@ -279,17 +280,8 @@ export class HttpProxy {
     }
   }
 
-  #requestBody(req: IncomingMessage): Readable | null {
-    if (!hasBody(req)) return null;
-    const limit = this.#limits.maxBodyBytes;
-    // A declared length was checked against the limit before routing.
-    if (limit === undefined || req.headers["content-length"] !== undefined) return req;
-    return limitBody(req, limit);
-  }
-
   #finish(
-    req: IncomingMessage,
-    res: ServerResponse,
+    request: ClientRequest,
     route: Route,
     started: number,
     outcome: ForwardOutcome,
@@ -297,6 +289,7 @@ export class HttpProxy {
     blameBackend: boolean,
   ): void {
     const backend = route.backend;
+    const response = request.response;
     if (outcome.error === undefined) {
       // Any complete response, 5xx included: the backend is up and speaking HTTP.
       this.#router.reportSuccess(route);
@@ -310,23 +303,21 @@ export class HttpProxy {
         else this.#router.reportInconclusive(route);
       }
       // Not sent yet (or the client is gone: then it is only counted).
-      if (!res.headersSent || answer.reason === "client_closed") {
-        this.#replyError(req, res, started, route, answer);
+      if (!response.headersSent || answer.reason === "client_closed") {
+        this.#replyError(request, started, route, answer);
         return;
       }
       // The status is gone already: cutting the connection is the only
       // honest way to tell the client the body is incomplete.
-      res.destroy();
+      response.destroy();
       this.metrics.errors.inc({ route: route.key, backend, reason: "response_cut" });
     }
     const seconds = (performance.now() - started) / 1000;
     this.metrics.responses.record(route.key, backend, outcome.status, seconds);
-    if (this.#closing) setImmediate(() => this.#server.closeIdleConnections());
   }
 
   #replyError(
-    req: IncomingMessage,
-    res: ServerResponse,
+    request: ClientRequest,
     started: number,
     route: Route | undefined,
     error: ErrorResponse,
@@ -338,30 +329,27 @@ export class HttpProxy {
     this.metrics.errors.inc({ ...labels, reason: error.reason });
     const seconds = (performance.now() - started) / 1000;
     this.metrics.responses.record(labels.route, labels.backend, error.status, seconds);
-    if (res.destroyed) return;
-    const body = `${error.message}\n`;
-    const headers: Record<string, string | number> = {
-      "content-type": "text/plain; charset=utf-8",
-      "content-length": Buffer.byteLength(body),
-    };
-    if (error.retryAfter !== undefined) headers["retry-after"] = error.retryAfter;
+    const { response, body } = request;
+    if (response.gone) return;
+    const headers: string[] = [];
+    if (error.retryAfter !== undefined) headers.push("retry-after", String(error.retryAfter));
     // An unread request body would have to be drained before the next request.
-    if ((hasBody(req) && !req.complete) || this.#closing) headers.connection = "close";
-    res.writeHead(error.status, headers);
-    res.end(body);
+    if (body !== null && !body.complete) response.closeAfter();
+    response.sendText(error.status, error.message, headers);
   }
 
-  readonly #onUpgrade = (req: IncomingMessage, client: Duplex, head: Buffer): void => {
+  onUpgrade(head: RequestHead, connection: ClientConnection, early: Buffer): void {
+    const client = connection.socket;
     client.on("error", () => client.destroy());
-    const checked = checkRequest(req);
+    const checked = checkRequest(head);
     if ("status" in checked || this.#closing) {
       const answer = "status" in checked ? checked : { status: 503, message: "shutting down" };
       writeRawResponse(client, answer.status, answer.message);
       return;
     }
     const { key, target } = checked;
-    const upgrading = new UpgradingClient(client, head);
-    const context = { protocol: "http" as const, clientAddress: req.socket.remoteAddress };
+    const upgrading = new UpgradingClient(client, early);
+    const context = { protocol: "http" as const, clientAddress: connection.remoteAddress };
     const options = { signal: upgrading.signal };
     const router = this.#router;
     let routed: Route | undefined;
@@ -381,11 +369,11 @@ export class HttpProxy {
         }
         this.#tunnels.add(client);
         try {
-          await tunnelUpgrade(req, upgrading, {
+          await tunnelUpgrade(head, upgrading, {
             backend,
             target,
-            host: req.headers.host ?? key,
-            forwarded: this.#forwardedFor(req),
+            host: head.host ?? key,
+            forwarded: this.#forwardedFor(connection),
             timeoutMs: this.#limits.backendResponseTimeoutMs ?? route.result.timeout ?? 30_000,
             answered: () => router.reportSuccess(route),
           });
@@ -402,9 +390,9 @@ export class HttpProxy {
         }
         this.#refuseUpgrade(client, routed, responseForBackendError(error));
       });
-  };
+  }
 
-  #refuseUpgrade(client: Duplex, route: Route | undefined, answer: ErrorResponse): void {
+  #refuseUpgrade(client: Socket, route: Route | undefined, answer: ErrorResponse): void {
     this.metrics.errors.inc({
       route: route?.key ?? "",
       backend: route?.backend ?? "",
@@ -415,56 +403,11 @@ export class HttpProxy {
     writeRawResponse(client, answer.status, answer.message, headers);
   }
 
-  readonly #onClientError = (error: Error & { code?: string }, socket: Duplex): void => {
-    if (error.code === "ECONNRESET") {
-      socket.destroy();
-      return;
-    }
-    const status =
-      error.code === "HPE_HEADER_OVERFLOW"
-        ? 431
-        : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
-          ? 408
-          : 400;
-    this.metrics.errors.inc({ route: "", backend: "", reason: `client_${status}` });
-    writeRawResponse(socket, status, STATUS_CODES[status] ?? "bad request");
-  };
-
-  #forwardedFor(req: IncomingMessage): ForwardedFor {
-    return { clientAddress: req.socket.remoteAddress, proto: "http", via: this.#via };
+  onRefused(error: ClientRequestError): void {
+    this.metrics.errors.inc({ route: "", backend: "", reason: `client_${error.status}` });
   }
 
-  /**
-   * Node's HTTP server can only drop connections past `maxConnections`
-   * silently; to answer them with a 503 instead, its own connection
-   * listener is wrapped by a gate that counts open connections.
-   */
-  #gateConnections(): void {
-    const server = this.#server;
-    const [serve] = server.listeners("connection") as ((socket: Socket) => void)[];
-    if (!serve) throw new Error("the HTTP server has no connection listener");
-    server.removeListener("connection", serve);
-    const max = this.#limits.maxConnections ?? Number.POSITIVE_INFINITY;
-    server.on("connection", (socket: Socket) => {
-      if (this.#connections >= max) {
-        this.metrics.errors.inc({ route: "", backend: "", reason: "too_many_connections" });
-        socket.on("error", () => socket.destroy());
-        socket.setTimeout(10_000, () => socket.destroy());
-        writeRawResponse(socket, 503, "too many connections", { "retry-after": 1 });
-        return;
-      }
-      this.#connections += 1;
-      this.metrics.activeConnections.inc();
-      socket.once("close", () => {
-        this.#connections -= 1;
-        this.metrics.activeConnections.dec();
-      });
-      serve.call(server, socket);
-    });
+  #forwardedFor(connection: ClientConnection): ForwardedFor {
+    return { clientAddress: connection.remoteAddress, proto: "http", via: this.#via };
   }
-}
-
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers["content-length"];
-  return length === undefined ? req.headers["transfer-encoding"] !== undefined : length !== "0";
 }

@@ -1,5 +1,5 @@
 // An answer written straight to a client socket, for the moments when no
-// ServerResponse exists: a refused connection, a malformed request, an
+// response is under way: a refused connection, a malformed request, an
 // upgrade that cannot be tunnelled. The connection is closed after it.
 import { STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";

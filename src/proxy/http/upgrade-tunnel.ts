@@ -11,6 +11,7 @@ import type { Socket } from "node:net";
 import { pipeline } from "node:stream";
 import { relay } from "../core/index.ts";
 import { BackendTimeoutError } from "./backend/backend-errors.ts";
+import type { RequestHead } from "./client/request-head.ts";
 import {
   type ForwardedFor,
   requestHeadersForBackend,
@@ -38,18 +39,18 @@ export interface UpgradeOffer {
  * answer starts, or the client leaves first.
  */
 export function tunnelUpgrade(
-  req: IncomingMessage,
+  req: RequestHead,
   upgrading: UpgradingClient,
   offer: UpgradeOffer,
 ): Promise<void> {
   const { backend } = offer;
   const client = upgrading.socket;
   const headers = requestHeadersForBackend(
-    req.rawHeaders,
-    req.headers.connection,
+    req.headers,
+    req.connection,
     offer.host,
     offer.forwarded,
-    req.headers.upgrade ?? "websocket",
+    req.upgrade ?? "websocket",
   );
   return new Promise((resolve, reject) => {
     const exchange = request({

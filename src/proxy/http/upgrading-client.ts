@@ -15,7 +15,7 @@ export class UpgradingClient {
   readonly #early: Buffer[] = [];
   #earlyBytes = 0;
 
-  /** `head` holds the bytes Node's parser read past the request head. */
+  /** `head` holds the bytes that came after the request head. */
   constructor(socket: Duplex, head: Buffer) {
     this.socket = socket;
     this.#keep(head);

@@ -1,0 +1,96 @@
+// Every client connection of one HTTP listener: it admits new ones up to
+// the connection limit (past it a client gets 503, not a silent close),
+// applies their deadlines with one sweep for all of them, and on shutdown
+// closes the idle ones at once and the busy ones after their answers.
+import type { Socket } from "node:net";
+import { writeRawResponse } from "../raw-response.ts";
+import { ClientConnection, type ClientLimits, type RequestHandler } from "./client-connection.ts";
+
+export interface ConnectionEvents {
+  opened(): void;
+  closed(): void;
+  /** A connection past the limit, answered 503. */
+  refused(): void;
+}
+
+/** How long a refused client may take to read its 503 before it is dropped. */
+const REFUSED_GRACE_MS = 10_000;
+
+export class ClientConnections {
+  readonly #handler: RequestHandler;
+  readonly #limits: ClientLimits;
+  readonly #maxConnections: number;
+  readonly #events: ConnectionEvents;
+  readonly #open = new Set<ClientConnection>();
+  readonly #sweep: NodeJS.Timeout;
+  #whenEmpty: (() => void) | undefined;
+
+  constructor(
+    handler: RequestHandler,
+    limits: ClientLimits,
+    maxConnections: number,
+    events: ConnectionEvents,
+  ) {
+    this.#handler = handler;
+    this.#limits = limits;
+    this.#maxConnections = maxConnections;
+    this.#events = events;
+    // Deadlines are kept to within a quarter of the shortest one, and a second at most.
+    const shortest = Math.min(
+      limits.headersTimeoutMs,
+      limits.requestTimeoutMs,
+      limits.idleTimeoutMs,
+      limits.keepAliveTimeoutMs,
+    );
+    const interval = Math.max(10, Math.min(1000, shortest / 4));
+    this.#sweep = setInterval(this.#check, interval);
+    this.#sweep.unref();
+  }
+
+  get size(): number {
+    return this.#open.size;
+  }
+
+  /** Takes a socket the listener accepted. */
+  accept = (socket: Socket): void => {
+    if (this.#open.size >= this.#maxConnections) {
+      this.#events.refused();
+      socket.on("error", () => socket.destroy());
+      socket.setTimeout(REFUSED_GRACE_MS, () => socket.destroy());
+      writeRawResponse(socket, 503, "too many connections", { "retry-after": 1 });
+      return;
+    }
+    const connection = new ClientConnection(socket, this.#handler, this.#limits);
+    this.#open.add(connection);
+    this.#events.opened();
+    // Registered here, not in the connection: it stays when an upgrade takes the socket over.
+    socket.once("close", () => {
+      this.#open.delete(connection);
+      this.#events.closed();
+      if (this.#open.size === 0) this.#whenEmpty?.();
+    });
+  };
+
+  /**
+   * Closes idle connections now and the others after their current answer;
+   * resolves when every connection has closed. Upgraded connections are
+   * their tunnels' to close.
+   */
+  close(): Promise<void> {
+    for (const connection of this.#open) connection.shutdown();
+    return new Promise<void>((resolve) => {
+      // Deadlines still apply while the connections drain.
+      const done = () => {
+        clearInterval(this.#sweep);
+        resolve();
+      };
+      if (this.#open.size === 0) done();
+      else this.#whenEmpty = done;
+    });
+  }
+
+  readonly #check = (): void => {
+    const now = performance.now();
+    for (const connection of this.#open) connection.check(now);
+  };
+}

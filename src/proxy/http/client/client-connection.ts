@@ -16,6 +16,7 @@ export interface ClientLimits {
   readonly maxHeaderBytes: number;
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
+  /** 0: never. */
   readonly idleTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
   readonly maxBodyBytes: number | undefined;
@@ -139,7 +140,8 @@ export class ClientConnection implements ResponseOwner {
       default:
         return;
     }
-    if (now - this.#lastActivity > limits.idleTimeoutMs) this.socket.destroy();
+    const idle = limits.idleTimeoutMs;
+    if (idle > 0 && now - this.#lastActivity > idle) this.socket.destroy();
   }
 
   responseDone(reusable: boolean): void {

@@ -39,7 +39,7 @@ export class ClientConnections {
     const shortest = Math.min(
       limits.headersTimeoutMs,
       limits.requestTimeoutMs,
-      limits.idleTimeoutMs,
+      limits.idleTimeoutMs || Number.POSITIVE_INFINITY,
       limits.keepAliveTimeoutMs,
     );
     const interval = Math.max(10, Math.min(1000, shortest / 4));

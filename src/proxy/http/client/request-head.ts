@@ -56,17 +56,17 @@ export function parseRequestHead(
   searchFrom = 0,
 ): RequestHead | undefined {
   // Empty lines before a request line are skipped (RFC 9112 §2.2): some
-  // clients send a CRLF after a body.
+  // clients send a CRLF after a body. They count towards the limit, or a
+  // client could send them without end and have them all kept.
   let start = 0;
   while (buffer[start] === 0x0d && buffer[start + 1] === 0x0a) start += 2;
   const end = buffer.indexOf(CRLF_CRLF, Math.max(start, searchFrom));
   if (end < 0) {
-    if (buffer.length - start > maxBytes)
-      throw new ClientRequestError(431, "request head too large");
+    if (buffer.length > maxBytes) throw new ClientRequestError(431, "request head too large");
     if (hasBareLineFeed(buffer, Math.max(start, searchFrom))) throw badRequest("bare LF in head");
     return undefined;
   }
-  if (end + 4 - start > maxBytes) throw new ClientRequestError(431, "request head too large");
+  if (end + 4 > maxBytes) throw new ClientRequestError(431, "request head too large");
   const lines = buffer.toString("latin1", start, end).split("\r\n");
   const requestLine = REQUEST_LINE.exec(lines[0] ?? "");
   if (!requestLine) throw badRequest("malformed request line");

@@ -362,9 +362,11 @@ export class HttpProxy implements RequestHandler {
           ...options,
           judgedByExchange: true,
         });
-        if (client.destroyed) {
+        if (client.destroyed || this.#closing) {
+          // A tunnel opened now would outlive the shutdown that began meanwhile.
           backend.destroy();
           router.reportInconclusive(route);
+          if (!client.destroyed) writeRawResponse(client, 503, "shutting down");
           return;
         }
         this.#tunnels.add(client);

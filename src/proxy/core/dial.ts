@@ -3,6 +3,7 @@
 // deadline and an optional abort signal. Failures are ResolverErrors.
 import { type NetConnectOpts, connect as netConnect, type Socket } from "node:net";
 import { abortable } from "./abortable.ts";
+import { withDirectReads } from "./direct-reads.ts";
 import type { Endpoint } from "./endpoint.ts";
 import { ResolverError } from "./resolver-error.ts";
 import type { SsrfGuard } from "./ssrf-guard.ts";
@@ -16,6 +17,8 @@ export interface DialOptions {
   readonly label: string;
   /** Keep the socket writable after the backend ends its side (half-close). */
   readonly allowHalfOpen?: boolean | undefined;
+  /** Reads go into a buffer of the socket's own, for relay() to take directly (see DirectReads). */
+  readonly directReads?: boolean | undefined;
 }
 
 export async function dial(endpoint: Endpoint, options: DialOptions): Promise<Socket> {
@@ -41,7 +44,7 @@ export async function dial(endpoint: Endpoint, options: DialOptions): Promise<So
             port: endpoint.port,
             noDelay: true,
           };
-    return await connectSocket(target, stop, stopped, label);
+    return await connectSocket(target, options.directReads === true, stop, stopped, label);
   } finally {
     clearTimeout(timer);
   }
@@ -49,13 +52,16 @@ export async function dial(endpoint: Endpoint, options: DialOptions): Promise<So
 
 function connectSocket(
   target: NetConnectOpts,
+  directReads: boolean,
   stop: AbortSignal,
   stopped: () => ResolverError,
   label: string,
 ): Promise<Socket> {
   return new Promise((resolve, reject) => {
     if (stop.aborted) return reject(stopped());
-    const socket = netConnect(target);
+    const socket = directReads
+      ? withDirectReads((onread) => netConnect({ ...target, onread }))
+      : netConnect(target);
     const fail = (error: ResolverError) => {
       cleanup();
       socket.destroy();

@@ -8,8 +8,13 @@
 // allowHalfOpen). A side that closes without an error ends the other one the
 // same way. Only an error destroys both at once; and once one direction has
 // finished, the other has `graceMs` to finish too before both are destroyed.
-import type { Socket } from "node:net";
+//
+// A source opened with direct reads (withDirectReads) hands each read to its
+// flow straight from the read callback, as a view of its read buffer; the
+// flow copies it only when the destination would queue it.
+import { Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import { DirectReads } from "./direct-reads.ts";
 
 export interface RelayTotals {
   /** Bytes the backend sent towards the client. */
@@ -51,6 +56,7 @@ class Flow {
   readonly #rewrite: ChunkRewriter | undefined;
   readonly #onFinished: () => void;
   readonly #onError: () => void;
+  readonly #reads: DirectReads | undefined;
   #finished = false;
 
   constructor(
@@ -65,7 +71,14 @@ class Flow {
     this.#rewrite = rewrite;
     this.#onFinished = onFinished;
     this.#onError = onError;
+    // Only a socket is done with a chunk once its write completes; another Duplex may keep it.
+    this.#reads =
+      source instanceof Socket && destination instanceof Socket
+        ? DirectReads.of(source)
+        : undefined;
+    // Chunks the source's stream already holds come as 'data', before any direct read.
     source.on("data", rewrite === undefined ? this.#forward : this.#rewriteAndForward);
+    this.#reads?.takeOver(rewrite === undefined ? this.#forwardRead : this.#rewriteRead);
     source.on("end", this.#finish);
     source.on("close", this.#finish);
     destination.on("drain", this.#resume);
@@ -80,6 +93,24 @@ class Flow {
     const destination = this.#destination;
     if (destination.destroyed || destination.writableEnded) return;
     if (!destination.write(chunk)) this.#source.pause();
+  };
+
+  /** A view of the source's read buffer, which its next read overwrites. */
+  readonly #forwardRead = (bytes: Buffer): void => {
+    const destination = this.#destination;
+    // A destination still writing would queue the view, holding the whole read buffer: a copy is smaller.
+    if (destination.writableLength > 0) {
+      this.#forward(Buffer.from(bytes));
+      return;
+    }
+    this.#forward(bytes);
+    // The kernel took only part: the rest still points into the read buffer.
+    if (destination.writableLength > 0) this.#reads!.keep();
+  };
+
+  /** A rewriter may hold bytes back, so it gets bytes of its own. */
+  readonly #rewriteRead = (bytes: Buffer): void => {
+    this.#rewriteAndForward(Buffer.from(bytes));
   };
 
   readonly #rewriteAndForward = (chunk: Buffer): void => {

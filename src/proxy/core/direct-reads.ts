@@ -1,0 +1,71 @@
+// Reads of a socket into a buffer of its own (Node's `onread` option), so a
+// relay can take each chunk straight from the read callback: no buffer
+// allocated per read, no readable-stream push and 'data' event.
+//
+// Until a consumer takes over, every read is copied into the socket's
+// readable stream, so adapters that parse a handshake read it as any other
+// socket ('data', pause, resume, end). A consumer gets a view of the buffer
+// that the next read overwrites; if it must keep the view past its call
+// (a write the kernel took only in part), it says so with keep() and the
+// next read goes into a new buffer.
+import type { OnReadOpts, Socket } from "node:net";
+
+/** What one read may bring: the size Node asks the kernel for on a stream read. */
+const READ_SIZE = 64 << 10;
+
+const bySocket = new WeakMap<Socket, DirectReads>();
+
+export class DirectReads {
+  #socket: Socket | undefined;
+  #buffer = Buffer.allocUnsafe(READ_SIZE);
+  #kept = false;
+  #consumer: ((bytes: Buffer) => void) | undefined;
+
+  /** The reads of `socket`, if it was opened with withDirectReads(). */
+  static of(socket: Socket): DirectReads | undefined {
+    return bySocket.get(socket);
+  }
+
+  /** From now on each read goes to `consumer`, as a view valid until it returns unless kept. */
+  takeOver(consumer: (bytes: Buffer) => void): void {
+    this.#consumer = consumer;
+  }
+
+  /** The view last given out is still in use: the next read must not overwrite it. */
+  keep(): void {
+    this.#kept = true;
+  }
+
+  /** The socket's `onread` option; Node asks `buffer` for the buffer of each next read. */
+  readonly onread: OnReadOpts = {
+    buffer: () => {
+      if (this.#kept) {
+        this.#kept = false;
+        this.#buffer = Buffer.allocUnsafe(READ_SIZE);
+      }
+      return this.#buffer;
+    },
+    callback: (length, buffer) => {
+      const bytes = (buffer as Buffer).subarray(0, length);
+      if (this.#consumer !== undefined) {
+        this.#consumer(bytes);
+        return true;
+      }
+      // Returning false pauses reading, as a full readable stream does.
+      return (this.#socket as Socket).push(Buffer.from(bytes));
+    },
+  };
+
+  attach(socket: Socket): void {
+    this.#socket = socket;
+    bySocket.set(socket, this);
+  }
+}
+
+/** The socket `open` makes with the given `onread` option, its reads direct. */
+export function withDirectReads(open: (onread: OnReadOpts) => Socket): Socket {
+  const reads = new DirectReads();
+  const socket = open(reads.onread);
+  reads.attach(socket);
+  return socket;
+}

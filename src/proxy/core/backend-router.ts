@@ -72,6 +72,8 @@ export interface ConnectOptions {
    * judged by its answer.
    */
   readonly judgedByExchange?: boolean;
+  /** The connection will be relayed: its reads go straight to relay() (see DirectReads). */
+  readonly directReads?: boolean;
 }
 
 export class BackendRouter {
@@ -158,6 +160,7 @@ export class BackendRouter {
         guard: this.#guard,
         label: route.key,
         allowHalfOpen: options.allowHalfOpen,
+        directReads: options.directReads,
       });
     } catch (thrown) {
       const error = toResolverError(thrown);

@@ -237,7 +237,10 @@ export class MysqlSession {
       const { router } = this.#settings;
       const { signal } = this.#abort;
       const route = await router.route(key, context, { signal });
-      return { route, backendSocket: await router.connect(route, context, { signal }) };
+      return {
+        route,
+        backendSocket: await router.connect(route, context, { signal, directReads: true }),
+      };
     } catch (error) {
       if (error instanceof ResolverError) throw new Refusal(routeError(error, key));
       throw error;

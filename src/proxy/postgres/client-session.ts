@@ -214,7 +214,7 @@ export class ClientSession {
     try {
       const { signal } = this.#abort;
       route = await router.route(decision.subject.value, context, { signal });
-      backend = await router.connect(route, context, { signal });
+      backend = await router.connect(route, context, { signal, directReads: true });
     } catch (error) {
       throw sqlStateForResolverError(toResolverError(error), decision.subject);
     }

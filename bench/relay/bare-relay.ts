@@ -2,6 +2,7 @@
 // nothing, in the benchmark's own process, the floor under any Node proxy.
 import { once } from "node:events";
 import { type AddressInfo, connect, createServer } from "node:net";
+import { withDirectReads } from "../../src/proxy/core/direct-reads.ts";
 import { relay } from "../../src/proxy/core/index.ts";
 
 export interface BareRelay {
@@ -15,7 +16,8 @@ export async function startBareRelay(server: {
   readonly port: number;
 }): Promise<BareRelay> {
   const listener = createServer({ noDelay: true }, (client) => {
-    const backend = connect({ ...server, noDelay: true });
+    // Backends are dialed as the database proxies dial theirs.
+    const backend = withDirectReads((onread) => connect({ ...server, noDelay: true, onread }));
     void relay(client, backend);
   });
   listener.listen(0, "127.0.0.1");

@@ -1,6 +1,7 @@
 // `node bench/relay/run.ts`: the CPU the proxy process spends relaying bytes,
-// with relay()'s data loops (manual backpressure) against plain pipe() both
-// ways, in the same run. A child process holds the backend (it sends the
+// with relay()'s data loops (manual backpressure), with relay() taking the
+// backend's reads directly (as the database proxies dial backends), and with
+// plain pipe() both ways, in the same run. A child process holds the backend (it sends the
 // payload and ends) and the client (it reads everything through the proxy),
 // so this process's CPU time is the relay's alone. Rounds alternate the two
 // relays, after one unrecorded round each. Writes bench/results/relay.json.
@@ -8,6 +9,7 @@ import { fork } from "node:child_process";
 import { once } from "node:events";
 import { connect, createServer, type Socket } from "node:net";
 import { parseArgs } from "node:util";
+import { withDirectReads } from "../../src/proxy/core/direct-reads.ts";
 import { relay } from "../../src/proxy/core/relay.ts";
 import { loadAverage, machine, markdownTable, writeResults } from "../support/report.ts";
 
@@ -43,6 +45,7 @@ process.on("message", ({ proxyPort }) => {
 `;
 
 type Relaying = (client: Socket, backend: Socket) => Promise<unknown>;
+type Dialing = () => Socket;
 
 function pipeBothWays(client: Socket, backend: Socket): Promise<unknown> {
   client.pipe(backend);
@@ -63,10 +66,20 @@ interface Measurement {
 const peers = fork("-e", [PEERS], { execArgv: [], stdio: ["ignore", "inherit", "inherit", "ipc"] });
 const [{ backendPort }] = (await once(peers, "message")) as [{ backendPort: number }];
 
-async function measure(name: string, relaying: Relaying): Promise<Measurement> {
+const dialPlain: Dialing = () => connect({ host: "127.0.0.1", port: backendPort, noDelay: true });
+const dialDirect: Dialing = () =>
+  withDirectReads((onread) =>
+    connect({ host: "127.0.0.1", port: backendPort, noDelay: true, onread }),
+  );
+
+async function measure(
+  name: string,
+  relaying: Relaying,
+  dial: Dialing = dialPlain,
+): Promise<Measurement> {
   const finished: Promise<unknown>[] = [];
   const proxy = createServer((client) => {
-    const backend = connect({ host: "127.0.0.1", port: backendPort, noDelay: true });
+    const backend = dial();
     finished.push(relaying(client, backend));
   });
   proxy.listen(0, "127.0.0.1");
@@ -91,11 +104,15 @@ async function measure(name: string, relaying: Relaying): Promise<Measurement> {
 
 // One unrecorded round each, so both run optimised code when measured.
 await measure("warm-up", (client, backend) => relay(client, backend));
+await measure("warm-up", (client, backend) => relay(client, backend), dialDirect);
 await measure("warm-up", pipeBothWays);
 const measurements: Measurement[] = [];
 for (let round = 0; round < rounds; round++) {
   measurements.push(
     await measure("relay() data loops", (client, backend) => relay(client, backend)),
+  );
+  measurements.push(
+    await measure("relay(), direct reads", (client, backend) => relay(client, backend), dialDirect),
   );
   measurements.push(await measure("pipe() both ways", pipeBothWays));
 }

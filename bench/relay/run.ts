@@ -3,7 +3,7 @@
 // backend's reads directly (as the database proxies dial backends), and with
 // plain pipe() both ways, in the same run. A child process holds the backend (it sends the
 // payload and ends) and the client (it reads everything through the proxy),
-// so this process's CPU time is the relay's alone. Rounds alternate the two
+// so this process's CPU time is the relay's alone. Rounds alternate the three
 // relays, after one unrecorded round each. Writes bench/results/relay.json.
 import { fork } from "node:child_process";
 import { once } from "node:events";

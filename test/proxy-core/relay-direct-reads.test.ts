@@ -24,12 +24,14 @@ function sha(data: Buffer | Buffer[]): string {
 }
 
 /** Counts keep() calls: the reads whose view a partial write still held. */
-function countKeeps(socket: Socket): { readonly count: number } {
+function countKeeps(socket: Socket): { readonly count: number; readonly first: Promise<void> } {
   const reads = DirectReads.of(socket) as DirectReads;
   const keep = reads.keep.bind(reads);
-  const counter = { count: 0 };
+  const first = Promise.withResolvers<void>();
+  const counter = { count: 0, first: first.promise };
   reads.keep = () => {
     counter.count += 1;
+    first.resolve();
     keep();
   };
   return counter;
@@ -110,7 +112,7 @@ test("a slow client gets every byte of a direct-read backend, in order, though w
 test("small reads while the client stalls: queued and partly written views are never overwritten", async () => {
   // Pieces trickle in, so reads are small and writes left in part stay below
   // the high-water mark: reading goes on while they are pending.
-  const pieces = Array.from({ length: 4000 }, (_, index) =>
+  const pieces = Array.from({ length: 16_000 }, (_, index) =>
     randomBytes(1 + ((index * 7919) % 2000)),
   );
   await using pair = await relayedDirect((socket) => {
@@ -125,8 +127,10 @@ test("small reads while the client stalls: queued and partly written views are n
     next();
   });
   const keeps = countKeeps(await pair.backend);
+  // The client reads nothing until a write is left in part, then a little longer.
   pair.client.pause();
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await keeps.first;
+  await new Promise((resolve) => setTimeout(resolve, 50));
   const received = await readSlowly(pair.client, 1 << 20, 0);
   assert.equal(sha(received), sha(pieces));
   assert.ok(keeps.count > 0, "no write was left in part to the kernel");

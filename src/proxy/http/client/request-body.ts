@@ -95,5 +95,8 @@ export class RequestBody extends Readable {
     if (this.#complete || this.destroyed) return;
     this.#complete = true;
     this.push(null);
+    // An ended stream never calls _read again, so a source paused for this
+    // body would stay paused, and the connection's next request unread.
+    this.#source.resume();
   }
 }

@@ -286,6 +286,11 @@ describe("parseRequestHead: connection, Expect, Upgrade", () => {
     assert.equal(parsed("GET / HTTP/1.1").expect, undefined);
     assert.equal(parsed("PUT / HTTP/1.1\r\nExpect: 100-Continue").expect, "100-continue");
     assert.equal(parsed("PUT / HTTP/1.1\r\nexpect: Foo=Bar").expect, "foo=bar");
+    // Repeated fields are one list: an expectation the proxy cannot meet is not lost.
+    assert.equal(
+      parsed("PUT / HTTP/1.1\r\nExpect: foo\r\nExpect: 100-continue").expect,
+      "foo, 100-continue",
+    );
   });
 
   test("an upgrade needs Upgrade, `Connection: upgrade`, and HTTP/1.1 (RFC 9110 §7.8)", () => {
@@ -297,6 +302,10 @@ describe("parseRequestHead: connection, Expect, Upgrade", () => {
     assert.equal(
       upgrade("GET / HTTP/1.1\r\nUpgrade: h2c\r\nConnection: keep-alive, upgrade"),
       "h2c",
+    );
+    assert.equal(
+      upgrade("GET / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: h2c\r\nUpgrade: websocket"),
+      "h2c, websocket",
     );
     assert.equal(upgrade("GET / HTTP/1.1\r\nUpgrade: websocket"), undefined);
     assert.equal(upgrade("GET / HTTP/1.1\r\nConnection: upgrade"), undefined);

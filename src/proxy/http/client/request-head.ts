@@ -84,9 +84,10 @@ export function parseRequestHead(
       hosts += 1;
       host = value;
     } else if (name === "expect") {
-      expect = value.toLowerCase();
+      // Repeated fields are one list (RFC 9110 §5.3): none of it may be dropped.
+      expect = expect === undefined ? value.toLowerCase() : `${expect}, ${value.toLowerCase()}`;
     } else if (name === "upgrade") {
-      upgrade = value;
+      upgrade = upgrade === undefined ? value : `${upgrade}, ${value}`;
     }
   });
   const connection = fields.connection;

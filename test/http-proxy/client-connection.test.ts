@@ -77,9 +77,9 @@ async function rawClient(port: number) {
   };
 }
 
-/** Status lines, in order, of the responses in `text`. */
+/** Status codes, in order, of the responses in `text` (bodies here never hold a status line). */
 function statuses(text: string): number[] {
-  return [...text.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => Number(m[1]));
+  return [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
 }
 
 test("pipelined requests are answered in order on one connection", async () => {
@@ -317,4 +317,171 @@ test("idleTimeoutMs cuts a connection with no traffic either way; 0 never does",
   assert.equal(idle.closed, false);
   idle.socket.write("GET /second HTTP/1.1\r\nHost: app.test\r\n\r\n");
   await idle.waitFor(/GET \/second $/);
+});
+
+test("a keep-alive answer says how long the connection waits for the next request", async () => {
+  const proxy = await startProxy(
+    { "app.test": echo.endpoint },
+    { limits: { keepAliveTimeoutMs: 7000 } },
+  );
+  cleanups.push(() => proxy.close());
+  const client = await rawClient(proxy.port);
+  client.socket.write("GET / HTTP/1.1\r\nHost: app.test\r\n\r\n");
+  await client.waitFor(/GET \/ $/);
+  assert.match(client.received, /^keep-alive: timeout=7$/im);
+  const last = await rawExchange(
+    proxy.port,
+    "GET / HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n",
+  );
+  assert.doesNotMatch(last.head, /^keep-alive:/im);
+});
+
+test("a pipelined body that overflows the queue is read to its end once its turn comes", async () => {
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const counting = await startBackend((req, res) => {
+    let bytes = 0;
+    req.on("data", (chunk: Buffer) => {
+      bytes += chunk.length;
+    });
+    req.on("end", async () => {
+      if (req.url === "/held") await held;
+      res.end(`${req.url} ${bytes}`);
+    });
+  });
+  cleanups.push(() => counting.close());
+  const proxy = await startProxy({ "app.test": counting.endpoint });
+  cleanups.push(() => proxy.close());
+  const client = await rawClient(proxy.port);
+  client.socket.write("GET /held HTTP/1.1\r\nHost: app.test\r\n\r\n");
+  // More of the next request's body than the proxy queues behind a request: reading pauses.
+  const size = 100_000;
+  client.socket.write(
+    Buffer.concat([
+      Buffer.from(`POST /up HTTP/1.1\r\nHost: app.test\r\nContent-Length: ${size}\r\n\r\n`),
+      Buffer.alloc(40_000, 0x61),
+    ]),
+  );
+  await sleep(200);
+  release();
+  await client.waitFor(/\/held 0/);
+  client.socket.write(Buffer.alloc(size - 40_000, 0x62));
+  await client.waitFor(/\/up 100000$/);
+  assert.deepEqual(statuses(client.received), [200, 200]);
+});
+
+test("a response that streams slowly but steadily is not cut by idleTimeoutMs", async () => {
+  const streaming = await startBackend((_req, res) => {
+    let sent = 0;
+    const timer = setInterval(() => {
+      res.write(`event ${sent}\n`);
+      if (++sent === 25) {
+        clearInterval(timer);
+        res.end();
+      }
+    }, 100);
+    res.on("close", () => clearInterval(timer));
+  });
+  cleanups.push(() => streaming.close());
+  const proxy = await startProxy(
+    { "stream.test": streaming.endpoint },
+    { limits: { idleTimeoutMs: 1000 } },
+  );
+  cleanups.push(() => proxy.close());
+  const client = await rawClient(proxy.port);
+  client.socket.write("GET / HTTP/1.1\r\nHost: stream.test\r\n\r\n");
+  await client.waitFor(/\r\n0\r\n\r\n$/);
+  assert.match(client.received, /event 24\n/);
+});
+
+test("empty lines after a body leave the connection idle: it closes quietly at keepAliveTimeoutMs", async () => {
+  const proxy = await startProxy(
+    { "app.test": echo.endpoint },
+    { limits: { keepAliveTimeoutMs: 300, headersTimeoutMs: 30_000 } },
+  );
+  cleanups.push(() => proxy.close());
+  const client = await rawClient(proxy.port);
+  client.socket.write("POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 2\r\n\r\nhi\r\n");
+  await client.waitFor(/POST \/ hi$/);
+  await client.waitForClose();
+  assert.deepEqual(statuses(client.received), [200]);
+});
+
+test("header bytes above 0x7f reach the backend exactly as sent", async () => {
+  let received = Buffer.alloc(0);
+  const server = createServer((socket: Socket) => {
+    socket.on("error", () => {});
+    socket.on("data", (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      if (received.includes("\r\n\r\n")) socket.end("HTTP/1.1 204 No Content\r\n\r\n");
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  cleanups.push(() => void server.close());
+  const proxy = await startProxy({
+    "app.test": `127.0.0.1:${(server.address() as AddressInfo).port}`,
+  });
+  cleanups.push(() => proxy.close());
+  const name = Buffer.from([0x68, 0xc3, 0xa9, 0x6c, 0x6c, 0x6f]); // "héllo" in UTF-8
+  const answer = await rawExchange(
+    proxy.port,
+    Buffer.concat([
+      Buffer.from("GET / HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\nX-Name: "),
+      name,
+      Buffer.from("\r\n\r\n"),
+    ]),
+  );
+  assert.equal(answer.status, 204);
+  assert.ok(received.includes(Buffer.concat([Buffer.from("X-Name: "), name, Buffer.from("\r\n")])));
+});
+
+test("a refused upgrade from a client that keeps its end open is closed, and close() resolves", async () => {
+  const proxy = await startProxy({ "app.test": echo.endpoint });
+  // The client never ends its side: only the proxy can close this connection.
+  const socket = connect({ port: proxy.port, host: "127.0.0.1", allowHalfOpen: true });
+  socket.on("error", () => {});
+  cleanups.push(() => void socket.destroy());
+  let received = "";
+  socket.on("data", (chunk: Buffer) => {
+    received += chunk.toString("latin1");
+  });
+  await once(socket, "connect");
+  socket.write(
+    "GET /ws HTTP/1.1\r\nHost: nobody.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+  );
+  await once(socket, "end");
+  assert.deepEqual(statuses(received), [404]);
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    proxy.close().then(() => "closed"),
+    new Promise((resolve) => {
+      timer = setTimeout(() => resolve("still open"), 5000);
+    }),
+  ]);
+  clearTimeout(timer);
+  assert.equal(outcome, "closed");
+});
+
+test("close() called twice resolves both times once the last answer is out", async () => {
+  let release: () => void = () => {};
+  const slow = await startBackend((_req, res) => {
+    release = () => res.end("done");
+  });
+  cleanups.push(() => slow.close());
+  const proxy = await startProxy({ "slow.test": slow.endpoint });
+  const client = await rawClient(proxy.port);
+  client.socket.write("GET / HTTP/1.1\r\nHost: slow.test\r\n\r\n");
+  for (let waited = 0; slow.connections() === 0; waited += 10) {
+    assert.ok(waited < 5000, "the request reached its backend");
+    await sleep(10);
+  }
+  const first = proxy.close();
+  const second = proxy.close();
+  release();
+  await Promise.all([first, second]);
+  await client.waitForClose();
+  assert.deepEqual(statuses(client.received), [200]);
 });

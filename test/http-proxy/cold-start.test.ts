@@ -78,5 +78,11 @@ for (const [kind, request] of Object.entries(requests)) {
     const response = await rawExchange(running.port, request);
     assert.equal(response.status, 200);
     assert.equal(response.body, "awake");
+    if (kind === "request") {
+      // The one that left is counted as such, not as a failed cold start.
+      const { values } = await running.proxy.metrics.errors.get();
+      const reasons = values.filter((v) => v.value > 0).map((v) => v.labels.reason);
+      assert.deepEqual(reasons, ["client_closed"]);
+    }
   });
 }

@@ -176,7 +176,10 @@ export class HttpProxy implements RequestHandler {
       },
       (error: unknown) => {
         response.listen(undefined);
-        const answer = responseForResolverError(toResolverError(error));
+        // A client that left while it waited gave up; the resolver did not fail it.
+        const answer = response.gone
+          ? responseForBackendError(new ClientGoneError())
+          : responseForResolverError(toResolverError(error));
         this.#replyError(request, started, undefined, answer);
       },
     );
@@ -349,6 +352,9 @@ export class HttpProxy implements RequestHandler {
     }
     const { key, target } = checked;
     const upgrading = new UpgradingClient(client, early);
+    // From here close() cuts it, whether it waits for a route, a connect or a 101.
+    this.#tunnels.add(client);
+    client.once("close", () => this.#tunnels.delete(client));
     const context = { protocol: "http" as const, clientAddress: connection.remoteAddress };
     const options = { signal: upgrading.signal };
     const router = this.#router;
@@ -369,19 +375,14 @@ export class HttpProxy implements RequestHandler {
           if (!client.destroyed) writeRawResponse(client, 503, "shutting down");
           return;
         }
-        this.#tunnels.add(client);
-        try {
-          await tunnelUpgrade(head, upgrading, {
-            backend,
-            target,
-            host: head.host ?? key,
-            forwarded: this.#forwardedFor(connection),
-            timeoutMs: this.#limits.backendResponseTimeoutMs ?? route.result.timeout ?? 30_000,
-            answered: () => router.reportSuccess(route),
-          });
-        } finally {
-          this.#tunnels.delete(client);
-        }
+        await tunnelUpgrade(head, upgrading, {
+          backend,
+          target,
+          host: head.host ?? key,
+          forwarded: this.#forwardedFor(connection),
+          timeoutMs: this.#limits.backendResponseTimeoutMs ?? route.result.timeout ?? 30_000,
+          answered: () => router.reportSuccess(route),
+        });
       })
       .catch((error: unknown) => {
         // The router has counted its own refusals; a backend that failed

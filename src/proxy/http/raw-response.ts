@@ -3,6 +3,7 @@
 // upgrade that cannot be tunnelled. The connection is closed after it.
 import { STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
+import { closeLingering } from "./lingering-close.ts";
 
 export function writeRawResponse(
   socket: Duplex,
@@ -18,8 +19,5 @@ export function writeRawResponse(
   let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\nconnection: close\r\n`;
   for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
   head += `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n`;
-  // Whatever else the client sends is read and dropped, so its end of the
-  // stream arrives and the socket can close.
-  socket.resume();
-  socket.end(head + body);
+  closeLingering(socket, head + body);
 }

@@ -17,6 +17,7 @@ import {
   requestHeadersForBackend,
   responseHeadersForClient,
 } from "./forwarded-headers.ts";
+import { closeLingering } from "./lingering-close.ts";
 import type { UpgradingClient } from "./upgrading-client.ts";
 
 export interface UpgradeOffer {
@@ -78,11 +79,12 @@ export function tunnelUpgrade(
       offer.answered?.();
       upgrading.handOver();
       client.write(formatHead(statusLine(res), declinedHeaders(res, offer.forwarded.via)));
-      // Whatever else the client sends is read and dropped, so its end of the
-      // stream arrives and the socket can close.
+      // Whatever else the client sends is read and dropped.
       client.resume();
       pipeline(res, client, () => {
         backend.destroy();
+        // The answer is out (pipeline ended the client): a client that keeps its end open is dropped.
+        if (!client.destroyed) closeLingering(client);
         resolve();
       });
     });

@@ -94,7 +94,8 @@ export class BackendConnection implements Exchange {
     this.#requestSent = request.body === null;
     this.#sentAt = performance.now();
     this.#armTimer();
-    this.#socket.write(request.head);
+    // Latin-1, as it was read: header bytes above 0x7f reach the backend unchanged.
+    this.#socket.write(request.head, "latin1");
     if (request.body) this.#streamBody(request.body, request.chunked);
   }
 

@@ -6,6 +6,7 @@
 // set's sweep, not by a timer per request.
 import type { Socket } from "node:net";
 import { HeadBuffer } from "../head-buffer.ts";
+import { closeLingering } from "../lingering-close.ts";
 import { writeRawResponse } from "../raw-response.ts";
 import { ClientResponse, type ResponseOwner } from "./client-response.ts";
 import { RequestBody } from "./request-body.ts";
@@ -46,8 +47,6 @@ export type Phase =
   | "handed-over" // upgraded: the socket belongs to a tunnel
   | "closed";
 
-/** How long a closing connection waits for the client to close its end. */
-const LINGER_MS = 2000;
 /** Bytes pipelined behind a request kept while it is served, beyond a head's size; then reading pauses. */
 const PIPELINE_SLACK = 16 * 1024;
 const CONTINUE = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -58,6 +57,7 @@ export class ClientConnection implements ResponseOwner {
   readonly remoteAddress: string | undefined;
   readonly #handler: RequestHandler;
   readonly #limits: ClientLimits;
+  readonly #keepAliveField: string;
   #phase: Phase = "waiting";
   readonly #pendingHead = new HeadBuffer();
   /** Bytes received and not read yet: pipelined behind the request being served. */
@@ -75,12 +75,15 @@ export class ClientConnection implements ResponseOwner {
   #phaseSince: number;
   #headSince = 0;
   #lastActivity: number;
+  /** `socket.bytesWritten` at the last check: bytes the client took since then are activity too. */
+  #writtenAtCheck = 0;
 
   constructor(socket: Socket, handler: RequestHandler, limits: ClientLimits) {
     this.socket = socket;
     this.remoteAddress = socket.remoteAddress;
     this.#handler = handler;
     this.#limits = limits;
+    this.#keepAliveField = keepAliveField(limits.keepAliveTimeoutMs);
     this.#phaseSince = performance.now();
     this.#lastActivity = this.#phaseSince;
     socket.on("data", this.#onData);
@@ -134,14 +137,17 @@ export class ClientConnection implements ResponseOwner {
         }
         break;
       }
-      case "closing":
-        if (now - this.#phaseSince > LINGER_MS) this.socket.destroy();
-        return;
       default:
         return;
     }
     const idle = limits.idleTimeoutMs;
-    if (idle > 0 && now - this.#lastActivity > idle) this.socket.destroy();
+    if (idle === 0) return;
+    const written = this.socket.bytesWritten;
+    if (written !== this.#writtenAtCheck) {
+      this.#writtenAtCheck = written;
+      this.#lastActivity = now;
+    }
+    if (now - this.#lastActivity > idle) this.socket.destroy();
   }
 
   responseDone(reusable: boolean): void {
@@ -195,20 +201,25 @@ export class ClientConnection implements ResponseOwner {
     } finally {
       this.#consuming = false;
     }
-    if (this.#pausedForQueue && this.#queued === undefined && this.#phase === "waiting") {
+    // The queue is used up (into a head, or a body that may want more bytes).
+    if (this.#pausedForQueue && this.#queued === undefined) {
       this.#pausedForQueue = false;
-      this.socket.resume();
+      if (!this.#pausedForBody) this.socket.resume();
     }
   }
 
   #readHead(chunk: Buffer): void {
-    let input = chunk;
-    let searchFrom = 0;
     const pending = this.#pendingHead;
+    let input: Buffer;
+    let searchFrom = 0;
     if (pending.length > 0) {
       searchFrom = pending.length - 3;
       input = pending.append(chunk);
     } else {
+      // Empty lines between requests (RFC 9112 §2.2) are dropped, not kept as
+      // the start of a head: the connection stays idle, under its keep-alive deadline.
+      input = withoutEmptyLines(chunk);
+      if (input.length === 0) return;
       this.#headSince = performance.now();
     }
     let head: RequestHead | undefined;
@@ -245,7 +256,7 @@ export class ClientConnection implements ResponseOwner {
     this.#enter("serving");
     this.#head = head;
     const keepAlive = head.keepAlive && !this.#shuttingDown;
-    const response = new ClientResponse(this.socket, head, this, keepAlive);
+    const response = new ClientResponse(this.socket, head, this, keepAlive, this.#keepAliveField);
     this.#response = response;
     let body: RequestBody | null = null;
     if (hasBody) {
@@ -317,9 +328,7 @@ export class ClientConnection implements ResponseOwner {
     if (this.#phase === "closing" || this.#phase === "closed") return;
     this.#enter("closing");
     this.#queued = undefined;
-    const socket = this.socket;
-    if (this.#pausedForQueue || this.#pausedForBody) socket.resume();
-    socket.end();
+    closeLingering(this.socket);
   }
 
   #enter(phase: Phase): void {
@@ -375,5 +384,24 @@ export class ClientConnection implements ResponseOwner {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+const keepAliveFields = new Map<number, string>();
+
+/** The Keep-Alive field line for a keep-alive timeout, in whole seconds as clients read it; one string per timeout. */
+function keepAliveField(timeoutMs: number): string {
+  let field = keepAliveFields.get(timeoutMs);
+  if (field === undefined) {
+    field = `keep-alive: timeout=${Math.max(1, Math.floor(timeoutMs / 1000))}\r\n`;
+    keepAliveFields.set(timeoutMs, field);
+  }
+  return field;
+}
+
+/** `bytes` without the CRLF pairs it starts with. */
+function withoutEmptyLines(bytes: Buffer): Buffer {
+  let start = 0;
+  while (bytes[start] === 0x0d && bytes[start + 1] === 0x0a) start += 2;
+  return start === 0 ? bytes : bytes.subarray(start);
+}
 
 function ignore(): void {}

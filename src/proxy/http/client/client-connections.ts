@@ -13,9 +13,6 @@ export interface ConnectionEvents {
   refused(): void;
 }
 
-/** How long a refused client may take to read its 503 before it is dropped. */
-const REFUSED_GRACE_MS = 10_000;
-
 export class ClientConnections {
   readonly #handler: RequestHandler;
   readonly #limits: ClientLimits;
@@ -24,6 +21,7 @@ export class ClientConnections {
   readonly #open = new Set<ClientConnection>();
   readonly #sweep: NodeJS.Timeout;
   #whenEmpty: (() => void) | undefined;
+  #closed: Promise<void> | undefined;
 
   constructor(
     handler: RequestHandler,
@@ -56,7 +54,6 @@ export class ClientConnections {
     if (this.#open.size >= this.#maxConnections) {
       this.#events.refused();
       socket.on("error", () => socket.destroy());
-      socket.setTimeout(REFUSED_GRACE_MS, () => socket.destroy());
       writeRawResponse(socket, 503, "too many connections", { "retry-after": 1 });
       return;
     }
@@ -77,6 +74,11 @@ export class ClientConnections {
    * their tunnels' to close.
    */
   close(): Promise<void> {
+    this.#closed ??= this.#drain();
+    return this.#closed;
+  }
+
+  #drain(): Promise<void> {
     for (const connection of this.#open) connection.shutdown();
     return new Promise<void>((resolve) => {
       // Deadlines still apply while the connections drain.

@@ -34,16 +34,25 @@ export class ClientResponse {
   readonly #owner: ResponseOwner;
   #framing: Framing = "none";
   #keepAlive: boolean;
+  readonly #keepAliveField: string;
   #headersSent = false;
   #corked = false;
   #ended = false;
   #listener: ResponseListener | undefined;
 
-  constructor(socket: Socket, request: RequestHead, owner: ResponseOwner, keepAlive: boolean) {
+  constructor(
+    socket: Socket,
+    request: RequestHead,
+    owner: ResponseOwner,
+    keepAlive: boolean,
+    /** The `keep-alive: timeout=N` field line (with its CRLF) sent when the connection stays open. */
+    keepAliveField: string,
+  ) {
     this.#socket = socket;
     this.#request = request;
     this.#owner = owner;
     this.#keepAlive = keepAlive;
+    this.#keepAliveField = keepAliveField;
   }
 
   get headersSent(): boolean {
@@ -119,7 +128,12 @@ export class ClientResponse {
       this.#keepAlive = false;
     }
     if (!this.#keepAlive) head += "connection: close\r\n";
-    else if (request.minorVersion === 0) head += "connection: keep-alive\r\n";
+    else {
+      if (request.minorVersion === 0) head += "connection: keep-alive\r\n";
+      // How long the connection waits for the next request, so that a client
+      // does not reuse it just as the proxy closes it.
+      head += this.#keepAliveField;
+    }
     head += "\r\n";
     const socket = this.#socket;
     if (socket.destroyed) return;

@@ -244,6 +244,39 @@ test("an open breaker fails fast even when an idle pooled connection could carry
   assert.equal((await get(url, "pooled.test")).status, 503);
 });
 
+test("half-open lets exactly one exchange through, pooled or not, until its answer", async () => {
+  const held: (() => void)[] = [];
+  const backend = await startBackend((_req, res) => {
+    held.push(() => res.end("ok"));
+  });
+  cleanups.push(() => backend.close());
+  const openMs = 200;
+  const { url, router } = await proxyOver(
+    { "probe.test": backend.endpoint },
+    { breaker: { consecutiveFailures: 1, openMs, maxOpenMs: openMs } },
+  );
+  const first = get(url, "probe.test");
+  while (held.length < 1) await sleep(10);
+  held.shift()!();
+  assert.equal((await first).status, 200); // leaves an idle pooled connection
+  const route = await router.route("probe.test", { protocol: "http" });
+  router.reportFailure(route);
+  assert.equal(router.breakerState(backend.endpoint), "open");
+  await sleep(openMs + 50);
+  const probe = get(url, "probe.test");
+  while (held.length < 1) await sleep(10);
+  // The probe is in flight: another request is refused, though a pooled connection could carry it.
+  const refused = await get(url, "probe.test");
+  assert.equal(refused.status, 503);
+  held.shift()!();
+  assert.equal((await probe).status, 200);
+  assert.equal(router.breakerState(backend.endpoint), "closed");
+  const after = get(url, "probe.test");
+  while (held.length < 1) await sleep(10);
+  held.shift()!();
+  assert.equal((await after).status, 200);
+});
+
 test("a half-open probe whose fresh connection is closed unanswered does not leave the breaker stuck", async () => {
   let mode: "hang-up" | "healthy" = "hang-up";
   const backend = createServer((socket) => {

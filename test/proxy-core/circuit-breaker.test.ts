@@ -21,7 +21,7 @@ test("consecutive failures open the breaker; open fails fast", () => {
   assert.equal(breaker.state, "closed");
   breaker.recordFailure();
   assert.equal(breaker.state, "open");
-  assert.equal(breaker.tryAcquire(), false);
+  assert.equal(breaker.tryAcquire(), undefined);
   assert.equal(breaker.retryAfterMs, 1000);
   assert.deepEqual(changes, ["open"]);
 });
@@ -31,14 +31,14 @@ test("after the open time one probe goes through; its success closes the breaker
   const breaker = new CircuitBreaker({ consecutiveFailures: 1, openMs: 500, now: time.now });
   breaker.recordFailure();
   time.advance(499);
-  assert.equal(breaker.tryAcquire(), false);
+  assert.equal(breaker.tryAcquire(), undefined);
   time.advance(1);
   assert.equal(breaker.state, "half_open");
-  assert.equal(breaker.tryAcquire(), true);
-  assert.equal(breaker.tryAcquire(), false, "only one probe at a time");
+  assert.equal(breaker.tryAcquire()?.probe, true);
+  assert.equal(breaker.tryAcquire(), undefined, "only one probe at a time");
   breaker.recordSuccess();
   assert.equal(breaker.state, "closed");
-  assert.equal(breaker.tryAcquire(), true);
+  assert.equal(breaker.tryAcquire()?.probe, false);
 });
 
 test("each reopening doubles the open time, up to the maximum; a success resets it", () => {
@@ -54,7 +54,7 @@ test("each reopening doubles the open time, up to the maximum; a success resets 
     breaker.recordFailure();
     openTimes.push(breaker.retryAfterMs);
     time.advance(breaker.retryAfterMs);
-    assert.equal(breaker.tryAcquire(), true);
+    assert.equal(breaker.tryAcquire()?.probe, true);
   }
   assert.deepEqual(openTimes, [100, 200, 350, 350]);
   breaker.recordSuccess();
@@ -107,9 +107,24 @@ test("a probe that ends without a verdict frees the slot for the next one", () =
   const breaker = new CircuitBreaker({ consecutiveFailures: 1, now: time.now });
   breaker.recordFailure();
   time.advance(1000);
-  assert.equal(breaker.tryAcquire(), true);
-  breaker.release();
-  assert.equal(breaker.tryAcquire(), true);
+  const probe = breaker.tryAcquire();
+  assert.equal(probe?.probe, true);
+  breaker.release(probe!);
+  assert.equal(breaker.tryAcquire()?.probe, true);
   breaker.recordFailure();
   assert.equal(breaker.state, "open");
+});
+
+test("an attempt let through before the breaker opened cannot free the probe slot", () => {
+  const time = clock();
+  const breaker = new CircuitBreaker({ consecutiveFailures: 1, now: time.now });
+  const early = breaker.tryAcquire()!;
+  breaker.recordFailure();
+  time.advance(1000);
+  const probe = breaker.tryAcquire();
+  assert.equal(probe?.probe, true);
+  breaker.release(early); // the earlier attempt ends without a verdict
+  assert.equal(breaker.tryAcquire(), undefined, "the probe still holds the slot");
+  breaker.release(probe!);
+  assert.equal(breaker.tryAcquire()?.probe, true);
 });

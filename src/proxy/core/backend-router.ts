@@ -7,6 +7,7 @@ import type { Socket } from "node:net";
 import type { Registry } from "prom-client";
 import { ActivityTracker } from "./activity-tracker.ts";
 import {
+  type BreakerPass,
   type BreakerState,
   CircuitBreaker,
   type CircuitBreakerOptions,
@@ -72,9 +73,21 @@ export interface ConnectOptions {
    * judged by its answer.
    */
   readonly judgedByExchange?: boolean;
+  /**
+   * The caller was let through by admit() and holds its pass: the breaker is
+   * not asked again, and the caller reports the outcome with that pass.
+   */
+  readonly admitted?: boolean;
   /** The connection will be relayed: its reads go straight to relay() (see DirectReads). */
   readonly directReads?: boolean;
 }
+
+/** What admit() let through: the breaker's pass, when the backend has a breaker. */
+export interface Admission {
+  readonly pass?: BreakerPass;
+}
+
+const NO_BREAKER: Admission = {};
 
 export class BackendRouter {
   readonly resolver: Resolver;
@@ -150,7 +163,8 @@ export class BackendRouter {
     const backend = route.backend;
     if (this.health && !this.health.isHealthy(backend)) throw this.#unhealthy(route);
     const breaker = this.#breaker(backend);
-    if (breaker && !breaker.tryAcquire()) throw this.#breakerOpen(route, breaker);
+    const pass = options.admitted ? undefined : breaker?.tryAcquire();
+    if (breaker && !options.admitted && !pass) throw this.#breakerOpen(route, breaker);
     const timeoutMs = options.timeoutMs ?? route.result.timeout ?? this.#connectTimeoutMs;
     let socket: Socket;
     try {
@@ -167,7 +181,7 @@ export class BackendRouter {
       const backendFault =
         error.reason === "backend_unreachable" || error.reason === "connect_timeout";
       if (backendFault) breaker?.recordFailure();
-      else breaker?.release();
+      else if (pass) breaker?.release(pass);
       throw this.#refused(error);
     }
     if (!options.judgedByExchange) breaker?.recordSuccess();
@@ -176,14 +190,21 @@ export class BackendRouter {
   }
 
   /**
-   * Throws what connect() would refuse with now (backend unhealthy, breaker
-   * open), for adapters that reuse pooled connections: an open breaker
-   * fails fast even when no new connection is needed.
+   * Lets one exchange through to the route's backend, or throws what
+   * connect() would refuse with now (backend unhealthy, breaker open; in
+   * half-open, a probe already in flight). For adapters that judge each
+   * exchange: a request on a pooled connection is held back by an open
+   * breaker like a new connection, and in half-open exactly one exchange,
+   * pooled or not, is the probe. The pass goes back with the outcome
+   * (connect() with `admitted`, then a report with the pass).
    */
-  admit(route: Route): void {
+  admit(route: Route): Admission {
     if (this.health && !this.health.isHealthy(route.backend)) throw this.#unhealthy(route);
-    const breaker = this.#breakers.get(route.backend);
-    if (breaker?.state === "open") throw this.#breakerOpen(route, breaker);
+    const breaker = this.#breaker(route.backend);
+    if (!breaker) return NO_BREAKER;
+    const pass = breaker.tryAcquire();
+    if (!pass) throw this.#breakerOpen(route, breaker);
+    return { pass };
   }
 
   /** Passive outlier detection: an adapter saw the backend fail after connecting (e.g. a 502). */
@@ -196,9 +217,13 @@ export class BackendRouter {
     this.#breaker(route.backend)?.recordSuccess();
   }
 
-  /** An exchange ended without telling anything about the backend (the client left); a half-open probe may go again. */
-  reportInconclusive(route: Route): void {
-    this.#breaker(route.backend)?.release();
+  /**
+   * The admitted exchange ended without telling anything about the backend
+   * (the client left, or the router refused it and counted that itself): if
+   * it was the half-open probe, another may go.
+   */
+  reportInconclusive(route: Route, admission: Admission): void {
+    if (admission.pass) this.#breaker(route.backend)?.release(admission.pass);
   }
 
   /** Forgets cached answers (one key, or all) here and in the resolver. */

@@ -1,7 +1,9 @@
 // A circuit breaker for one backend. Closed: traffic flows and outcomes are
 // counted. Open: callers fail fast, without touching the backend. After the
 // open time one probe is let through (half-open); its success closes the
-// breaker, its failure reopens it for longer than the last time.
+// breaker, its failure reopens it for longer than the last time. Each
+// attempt let through holds a pass, so that an attempt that ends without an
+// outcome gives back the probe slot only if it was the probe.
 
 export type BreakerState = "closed" | "open" | "half_open";
 
@@ -21,6 +23,13 @@ export interface CircuitBreakerOptions {
   readonly now?: () => number;
 }
 
+/** An attempt the breaker let through; `probe` when it is the one half-open probe. */
+export interface BreakerPass {
+  readonly probe: boolean;
+}
+
+const CLOSED_PASS: BreakerPass = { probe: false };
+
 export class CircuitBreaker {
   readonly #consecutiveLimit: number;
   readonly #errorRatio: number;
@@ -39,7 +48,8 @@ export class CircuitBreaker {
   /** Openings in a row without a successful probe in between. */
   #reopenings = 0;
   #openUntil = 0;
-  #probeInFlight = false;
+  /** The pass of the half-open probe in flight. */
+  #probe: BreakerPass | undefined;
 
   constructor(
     options: CircuitBreakerOptions = {},
@@ -66,23 +76,23 @@ export class CircuitBreaker {
     return this.state === "open" ? this.#openUntil - this.#now() : 0;
   }
 
-  /** Asks to let one attempt through; half-open lets only one probe at a time. */
-  tryAcquire(): boolean {
+  /** Asks to let one attempt through (undefined: refused); half-open lets only one probe at a time. */
+  tryAcquire(): BreakerPass | undefined {
     switch (this.state) {
       case "closed":
-        return true;
+        return CLOSED_PASS;
       case "open":
-        return false;
+        return undefined;
       case "half_open":
-        if (this.#probeInFlight) return false;
-        this.#probeInFlight = true;
-        return true;
+        if (this.#probe) return undefined;
+        this.#probe = { probe: true };
+        return this.#probe;
     }
   }
 
-  /** An acquired attempt ended without telling anything about the backend (e.g. aborted). */
-  release(): void {
-    this.#probeInFlight = false;
+  /** The attempt with `pass` ended without telling anything about the backend (e.g. aborted). */
+  release(pass: BreakerPass): void {
+    if (pass === this.#probe) this.#probe = undefined;
   }
 
   recordSuccess(): void {
@@ -133,7 +143,7 @@ export class CircuitBreaker {
   }
 
   #enter(state: BreakerState): void {
-    this.#probeInFlight = false;
+    this.#probe = undefined;
     if (state === this.#state) return;
     this.#state = state;
     this.#onChange(state);

@@ -1,5 +1,6 @@
 export { ActivityTracker } from "./activity-tracker.ts";
 export {
+  type Admission,
   BackendRouter,
   type BackendRouterOptions,
   type ConnectOptions,
@@ -7,6 +8,7 @@ export {
   type RouteLookupOptions,
 } from "./backend-router.ts";
 export {
+  type BreakerPass,
   type BreakerState,
   CircuitBreaker,
   type CircuitBreakerOptions,

@@ -43,7 +43,9 @@ export class BackendPools {
     if (!entry) {
       const router = this.#router;
       const pool = new BackendPool(
-        () => router.connect(route, { protocol: "http" }, { judgedByExchange: true }),
+        // Each request was admitted on its own (BackendRouter.admit) and reports its outcome.
+        () =>
+          router.connect(route, { protocol: "http" }, { judgedByExchange: true, admitted: true }),
         {
           connections: this.#options.connections ?? 128,
           keepAliveMs: this.#keepAliveMs,

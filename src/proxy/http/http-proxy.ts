@@ -7,7 +7,13 @@
 import { once } from "node:events";
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { Registry } from "prom-client";
-import { type BackendRouter, ResolverError, type Route, toResolverError } from "../core/index.ts";
+import {
+  type Admission,
+  type BackendRouter,
+  ResolverError,
+  type Route,
+  toResolverError,
+} from "../core/index.ts";
 import type { BackendRequest, Exchange } from "./backend/backend-request.ts";
 import { BackendPools, type PoolOptions } from "./backend-pools.ts";
 import type {
@@ -199,8 +205,9 @@ export class HttpProxy implements RequestHandler {
         route.cacheHit ? "hit" : "miss",
       );
     }
+    let admission: Admission;
     try {
-      this.#router.admit(route);
+      admission = this.#router.admit(route);
     } catch (error) {
       const answer = responseForResolverError(toResolverError(error));
       this.#replyError(request, started, route, answer);
@@ -209,7 +216,7 @@ export class HttpProxy implements RequestHandler {
     // A body that already failed (too large, malformed, too slow) is answered as such.
     const failed = request.body?.errored;
     if (failed) {
-      this.#router.reportInconclusive(route);
+      this.#router.reportInconclusive(route, admission);
       this.#replyError(request, started, route, responseForBackendError(failed));
       return;
     }
@@ -222,21 +229,22 @@ export class HttpProxy implements RequestHandler {
       request,
       extra,
       (outcome) => {
+        const finish = (result: ForwardOutcome, blameBackend: boolean) =>
+          this.#finish(request, route, admission, started, result, blameBackend);
         if (!closedBeforeResponse(outcome.error)) {
-          this.#finish(request, route, started, outcome, true);
+          finish(outcome, true);
         } else if (mayResend(request.head.method, backendRequest.body !== null)) {
-          // Sent once more on a new connection; only that attempt tells about the
-          // backend (the first one gives back a half-open probe it may hold).
-          this.#router.reportInconclusive(route);
+          // Sent once more on a new connection, under the same admission:
+          // only that attempt tells about the backend.
           this.metrics.retries.inc({ route: route.key, backend: route.backend });
           this.#send(
             (handler) => pool.dispatchOnNewConnection(backendRequest, handler),
             request,
             extra,
-            (retried) => this.#finish(request, route, started, retried, true),
+            (retried) => finish(retried, true),
           );
         } else {
-          this.#finish(request, route, started, outcome, !wasReused(outcome.error));
+          finish(outcome, !wasReused(outcome.error));
         }
       },
     );
@@ -286,6 +294,7 @@ export class HttpProxy implements RequestHandler {
   #finish(
     request: ClientRequest,
     route: Route,
+    admission: Admission,
     started: number,
     outcome: ForwardOutcome,
     /** False when the failure says nothing about the backend (a stale keep-alive connection). */
@@ -300,11 +309,11 @@ export class HttpProxy implements RequestHandler {
       const answer = responseForBackendError(outcome.error);
       // Passive outlier detection: a backend that breaks exchanges feeds its breaker.
       const backendFault = answer.reason === "backend_error" || answer.reason === "backend_timeout";
-      // The router has already counted its own refusals (breaker open, connect failed).
-      if (!(outcome.error instanceof ResolverError)) {
-        if (backendFault && blameBackend) this.#router.reportFailure(route);
-        else this.#router.reportInconclusive(route);
-      }
+      // The router has already counted its own refusals (a failed connect);
+      // those, and failures that are not the backend's, only give the pass back.
+      const counted = outcome.error instanceof ResolverError;
+      if (backendFault && blameBackend && !counted) this.#router.reportFailure(route);
+      else this.#router.reportInconclusive(route, admission);
       // Not sent yet (or the client is gone: then it is only counted).
       if (!response.headersSent || answer.reason === "client_closed") {
         this.#replyError(request, started, route, answer);
@@ -359,19 +368,22 @@ export class HttpProxy implements RequestHandler {
     const options = { signal: upgrading.signal };
     const router = this.#router;
     let routed: Route | undefined;
+    let admission: Admission | undefined;
     router
       .route(key, context, options)
       .then(async (route) => {
         routed = route;
         // Like pooled requests, an upgrade is judged by the backend's answer.
+        admission = router.admit(route);
         const backend: Socket = await router.connect(route, context, {
           ...options,
           judgedByExchange: true,
+          admitted: true,
         });
         if (client.destroyed || this.#closing) {
           // A tunnel opened now would outlive the shutdown that began meanwhile.
           backend.destroy();
-          router.reportInconclusive(route);
+          router.reportInconclusive(route, admission);
           if (!client.destroyed) writeRawResponse(client, 503, "shutting down");
           return;
         }
@@ -387,8 +399,9 @@ export class HttpProxy implements RequestHandler {
       .catch((error: unknown) => {
         // The router has counted its own refusals; a backend that failed
         // before answering is a failure, unless the client had left.
-        if (routed && !(error instanceof ResolverError)) {
-          if (upgrading.signal.aborted) router.reportInconclusive(routed);
+        if (routed && admission) {
+          const counted = error instanceof ResolverError;
+          if (counted || upgrading.signal.aborted) router.reportInconclusive(routed, admission);
           else router.reportFailure(routed);
         }
         this.#refuseUpgrade(client, routed, responseForBackendError(error));

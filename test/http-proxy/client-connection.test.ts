@@ -485,3 +485,24 @@ test("close() called twice resolves both times once the last answer is out", asy
   await client.waitForClose();
   assert.deepEqual(statuses(client.received), [200]);
 });
+
+test("close(drainTimeoutMs) cuts a response that streams on past the deadline", async () => {
+  const endless = await startBackend((_req, res) => {
+    res.writeHead(200, { "content-type": "text/event-stream" });
+    const timer = setInterval(() => res.write("data: tick\n\n"), 50);
+    res.on("close", () => clearInterval(timer));
+  });
+  cleanups.push(() => endless.close());
+  const proxy = await startProxy({ "events.test": endless.endpoint });
+  const client = await rawClient(proxy.port);
+  client.socket.write("GET /events HTTP/1.1\r\nHost: events.test\r\n\r\n");
+  await client.waitFor(/data: tick/);
+  let closed = false;
+  const closing = proxy.proxy.close(300).then(() => {
+    closed = true;
+  });
+  await client.waitForClose();
+  await closing;
+  assert.equal(closed, true);
+  assert.match(client.received, /^HTTP\/1\.1 200 /);
+});

@@ -270,3 +270,22 @@ test("an error on a direct-read backend destroys both sides", async () => {
   await Promise.all([once(pair.client, "close"), pair.totals]);
   assert.ok((await pair.backend).destroyed);
 });
+
+test("the read buffer starts small, grows when a read fills it, and shrinks after small reads", () => {
+  const reads = new DirectReads();
+  reads.takeOver(() => {});
+  const { buffer, callback } = reads.onread as {
+    buffer: () => Buffer;
+    callback: (length: number, buffer: Buffer) => boolean;
+  };
+  const first = buffer();
+  assert.equal(first.length, 8 << 10);
+  assert.equal(buffer(), first, "the same buffer while its size holds");
+  callback(first.length, first); // a read that fills it: more may be waiting
+  const large = buffer();
+  assert.equal(large.length, 64 << 10);
+  callback(10_000, large); // a middling read keeps the size
+  assert.equal(buffer(), large);
+  callback(100, large); // a small read: one large result does not stay resident
+  assert.equal(buffer().length, 8 << 10);
+});

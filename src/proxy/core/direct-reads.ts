@@ -10,14 +10,21 @@
 // next read goes into a new buffer.
 import type { OnReadOpts, Socket } from "node:net";
 
-/** What one read may bring: the size Node asks the kernel for on a stream read. */
-const READ_SIZE = 64 << 10;
+/**
+ * Read buffer sizes. A socket starts small, so thousands of sessions that
+ * exchange short queries hold little; a read that fills its buffer moves it
+ * up to what Node asks the kernel for on a stream read, and a run of small
+ * reads moves it back down, so one large result does not stay resident.
+ */
+const SMALL_READ = 8 << 10;
+const LARGE_READ = 64 << 10;
 
 const bySocket = new WeakMap<Socket, DirectReads>();
 
 export class DirectReads {
   #socket: Socket | undefined;
-  #buffer = Buffer.allocUnsafe(READ_SIZE);
+  #size = SMALL_READ;
+  #buffer = Buffer.allocUnsafe(SMALL_READ);
   #kept = false;
   #consumer: ((bytes: Buffer) => void) | undefined;
 
@@ -39,13 +46,15 @@ export class DirectReads {
   /** The socket's `onread` option; Node asks `buffer` for the buffer of each next read. */
   readonly onread: OnReadOpts = {
     buffer: () => {
-      if (this.#kept) {
+      if (this.#kept || this.#buffer.length !== this.#size) {
         this.#kept = false;
-        this.#buffer = Buffer.allocUnsafe(READ_SIZE);
+        this.#buffer = Buffer.allocUnsafe(this.#size);
       }
       return this.#buffer;
     },
     callback: (length, buffer) => {
+      if (length === this.#buffer.length) this.#size = LARGE_READ;
+      else if (length <= SMALL_READ / 2) this.#size = SMALL_READ;
       const bytes = (buffer as Buffer).subarray(0, length);
       if (this.#consumer !== undefined) {
         this.#consumer(bytes);

@@ -140,13 +140,14 @@ export class HttpProxy implements RequestHandler {
    * Stops accepting, lets requests in flight finish (each connection is
    * closed after its current response), then releases the backend pools.
    * Upgraded tunnels (WebSockets) have no request boundary to wait for and
-   * are cut at once.
+   * are cut at once. Connections still open after `drainTimeoutMs` (a
+   * response that streams on and on) are cut; without it, close() waits.
    */
-  async close(): Promise<void> {
+  async close(drainTimeoutMs?: number): Promise<void> {
     this.#closing = true;
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const tunnel of this.#tunnels) tunnel.destroy();
-    await this.#connections.close();
+    await this.#connections.close(drainTimeoutMs);
     await closed;
     await this.#pools.close();
   }

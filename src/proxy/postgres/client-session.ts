@@ -214,7 +214,9 @@ export class ClientSession {
     try {
       const { signal } = this.#abort;
       route = await router.route(decision.subject.value, context, { signal });
-      backend = await router.connect(route, context, { signal, directReads: true });
+      // A backend wrapped in TLS is read by the TLS layer: a direct-read buffer would go unused.
+      const wrapped = Boolean(this.#settings.backendTls) && route.endpoint.kind === "tcp";
+      backend = await router.connect(route, context, { signal, directReads: !wrapped });
     } catch (error) {
       throw sqlStateForResolverError(toResolverError(error), decision.subject);
     }

@@ -118,7 +118,7 @@ export async function openListener(
       pool: config.pool,
     });
     const address = await proxy.listen(config.port, config.host, { reusePort: true });
-    return { config, address, close: () => proxy.close() };
+    return { config, address, close: (drainTimeoutMs) => proxy.close(drainTimeoutMs) };
   }
   const adapter = createAdapter(config, router, place.slot, place.index);
   const address = await adapter.listen(config.port, config.host);

@@ -137,6 +137,9 @@ export class ClientConnection implements ResponseOwner {
         }
         break;
       }
+      case "closing":
+        // The last answer may still be going out to a slow reader: only the idle deadline applies.
+        break;
       default:
         return;
     }
@@ -357,7 +360,8 @@ export class ClientConnection implements ResponseOwner {
     } else if (this.#phase === "waiting") {
       // A partial head that will never be completed is dropped with the connection.
       this.#close();
-    } else if (this.#phase === "closing") {
+    } else if (this.#phase === "closing" && this.socket.writableFinished) {
+      // Both sides are done; while the answer is still going out, it is let finish.
       this.socket.destroy();
     }
   };

@@ -71,19 +71,28 @@ export class ClientConnections {
   /**
    * Closes idle connections now and the others after their current answer;
    * resolves when every connection has closed. Upgraded connections are
-   * their tunnels' to close.
+   * their tunnels' to close. Connections still open after `deadlineMs`
+   * (a stream that never ends) are cut.
    */
-  close(): Promise<void> {
-    this.#closed ??= this.#drain();
+  close(deadlineMs?: number): Promise<void> {
+    this.#closed ??= this.#drain(deadlineMs);
     return this.#closed;
   }
 
-  #drain(): Promise<void> {
+  #drain(deadlineMs: number | undefined): Promise<void> {
     for (const connection of this.#open) connection.shutdown();
+    let deadline: NodeJS.Timeout | undefined;
+    if (deadlineMs !== undefined) {
+      deadline = setTimeout(() => {
+        for (const connection of this.#open) connection.socket.destroy();
+      }, deadlineMs);
+      deadline.unref();
+    }
     return new Promise<void>((resolve) => {
       // Deadlines still apply while the connections drain.
       const done = () => {
         clearInterval(this.#sweep);
+        clearTimeout(deadline);
         resolve();
       };
       if (this.#open.size === 0) done();

@@ -1,17 +1,12 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { connect, createServer, type Server, type Socket } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 import { test } from "node:test";
 import fc from "fast-check";
 import { DirectReads, withDirectReads } from "../../src/proxy/core/direct-reads.ts";
-import { type RelayOptions, type RelayTotals, relay } from "../../src/proxy/core/relay.ts";
-
-async function listen(server: Server): Promise<number> {
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  return (server.address() as { port: number }).port;
-}
+import { relay } from "../../src/proxy/core/relay.ts";
+import { listen, type RelayedOptions, relayed } from "./relayed.ts";
 
 function directConnect(port: number, allowHalfOpen = false): Socket {
   return withDirectReads((onread) => connect({ host: "127.0.0.1", port, allowHalfOpen, onread }));
@@ -37,49 +32,9 @@ function countKeeps(socket: Socket): { readonly count: number; readonly first: P
   return counter;
 }
 
-/**
- * A client connected through a proxy whose backend socket has direct reads.
- * `onBackend` gets the backend's server-side socket.
- */
-async function relayedDirect(
-  onBackend: (socket: Socket) => void,
-  options: RelayOptions & { halfOpen?: boolean } = {},
-): Promise<{
-  client: Socket;
-  backend: Promise<Socket>;
-  totals: Promise<RelayTotals>;
-  [Symbol.asyncDispose](): Promise<void>;
-}> {
-  const allowHalfOpen = options.halfOpen ?? false;
-  const sockets: Socket[] = [];
-  const backendServer = createServer({ allowHalfOpen }, (socket) => {
-    sockets.push(socket);
-    socket.on("error", () => {});
-    onBackend(socket);
-  });
-  const backendPort = await listen(backendServer);
-  const backend = Promise.withResolvers<Socket>();
-  const totals = Promise.withResolvers<RelayTotals>();
-  const proxy = createServer({ allowHalfOpen }, (client) => {
-    const socket = directConnect(backendPort, allowHalfOpen);
-    sockets.push(client, socket);
-    backend.resolve(socket);
-    totals.resolve(relay(client, socket, options));
-  });
-  const client = connect({ host: "127.0.0.1", port: await listen(proxy), allowHalfOpen });
-  client.on("error", () => {});
-  await once(client, "connect");
-  return {
-    client,
-    backend: backend.promise,
-    totals: totals.promise,
-    async [Symbol.asyncDispose]() {
-      for (const socket of [client, ...sockets]) socket.destroy();
-      proxy.close();
-      backendServer.close();
-      await Promise.all([once(proxy, "close"), once(backendServer, "close")]);
-    },
-  };
+/** A client connected through a proxy whose backend socket has direct reads. */
+function relayedDirect(onBackend: (socket: Socket) => void, options: RelayedOptions = {}) {
+  return relayed(onBackend, { ...options, dialBackend: directConnect });
 }
 
 /** Reads everything `socket` sends, stopping for `stallMs` after every `every` bytes. */
@@ -100,7 +55,7 @@ async function readSlowly(socket: Socket, every: number, stallMs: number): Promi
 test("a slow client gets every byte of a direct-read backend, in order, though writes queue", async () => {
   const payload = randomBytes(24 << 20);
   await using pair = await relayedDirect((socket) => socket.end(payload));
-  const keeps = countKeeps(await pair.backend);
+  const keeps = countKeeps((await pair.proxied).backend);
   const received = await readSlowly(pair.client, 4 << 20, 30);
   assert.equal(Buffer.concat(received).length, payload.length);
   assert.equal(sha(received), sha(payload));
@@ -126,7 +81,7 @@ test("small reads while the client stalls: queued and partly written views are n
     };
     next();
   });
-  const keeps = countKeeps(await pair.backend);
+  const keeps = countKeeps((await pair.proxied).backend);
   // The client reads nothing until a write is left in part, then a little longer.
   pair.client.pause();
   await keeps.first;
@@ -268,7 +223,7 @@ test("a rewriter on a direct-read source keeps bytes that later reads do not ove
 test("an error on a direct-read backend destroys both sides", async () => {
   await using pair = await relayedDirect((socket) => socket.resetAndDestroy());
   await Promise.all([once(pair.client, "close"), pair.totals]);
-  assert.ok((await pair.backend).destroyed);
+  assert.ok((await pair.proxied).backend.destroyed);
 });
 
 test("the read buffer starts small, grows when a read fills it, and shrinks after small reads", () => {

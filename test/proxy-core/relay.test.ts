@@ -1,65 +1,16 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { connect, createServer, type Server, type Socket } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 import { Duplex } from "node:stream";
 import { finished } from "node:stream/promises";
 import { test } from "node:test";
-import { type RelayOptions, type RelayTotals, relay } from "../../src/proxy/core/relay.ts";
+import { relay } from "../../src/proxy/core/relay.ts";
 import type { ResolveContext } from "../../src/proxy/core/resolver.ts";
 import { loopbackRouter } from "../support/loopback-router.ts";
 import { echoBackend } from "./harness.ts";
+import { listen, relayed } from "./relayed.ts";
 
 const tcp: ResolveContext = { protocol: "tcp" };
-
-/** A client connected through a one-connection proxy that relays to a backend on loopback. */
-interface Relayed extends AsyncDisposable {
-  readonly client: Socket;
-  /** The proxy's side of the client connection, and its connection to the backend. */
-  readonly proxied: Promise<{ client: Socket; backend: Socket }>;
-  readonly totals: Promise<RelayTotals>;
-}
-
-async function listen(server: Server): Promise<number> {
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  return (server.address() as { port: number }).port;
-}
-
-async function relayed(
-  onBackend: (socket: Socket) => void,
-  options: RelayOptions & { halfOpen?: boolean } = {},
-): Promise<Relayed> {
-  const allowHalfOpen = options.halfOpen ?? false;
-  const sockets: Socket[] = [];
-  const backendServer = createServer({ allowHalfOpen }, (socket) => {
-    sockets.push(socket);
-    socket.on("error", () => {});
-    onBackend(socket);
-  });
-  const backendPort = await listen(backendServer);
-  const proxied = Promise.withResolvers<{ client: Socket; backend: Socket }>();
-  const totals = Promise.withResolvers<RelayTotals>();
-  const proxy = createServer({ allowHalfOpen }, (client) => {
-    const backend = connect({ host: "127.0.0.1", port: backendPort, allowHalfOpen });
-    sockets.push(client, backend);
-    proxied.resolve({ client, backend });
-    totals.resolve(relay(client, backend, options));
-  });
-  const client = connect({ host: "127.0.0.1", port: await listen(proxy), allowHalfOpen });
-  client.on("error", () => {});
-  await once(client, "connect");
-  return {
-    client,
-    proxied: proxied.promise,
-    totals: totals.promise,
-    async [Symbol.asyncDispose]() {
-      for (const socket of [client, ...sockets]) socket.destroy();
-      proxy.close();
-      backendServer.close();
-      await Promise.all([once(proxy, "close"), once(backendServer, "close")]);
-    },
-  };
-}
 
 /** Everything `socket` sends until it ends. */
 async function readAll(socket: Socket): Promise<Buffer> {

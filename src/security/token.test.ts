@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -21,6 +21,18 @@ test("the token is created once, crypto-random, mode 0600, in a 0770 directory",
     assert.equal((await stat(dir)).mode & 0o777, 0o770);
     const other = await loadOrCreateToken(join(root, "other-token"));
     assert.notEqual(other, first);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test("many concurrent creators all get the one token, and leave only the token file", async () => {
+  const root = await mkdtemp(join(tmpdir(), "nexus-token-"));
+  try {
+    const path = join(root, "sockets", "token");
+    const tokens = await Promise.all(Array.from({ length: 20 }, () => loadOrCreateToken(path)));
+    assert.equal(new Set(tokens).size, 1);
+    assert.deepEqual(await readdir(join(root, "sockets")), ["token"]);
   } finally {
     await rm(root, { recursive: true, force: true });
   }

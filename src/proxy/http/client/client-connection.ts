@@ -40,7 +40,7 @@ export interface RequestHandler {
   onRefused(error: ClientRequestError): void;
 }
 
-export type Phase =
+type Phase =
   | "waiting" // for the next request head (some of it may have come)
   | "serving" // a request is being answered
   | "closing" // the last answer is written; the client's end is awaited
@@ -91,11 +91,6 @@ export class ClientConnection implements ResponseOwner {
     socket.on("drain", this.#onDrain);
     socket.on("error", this.#onError);
     socket.on("close", this.#onClose);
-  }
-
-  /** The phase this connection is in. */
-  get phase(): Phase {
-    return this.#phase;
   }
 
   /** Tells a client that sent `Expect: 100-continue` to send its body. */

@@ -45,10 +45,6 @@ export class ClientConnections {
     this.#sweep.unref();
   }
 
-  get size(): number {
-    return this.#open.size;
-  }
-
   /** Takes a socket the listener accepted. */
   accept = (socket: Socket): void => {
     if (this.#open.size >= this.#maxConnections) {

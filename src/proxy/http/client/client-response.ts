@@ -64,11 +64,6 @@ export class ClientResponse {
     return this.#socket.destroyed;
   }
 
-  /** The connection is kept open after this response (unless it turns out it cannot be). */
-  get keepAlive(): boolean {
-    return this.#keepAlive;
-  }
-
   /** Sets (or, with undefined, removes) the one listener. */
   listen(listener: ResponseListener | undefined): void {
     this.#listener = listener;

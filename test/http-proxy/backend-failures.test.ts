@@ -277,6 +277,35 @@ test("half-open lets exactly one exchange through, pooled or not, until its answ
   assert.equal((await after).status, 200);
 });
 
+test("a half-open probe is judged by its response head, not by the end of a long body", async () => {
+  let finishStream: () => void = () => {};
+  const backend = await startBackend((req, res) => {
+    if (req.url !== "/stream") {
+      res.end("ok");
+      return;
+    }
+    res.writeHead(200);
+    res.write("first part");
+    finishStream = () => res.end();
+  });
+  cleanups.push(() => backend.close());
+  const openMs = 200;
+  const { url, router } = await proxyOver(
+    { "stream.test": backend.endpoint },
+    { breaker: { consecutiveFailures: 1, openMs, maxOpenMs: openMs } },
+  );
+  const route = await router.route("stream.test", { protocol: "http" });
+  router.reportFailure(route);
+  await sleep(openMs + 50);
+  // The probe's head arrives while its body is still streaming.
+  const probe = await request(`${url}/stream`, { headers: { host: "stream.test" } });
+  assert.equal(probe.statusCode, 200);
+  assert.equal(router.breakerState(backend.endpoint), "closed");
+  assert.equal((await get(url, "stream.test")).status, 200);
+  finishStream();
+  await probe.body.text();
+});
+
 test("a half-open probe whose fresh connection is closed unanswered does not leave the breaker stuck", async () => {
   let mode: "hang-up" | "healthy" = "hang-up";
   const backend = createServer((socket) => {

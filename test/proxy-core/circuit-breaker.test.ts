@@ -128,3 +128,21 @@ test("an attempt let through before the breaker opened cannot free the probe slo
   breaker.release(probe!);
   assert.equal(breaker.tryAcquire()?.probe, true);
 });
+
+test("a probe not judged within the last open time gives up its slot to the next one", () => {
+  const time = clock();
+  const breaker = new CircuitBreaker({ consecutiveFailures: 1, openMs: 500, now: time.now });
+  breaker.recordFailure();
+  time.advance(500);
+  const slow = breaker.tryAcquire();
+  assert.equal(slow?.probe, true);
+  time.advance(499);
+  assert.equal(breaker.tryAcquire(), undefined, "the probe still holds the slot");
+  time.advance(1);
+  const next = breaker.tryAcquire();
+  assert.equal(next?.probe, true);
+  breaker.release(slow!); // the slow one ending now frees nothing
+  assert.equal(breaker.tryAcquire(), undefined);
+  breaker.recordSuccess();
+  assert.equal(breaker.state, "closed");
+});

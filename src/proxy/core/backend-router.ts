@@ -66,18 +66,14 @@ export interface ConnectOptions {
   /** Keep writing to the backend after it ended its side (for relays that keep half-close). */
   readonly allowHalfOpen?: boolean;
   /**
-   * The caller tells the breaker how each exchange went (reportSuccess,
-   * reportFailure or reportInconclusive), so opening the connection is not
+   * The caller admits each exchange itself (admit()) and tells the breaker
+   * how it went (reportSuccess, reportFailure or reportInconclusive), so
+   * the breaker is not asked again here and opening the connection is not
    * counted as a success: a backend that accepts and then fails every
    * request must be able to open its breaker, and a half-open probe is
-   * judged by its answer.
+   * judged by its answer. A failed connect still counts as a failure.
    */
   readonly judgedByExchange?: boolean;
-  /**
-   * The caller was let through by admit() and holds its pass: the breaker is
-   * not asked again, and the caller reports the outcome with that pass.
-   */
-  readonly admitted?: boolean;
   /** The connection will be relayed: its reads go straight to relay() (see DirectReads). */
   readonly directReads?: boolean;
 }
@@ -163,8 +159,9 @@ export class BackendRouter {
     const backend = route.backend;
     if (this.health && !this.health.isHealthy(backend)) throw this.#unhealthy(route);
     const breaker = this.#breaker(backend);
-    const pass = options.admitted ? undefined : breaker?.tryAcquire();
-    if (breaker && !options.admitted && !pass) throw this.#breakerOpen(route, breaker);
+    const judged = options.judgedByExchange === true;
+    const pass = judged ? undefined : breaker?.tryAcquire();
+    if (breaker && !judged && !pass) throw this.#breakerOpen(route, breaker);
     const timeoutMs = options.timeoutMs ?? route.result.timeout ?? this.#connectTimeoutMs;
     let socket: Socket;
     try {
@@ -196,7 +193,7 @@ export class BackendRouter {
    * exchange: a request on a pooled connection is held back by an open
    * breaker like a new connection, and in half-open exactly one exchange,
    * pooled or not, is the probe. The pass goes back with the outcome
-   * (connect() with `admitted`, then a report with the pass).
+   * (connect() with `judgedByExchange`, then a report with the admission).
    */
   admit(route: Route): Admission {
     if (this.health && !this.health.isHealthy(route.backend)) throw this.#unhealthy(route);

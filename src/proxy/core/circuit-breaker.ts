@@ -3,7 +3,9 @@
 // open time one probe is let through (half-open); its success closes the
 // breaker, its failure reopens it for longer than the last time. Each
 // attempt let through holds a pass, so that an attempt that ends without an
-// outcome gives back the probe slot only if it was the probe.
+// outcome gives back the probe slot only if it was the probe. A probe that
+// has not been judged within the last open time (a slow upload, say) no
+// longer holds the slot: one slow client cannot keep the breaker half-open.
 
 export type BreakerState = "closed" | "open" | "half_open";
 
@@ -48,8 +50,11 @@ export class CircuitBreaker {
   /** Openings in a row without a successful probe in between. */
   #reopenings = 0;
   #openUntil = 0;
-  /** The pass of the half-open probe in flight. */
+  /** The pass of the half-open probe in flight, and when it was given. */
   #probe: BreakerPass | undefined;
+  #probeSince = 0;
+  /** How long the breaker was last open: also how long a probe may hold the slot. */
+  #lastOpenMs = 0;
 
   constructor(
     options: CircuitBreakerOptions = {},
@@ -83,10 +88,13 @@ export class CircuitBreaker {
         return CLOSED_PASS;
       case "open":
         return undefined;
-      case "half_open":
-        if (this.#probe) return undefined;
+      case "half_open": {
+        const now = this.#now();
+        if (this.#probe && now - this.#probeSince < this.#lastOpenMs) return undefined;
         this.#probe = { probe: true };
+        this.#probeSince = now;
         return this.#probe;
+      }
     }
   }
 
@@ -123,6 +131,7 @@ export class CircuitBreaker {
 
   #open(): void {
     const openFor = Math.min(this.#openMs * 2 ** this.#reopenings, this.#maxOpenMs);
+    this.#lastOpenMs = openFor;
     this.#reopenings += 1;
     this.#openUntil = this.#now() + openFor;
     this.#consecutiveFailures = 0;

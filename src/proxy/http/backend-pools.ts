@@ -44,8 +44,7 @@ export class BackendPools {
       const router = this.#router;
       const pool = new BackendPool(
         // Each request was admitted on its own (BackendRouter.admit) and reports its outcome.
-        () =>
-          router.connect(route, { protocol: "http" }, { judgedByExchange: true, admitted: true }),
+        () => router.connect(route, { protocol: "http" }, { judgedByExchange: true }),
         {
           connections: this.#options.connections ?? 128,
           keepAliveMs: this.#keepAliveMs,

@@ -16,6 +16,7 @@ import {
 } from "../core/index.ts";
 import type { BackendRequest, Exchange } from "./backend/backend-request.ts";
 import { BackendPools, type PoolOptions } from "./backend-pools.ts";
+import { BreakerVerdict } from "./breaker-verdict.ts";
 import type {
   ClientConnection,
   ClientLimits,
@@ -89,6 +90,7 @@ export class HttpProxy implements RequestHandler {
   readonly #tunnels = new Set<Socket>();
   readonly #router: BackendRouter;
   #closing = false;
+  #closed: Promise<void> | undefined;
 
   constructor(options: HttpProxyOptions) {
     this.#router = options.router;
@@ -143,11 +145,18 @@ export class HttpProxy implements RequestHandler {
    * are cut at once. Connections still open after `drainTimeoutMs` (a
    * response that streams on and on) are cut; without it, close() waits.
    */
-  async close(drainTimeoutMs?: number): Promise<void> {
+  close(drainTimeoutMs?: number): Promise<void> {
+    // A second call resolves with the first; a shorter deadline it brings applies.
+    const drained = this.#connections.close(drainTimeoutMs);
+    this.#closed ??= this.#closeAfter(drained);
+    return this.#closed;
+  }
+
+  async #closeAfter(drained: Promise<void>): Promise<void> {
     this.#closing = true;
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const tunnel of this.#tunnels) tunnel.destroy();
-    await this.#connections.close(drainTimeoutMs);
+    await drained;
     await closed;
     await this.#pools.close();
   }
@@ -206,9 +215,9 @@ export class HttpProxy implements RequestHandler {
         route.cacheHit ? "hit" : "miss",
       );
     }
-    let admission: Admission;
+    let verdict: BreakerVerdict;
     try {
-      admission = this.#router.admit(route);
+      verdict = new BreakerVerdict(this.#router, route, this.#router.admit(route));
     } catch (error) {
       const answer = responseForResolverError(toResolverError(error));
       this.#replyError(request, started, route, answer);
@@ -217,7 +226,7 @@ export class HttpProxy implements RequestHandler {
     // A body that already failed (too large, malformed, too slow) is answered as such.
     const failed = request.body?.errored;
     if (failed) {
-      this.#router.reportInconclusive(route, admission);
+      verdict.inconclusive();
       this.#replyError(request, started, route, responseForBackendError(failed));
       return;
     }
@@ -229,9 +238,10 @@ export class HttpProxy implements RequestHandler {
       (handler) => pool.dispatch(backendRequest, handler),
       request,
       extra,
+      verdict,
       (outcome) => {
         const finish = (result: ForwardOutcome, blameBackend: boolean) =>
-          this.#finish(request, route, admission, started, result, blameBackend);
+          this.#finish(request, route, verdict, started, result, blameBackend);
         if (!closedBeforeResponse(outcome.error)) {
           finish(outcome, true);
         } else if (mayResend(request.head.method, backendRequest.body !== null)) {
@@ -242,6 +252,7 @@ export class HttpProxy implements RequestHandler {
             (handler) => pool.dispatchOnNewConnection(backendRequest, handler),
             request,
             extra,
+            verdict,
             (retried) => finish(retried, true),
           );
         } else {
@@ -282,9 +293,16 @@ export class HttpProxy implements RequestHandler {
     dispatch: (handler: ResponseForwarder) => Exchange,
     request: ClientRequest,
     extra: readonly string[] | undefined,
+    verdict: BreakerVerdict,
     done: (outcome: ForwardOutcome) => void,
   ): void {
-    const forwarder = new ResponseForwarder(request.response, this.#via, extra, done);
+    const forwarder = new ResponseForwarder(
+      request.response,
+      this.#via,
+      extra,
+      verdict.answered,
+      done,
+    );
     try {
       forwarder.attach(dispatch(forwarder));
     } catch (error) {
@@ -295,7 +313,7 @@ export class HttpProxy implements RequestHandler {
   #finish(
     request: ClientRequest,
     route: Route,
-    admission: Admission,
+    verdict: BreakerVerdict,
     started: number,
     outcome: ForwardOutcome,
     /** False when the failure says nothing about the backend (a stale keep-alive connection). */
@@ -304,8 +322,7 @@ export class HttpProxy implements RequestHandler {
     const backend = route.backend;
     const response = request.response;
     if (outcome.error === undefined) {
-      // Any complete response, 5xx included: the backend is up and speaking HTTP.
-      this.#router.reportSuccess(route);
+      verdict.succeeded();
     } else {
       const answer = responseForBackendError(outcome.error);
       // Passive outlier detection: a backend that breaks exchanges feeds its breaker.
@@ -313,8 +330,8 @@ export class HttpProxy implements RequestHandler {
       // The router has already counted its own refusals (a failed connect);
       // those, and failures that are not the backend's, only give the pass back.
       const counted = outcome.error instanceof ResolverError;
-      if (backendFault && blameBackend && !counted) this.#router.reportFailure(route);
-      else this.#router.reportInconclusive(route, admission);
+      if (backendFault && blameBackend && !counted) verdict.failed();
+      else verdict.inconclusive();
       // Not sent yet (or the client is gone: then it is only counted).
       if (!response.headersSent || answer.reason === "client_closed") {
         this.#replyError(request, started, route, answer);
@@ -379,7 +396,6 @@ export class HttpProxy implements RequestHandler {
         const backend: Socket = await router.connect(route, context, {
           ...options,
           judgedByExchange: true,
-          admitted: true,
         });
         if (client.destroyed || this.#closing) {
           // A tunnel opened now would outlive the shutdown that began meanwhile.

@@ -20,6 +20,7 @@ export class ResponseForwarder implements ResponseHandler, ResponseListener {
   readonly #res: ClientResponse;
   readonly #via: string;
   readonly #extraHeaders: readonly string[] | undefined;
+  readonly #answered: () => void;
   readonly #done: (outcome: ForwardOutcome) => void;
   #exchange: Exchange | undefined;
   #status = 0;
@@ -30,11 +31,14 @@ export class ResponseForwarder implements ResponseHandler, ResponseListener {
     via: string,
     /** Flat name, value list added to the response headers. */
     extraHeaders: readonly string[] | undefined,
+    /** Called when the response head arrives (a half-open probe is judged by it). */
+    answered: () => void,
     done: (outcome: ForwardOutcome) => void,
   ) {
     this.#res = res;
     this.#via = via;
     this.#extraHeaders = extraHeaders;
+    this.#answered = answered;
     this.#done = done;
     res.listen(this);
   }
@@ -47,6 +51,7 @@ export class ResponseForwarder implements ResponseHandler, ResponseListener {
 
   onHead(head: ResponseHead): void {
     this.#status = head.status;
+    this.#answered();
     const res = this.#res;
     if (res.gone) {
       this.#exchange?.abort(new ClientGoneError());

@@ -171,17 +171,18 @@ export class ClientConnection implements ResponseOwner {
   readonly #consumeQueued = (): void => this.#consume();
 
   readonly #onData = (chunk: Buffer): void => {
-    this.#lastActivity = performance.now();
     switch (this.#phase) {
       case "waiting":
+        this.#lastActivity = performance.now();
         this.#enqueue(chunk);
         this.#consume();
         return;
       case "serving":
+        this.#lastActivity = performance.now();
         this.#readBody(chunk);
         return;
       default:
-        // Closing: what the client still sends is read and dropped.
+        // Closing: what the client still sends is read and dropped, and keeps nothing open.
         return;
     }
   };

@@ -22,6 +22,8 @@ export class ClientConnections {
   readonly #sweep: NodeJS.Timeout;
   #whenEmpty: (() => void) | undefined;
   #closed: Promise<void> | undefined;
+  #deadline: NodeJS.Timeout | undefined;
+  #deadlineAt = Number.POSITIVE_INFINITY;
 
   constructor(
     handler: RequestHandler,
@@ -71,24 +73,28 @@ export class ClientConnections {
    * (a stream that never ends) are cut.
    */
   close(deadlineMs?: number): Promise<void> {
-    this.#closed ??= this.#drain(deadlineMs);
+    this.#closed ??= this.#drain();
+    // A later call with a shorter deadline moves it closer.
+    if (deadlineMs !== undefined && performance.now() + deadlineMs < this.#deadlineAt) {
+      this.#deadlineAt = performance.now() + deadlineMs;
+      clearTimeout(this.#deadline);
+      this.#deadline = setTimeout(this.#cutAll, deadlineMs);
+      this.#deadline.unref();
+    }
     return this.#closed;
   }
 
-  #drain(deadlineMs: number | undefined): Promise<void> {
+  readonly #cutAll = (): void => {
+    for (const connection of this.#open) connection.socket.destroy();
+  };
+
+  #drain(): Promise<void> {
     for (const connection of this.#open) connection.shutdown();
-    let deadline: NodeJS.Timeout | undefined;
-    if (deadlineMs !== undefined) {
-      deadline = setTimeout(() => {
-        for (const connection of this.#open) connection.socket.destroy();
-      }, deadlineMs);
-      deadline.unref();
-    }
     return new Promise<void>((resolve) => {
       // Deadlines still apply while the connections drain.
       const done = () => {
         clearInterval(this.#sweep);
-        clearTimeout(deadline);
+        clearTimeout(this.#deadline);
         resolve();
       };
       if (this.#open.size === 0) done();

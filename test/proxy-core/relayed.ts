@@ -1,7 +1,8 @@
 // A client connected through a one-connection proxy that relays to a
 // backend on loopback with the core relay(), for the relay tests: the
 // backend's socket on the proxy side is dialed plainly or as the caller says
-// (with direct reads, say).
+// (with direct reads, say). Given a kernel splicer, the relay starts once the
+// backend is connected.
 import { once } from "node:events";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { type RelayOptions, type RelayTotals, relay } from "../../src/proxy/core/relay.ts";
@@ -11,10 +12,14 @@ export interface Relayed extends AsyncDisposable {
   /** The proxy's side of the client connection, and its connection to the backend. */
   readonly proxied: Promise<{ client: Socket; backend: Socket }>;
   readonly totals: Promise<RelayTotals>;
+  /** With a splicer: resolves once relay() was called. */
+  readonly started: Promise<void>;
 }
 
 export interface RelayedOptions extends RelayOptions {
   readonly halfOpen?: boolean;
+  /** With a splicer: awaited once the backend is connected, before the relay starts. */
+  readonly beforeRelay?: () => Promise<void>;
   /** Opens the proxy's connection to the backend (default: a plain connect). */
   readonly dialBackend?: (port: number, allowHalfOpen: boolean) => Socket;
 }
@@ -45,11 +50,20 @@ export async function relayed(
   const backendPort = await listen(backendServer);
   const proxied = Promise.withResolvers<{ client: Socket; backend: Socket }>();
   const totals = Promise.withResolvers<RelayTotals>();
+  const started = Promise.withResolvers<void>();
   const proxy = createServer({ allowHalfOpen }, (client) => {
     const backend = dialBackend(backendPort, allowHalfOpen);
     sockets.push(client, backend);
     proxied.resolve({ client, backend });
-    totals.resolve(relay(client, backend, options));
+    // The kernel splices connected sockets only, as adapters relay them.
+    if (options.splice === undefined) totals.resolve(relay(client, backend, options));
+    else {
+      backend.once("connect", async () => {
+        await options.beforeRelay?.();
+        totals.resolve(relay(client, backend, options));
+        started.resolve();
+      });
+    }
   });
   const client = connect({ host: "127.0.0.1", port: await listen(proxy), allowHalfOpen });
   client.on("error", () => {});
@@ -58,6 +72,7 @@ export async function relayed(
     client,
     proxied: proxied.promise,
     totals: totals.promise,
+    started: started.promise,
     async [Symbol.asyncDispose]() {
       for (const socket of [client, ...sockets]) socket.destroy();
       proxy.close();

@@ -12,15 +12,23 @@
 // A source opened with direct reads (withDirectReads) hands each read to its
 // flow straight from the read callback, as a view of its read buffer; the
 // flow copies it only when the destination would queue it.
+//
+// Given a kernel splicer, a relay of two plain TCP sockets that rewrites
+// nothing is handed to the kernel instead (spliced-relay.ts), with the same
+// rules for its end.
 import { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { DirectReads } from "./direct-reads.ts";
+import type { KernelSplice } from "./kernel-splice.ts";
+import { splicedRelay } from "./spliced-relay.ts";
 
 export interface RelayTotals {
   /** Bytes the backend sent towards the client. */
   readonly toClient: number;
   /** Bytes written to the backend. */
   readonly toBackend: number;
+  /** True when the kernel moved the bytes (see kernel-splice.ts). */
+  readonly inKernel: boolean;
 }
 
 /**
@@ -36,6 +44,14 @@ export interface RelayOptions {
   readonly rewriteToBackend?: ChunkRewriter;
   /** After one direction has finished, how long the other may go on; default 60 s. */
   readonly graceMs?: number;
+  /** Moves the bytes in the kernel where it can (see kernel-splice.ts). */
+  readonly splice?: KernelSplice;
+  /**
+   * Bytes for the client once the relay is in place: the answer an adapter
+   * held back, so that a client waiting for it has sent nothing yet when
+   * the relay takes over, and the kernel can take the connection.
+   */
+  readonly thenToClient?: Buffer;
 }
 
 const DEFAULT_GRACE_MS = 60_000;
@@ -46,7 +62,16 @@ export function relay(
   backend: Socket,
   options: RelayOptions = {},
 ): Promise<RelayTotals> {
-  return new Relay(client, backend, options).done;
+  const { splice, thenToClient } = options;
+  if (splice !== undefined && options.rewriteToBackend === undefined && client instanceof Socket) {
+    const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
+    const spliced = splicedRelay(splice, client, backend, graceMs, thenToClient);
+    if (spliced !== undefined) return spliced;
+  }
+  const done = new Relay(client, backend, options).done;
+  if (thenToClient !== undefined && thenToClient.length > 0 && client.writable)
+    client.write(thenToClient);
+  return done;
 }
 
 /** One direction: source to destination, until the source is done. */
@@ -181,7 +206,11 @@ class Relay {
     if (this.#open > 0 || this.#resolve === undefined) return;
     clearTimeout(this.#grace);
     const backend = this.#backend;
-    this.#resolve({ toClient: backend.bytesRead, toBackend: backend.bytesWritten });
+    this.#resolve({
+      toClient: backend.bytesRead,
+      toBackend: backend.bytesWritten,
+      inKernel: false,
+    });
     this.#resolve = undefined;
   };
 }

@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "kernel_splice",
+      "sources": ["src/kernel_splice.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"]
+    }
+  ]
+}

@@ -1,0 +1,2 @@
+// The compiled addon; see src/kernel_splice.c.
+module.exports = require("./build/Release/kernel_splice.node");

@@ -1,0 +1,550 @@
+// Relays pairs of TCP sockets into each other inside the kernel.
+//
+// Two BPF sockmaps hold the sockets of each spliced pair: `targets` makes a
+// socket a place bytes can be redirected to, `sources` runs a small stream
+// verdict program on every chunk a socket receives. The program looks the
+// socket up by its cookie in `pairs`, counts the chunk's bytes there and
+// redirects the chunk to the peer's send queue, so the bytes never reach
+// user space and the process is not woken for them.
+//
+// A watcher thread waits (epoll, edge-triggered) for either socket of a pair
+// to be shut down by its peer or to fail, and reports it to JavaScript, which
+// decides when the pair is drained and closes it.
+//
+// JavaScript API (all synchronous except the hangup callback):
+//   open(capacity, onHangup(token, side, events))   one splicer per process
+//   splice(fdA, fdB) -> token, or -1 when a receive queue is not empty, -2
+//                       when the pair table is full; A's bytes now go to B
+//   spliceBack(token)   and B's to A
+//   counters(token)  -> [sentByA, sentByB, takenByA, takenByB] (bytes since the splice)
+//   release(token)
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/bpf.h>
+#include <linux/sockios.h>
+#include <linux/in.h>
+#include <linux/tcp.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <node_api.h>
+
+/* The value `pairs` keeps for each spliced socket, keyed by its cookie. */
+struct pair_entry {
+  uint32_t peer; /* the peer's key in `targets` */
+  uint32_t unused;
+  uint64_t bytes; /* bytes this socket received and the program redirected */
+};
+
+typedef struct {
+  int fd[2];
+  uint64_t cookie[2];
+  /* What each socket had taken to send before the splice (acked + queued). */
+  uint64_t base[2];
+  uint32_t generation;
+  bool used;
+} pair_t;
+
+typedef struct {
+  int pairs_map, targets_map, sources_map, program;
+  int epoll, wake;
+  pthread_t watcher;
+  bool watching;
+  napi_threadsafe_function on_hangup;
+  uint32_t capacity;
+  pair_t *pairs;
+  uint32_t *free_slots;
+  uint32_t free_count;
+} splicer_t;
+
+typedef struct {
+  uint64_t key; /* token * 2 + side */
+  uint32_t events;
+} hangup_t;
+
+static const uint64_t WAKE_KEY = UINT64_MAX;
+
+static long bpf(int cmd, union bpf_attr *attr) {
+  return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
+}
+
+static int map_create(uint32_t type, uint32_t key_size, uint32_t value_size, uint32_t entries, uint32_t flags) {
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof(attr));
+  attr.map_flags = flags;
+  attr.map_type = type;
+  attr.key_size = key_size;
+  attr.value_size = value_size;
+  attr.max_entries = entries;
+  return (int)bpf(BPF_MAP_CREATE, &attr);
+}
+
+static int map_update(int map, const void *key, const void *value) {
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof(attr));
+  attr.map_fd = map;
+  attr.key = (uint64_t)(uintptr_t)key;
+  attr.value = (uint64_t)(uintptr_t)value;
+  attr.flags = BPF_ANY;
+  return (int)bpf(BPF_MAP_UPDATE_ELEM, &attr);
+}
+
+static int map_lookup(int map, const void *key, void *value) {
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof(attr));
+  attr.map_fd = map;
+  attr.key = (uint64_t)(uintptr_t)key;
+  attr.value = (uint64_t)(uintptr_t)value;
+  return (int)bpf(BPF_MAP_LOOKUP_ELEM, &attr);
+}
+
+static void map_delete(int map, const void *key) {
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof(attr));
+  attr.map_fd = map;
+  attr.key = (uint64_t)(uintptr_t)key;
+  bpf(BPF_MAP_DELETE_ELEM, &attr); /* ENOENT: the socket closed and left the map already */
+}
+
+#define INSN(c, d, s, o, i) ((struct bpf_insn){.code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i)})
+
+/*
+ * r6 = skb
+ * entry = pairs[get_socket_cookie(skb)];  if (!entry) return SK_PASS
+ * if (skb->len == 0) return SK_DROP
+ * entry->bytes += skb->len                (atomic)
+ * return sk_redirect_map(skb, targets, entry->peer, 0)
+ */
+/* A chunk without bytes carries only the peer's FIN, which TCP has taken
+ * note of already. Redirected, it would make the kernel's send loop report
+ * EPIPE on the other socket and stop its redirects: it is dropped. */
+static int load_program(int pairs_map, int targets_map, char *log, size_t log_size) {
+  struct bpf_insn insns[] = {
+      INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_6, BPF_REG_1, 0, 0),
+      INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_get_socket_cookie),
+      INSN(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_0, -8, 0),
+      INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0),
+      INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -8),
+      INSN(BPF_LD | BPF_DW | BPF_IMM, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, pairs_map),
+      INSN(0, 0, 0, 0, 0),
+      INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem),
+      INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 11, 0), /* to `pass` */
+      INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_7, BPF_REG_0, 0, 0),
+      INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_1, BPF_REG_6, offsetof(struct __sk_buff, len), 0),
+      INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_1, 0, 10, 0), /* to `drop` */
+      INSN(BPF_STX | BPF_ATOMIC | BPF_DW, BPF_REG_7, BPF_REG_1, offsetof(struct pair_entry, bytes), BPF_ADD),
+      INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_3, BPF_REG_7, offsetof(struct pair_entry, peer), 0),
+      INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_6, 0, 0),
+      INSN(BPF_LD | BPF_DW | BPF_IMM, BPF_REG_2, BPF_PSEUDO_MAP_FD, 0, targets_map),
+      INSN(0, 0, 0, 0, 0),
+      INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_4, 0, 0, 0),
+      INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_sk_redirect_map),
+      INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
+      /* pass: */
+      INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, SK_PASS),
+      INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
+      /* drop: */
+      INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, SK_DROP),
+      INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
+  };
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof(attr));
+  attr.prog_type = BPF_PROG_TYPE_SK_SKB;
+  attr.insns = (uint64_t)(uintptr_t)insns;
+  attr.insn_cnt = sizeof(insns) / sizeof(insns[0]);
+  attr.license = (uint64_t)(uintptr_t) "Dual MIT/GPL";
+  attr.log_buf = (uint64_t)(uintptr_t)log;
+  attr.log_size = (uint32_t)log_size;
+  attr.log_level = 1;
+  return (int)bpf(BPF_PROG_LOAD, &attr);
+}
+
+static int attach_verdict(int program, int map) {
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof(attr));
+  attr.target_fd = map;
+  attr.attach_bpf_fd = program;
+  attr.attach_type = BPF_SK_SKB_STREAM_VERDICT;
+  return (int)bpf(BPF_PROG_ATTACH, &attr);
+}
+
+/* Bytes the socket has taken to send so far: acknowledged plus still queued.
+ * Acked is read first: an ACK landing between the two reads makes the sum
+ * smaller than the truth, never larger, so "all taken" is never said early. */
+static int taken_to_send(int fd, uint64_t *taken) {
+  struct tcp_info info;
+  socklen_t length = sizeof(info);
+  memset(&info, 0, sizeof(info));
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) < 0) return -errno;
+  int queued = 0;
+  if (ioctl(fd, SIOCOUTQ, &queued) < 0) return -errno;
+  *taken = info.tcpi_bytes_acked + (uint64_t)queued;
+  return 0;
+}
+
+static int socket_cookie(int fd, uint64_t *cookie) {
+  socklen_t length = sizeof(*cookie);
+  return getsockopt(fd, SOL_SOCKET, SO_COOKIE, cookie, &length) < 0 ? -errno : 0;
+}
+
+/* ---- JavaScript glue ---- */
+
+static napi_value throw_errno(napi_env env, const char *what, int error) {
+  char message[160];
+  snprintf(message, sizeof(message), "%s: %s", what, strerror(error));
+  const char *code = error == EPERM ? "EPERM" : error == EACCES ? "EACCES" : error == EINVAL ? "EINVAL"
+                     : error == ENOSYS ? "ENOSYS" : error == EBADF ? "EBADF" : error == ENOMEM ? "ENOMEM"
+                     : error == ENOTCONN ? "ENOTCONN" : error == EOPNOTSUPP ? "EOPNOTSUPP" : "ERR_KERNEL_SPLICE";
+  napi_throw_error(env, code, message);
+  return NULL;
+}
+
+static splicer_t *splicer_of(napi_env env) {
+  splicer_t *splicer = NULL;
+  napi_get_instance_data(env, (void **)&splicer);
+  return splicer;
+}
+
+static void call_js(napi_env env, napi_value callback, void *context, void *data) {
+  (void)context;
+  hangup_t *hangup = data;
+  if (env != NULL && callback != NULL) {
+    napi_value argv[3], undefined;
+    napi_create_double(env, (double)(hangup->key >> 1), &argv[0]);
+    napi_create_uint32(env, (uint32_t)(hangup->key & 1), &argv[1]);
+    napi_create_uint32(env, hangup->events, &argv[2]);
+    napi_get_undefined(env, &undefined);
+    napi_call_function(env, undefined, callback, 3, argv, NULL);
+  }
+  free(hangup);
+}
+
+static void *watch(void *argument) {
+  splicer_t *splicer = argument;
+  struct epoll_event events[64];
+  for (;;) {
+    int count = epoll_wait(splicer->epoll, events, 64, -1);
+    if (count < 0) {
+      if (errno == EINTR) continue;
+      return NULL;
+    }
+    for (int i = 0; i < count; i++) {
+      if (events[i].data.u64 == WAKE_KEY) return NULL;
+      hangup_t *hangup = malloc(sizeof(*hangup));
+      if (hangup == NULL) continue;
+      hangup->key = events[i].data.u64;
+      hangup->events = events[i].events;
+      if (napi_call_threadsafe_function(splicer->on_hangup, hangup, napi_tsfn_nonblocking) != napi_ok) free(hangup);
+    }
+  }
+}
+
+static void close_fd(int *fd) {
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
+}
+
+static void stop(splicer_t *splicer) {
+  if (splicer->watching) {
+    uint64_t one = 1;
+    if (write(splicer->wake, &one, sizeof(one)) == sizeof(one)) pthread_join(splicer->watcher, NULL);
+    splicer->watching = false;
+    /* The hangup function is not released here: Node closes it as the environment ends. */
+  }
+  close_fd(&splicer->epoll);
+  close_fd(&splicer->wake);
+  close_fd(&splicer->program);
+  close_fd(&splicer->sources_map);
+  close_fd(&splicer->targets_map);
+  close_fd(&splicer->pairs_map);
+  free(splicer->pairs);
+  free(splicer->free_slots);
+  splicer->pairs = NULL;
+  splicer->free_slots = NULL;
+}
+
+static void finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  stop(data);
+  free(data);
+}
+
+static bool get_args(napi_env env, napi_callback_info info, size_t expected, napi_value *argv) {
+  size_t argc = expected;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < expected) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "missing arguments");
+    return false;
+  }
+  return true;
+}
+
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  if (splicer_of(env) != NULL) {
+    napi_throw_error(env, "ERR_KERNEL_SPLICE", "already open");
+    return NULL;
+  }
+  uint32_t capacity = 0;
+  if (napi_get_value_uint32(env, argv[0], &capacity) != napi_ok || capacity == 0 || capacity > (1u << 20)) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "capacity must be 1 to 1048576 pairs");
+    return NULL;
+  }
+  splicer_t *splicer = calloc(1, sizeof(*splicer));
+  if (splicer == NULL) return throw_errno(env, "allocating the splicer", ENOMEM);
+  splicer->pairs_map = splicer->targets_map = splicer->sources_map = -1;
+  splicer->program = splicer->epoll = splicer->wake = -1;
+  splicer->capacity = capacity;
+  splicer->pairs = calloc(capacity, sizeof(pair_t));
+  splicer->free_slots = calloc(capacity, sizeof(uint32_t));
+  if (splicer->pairs == NULL || splicer->free_slots == NULL) {
+    stop(splicer);
+    free(splicer);
+    return throw_errno(env, "allocating the pair table", ENOMEM);
+  }
+  for (uint32_t i = 0; i < capacity; i++) splicer->free_slots[i] = capacity - 1 - i;
+  splicer->free_count = capacity;
+
+  const char *step = "creating the maps";
+  splicer->pairs_map = map_create(BPF_MAP_TYPE_HASH, sizeof(uint64_t), sizeof(struct pair_entry), capacity * 2,
+                                  BPF_F_NO_PREALLOC);
+  if (splicer->pairs_map < 0) goto fail;
+  splicer->targets_map = map_create(BPF_MAP_TYPE_SOCKMAP, sizeof(uint32_t), sizeof(uint32_t), capacity * 2, 0);
+  if (splicer->targets_map < 0) goto fail;
+  splicer->sources_map = map_create(BPF_MAP_TYPE_SOCKMAP, sizeof(uint32_t), sizeof(uint32_t), capacity * 2, 0);
+  if (splicer->sources_map < 0) goto fail;
+  step = "loading the verdict program";
+  static char log[4096];
+  splicer->program = load_program(splicer->pairs_map, splicer->targets_map, log, sizeof(log));
+  if (splicer->program < 0) goto fail;
+  step = "attaching the verdict program";
+  if (attach_verdict(splicer->program, splicer->sources_map) < 0) goto fail;
+  step = "starting the watcher";
+  splicer->epoll = epoll_create1(EPOLL_CLOEXEC);
+  if (splicer->epoll < 0) goto fail;
+  splicer->wake = eventfd(0, EFD_CLOEXEC);
+  if (splicer->wake < 0) goto fail;
+  struct epoll_event wake = {.events = EPOLLIN, .data.u64 = WAKE_KEY};
+  if (epoll_ctl(splicer->epoll, EPOLL_CTL_ADD, splicer->wake, &wake) < 0) goto fail;
+
+  napi_value name;
+  napi_create_string_utf8(env, "kernel-splice hangup", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, argv[1], NULL, name, 0, 1, NULL, NULL, NULL, call_js,
+                                      &splicer->on_hangup) != napi_ok) {
+    errno = ENOMEM;
+    goto fail;
+  }
+  /* The watcher must not keep the process alive. */
+  napi_unref_threadsafe_function(env, splicer->on_hangup);
+  if (pthread_create(&splicer->watcher, NULL, watch, splicer) != 0) {
+    napi_release_threadsafe_function(splicer->on_hangup, napi_tsfn_abort);
+    errno = EAGAIN;
+    goto fail;
+  }
+  splicer->watching = true;
+  napi_set_instance_data(env, splicer, finalize, NULL);
+  return NULL;
+
+fail: {
+  int error = errno;
+  stop(splicer);
+  free(splicer);
+  return throw_errno(env, step, error);
+}
+}
+
+static bool get_fd(napi_env env, napi_value value, int *fd) {
+  if (napi_get_value_int32(env, value, fd) != napi_ok || *fd < 0) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "a file descriptor must be a non-negative integer");
+    return false;
+  }
+  return true;
+}
+
+static splicer_t *open_splicer(napi_env env) {
+  splicer_t *splicer = splicer_of(env);
+  if (splicer == NULL) napi_throw_error(env, "ERR_KERNEL_SPLICE", "not open");
+  return splicer;
+}
+
+static void unlink_pair(splicer_t *splicer, uint32_t slot, pair_t *pair) {
+  for (int side = 0; side < 2; side++) {
+    uint32_t key = slot * 2 + side;
+    map_delete(splicer->sources_map, &key);
+    map_delete(splicer->targets_map, &key);
+    map_delete(splicer->pairs_map, &pair->cookie[side]);
+    /* The descriptor may be closed, or reused by another socket: unwatch only the same socket. */
+    uint64_t cookie = 0;
+    if (socket_cookie(pair->fd[side], &cookie) == 0 && cookie == pair->cookie[side])
+      epoll_ctl(splicer->epoll, EPOLL_CTL_DEL, pair->fd[side], NULL);
+  }
+  pair->used = false;
+  splicer->free_slots[splicer->free_count++] = slot;
+}
+
+/* From now on the kernel redirects what `side` of the pair receives. */
+static int start_redirects(splicer_t *splicer, uint32_t slot, int side) {
+  pair_t *pair = &splicer->pairs[slot];
+  uint32_t key = slot * 2 + side;
+  uint32_t value = (uint32_t)pair->fd[side];
+  if (map_update(splicer->sources_map, &key, &value) < 0) return errno;
+  /* Setting the low-water mark makes TCP offer what already waits in the
+   * receive queue to the program now, not at the next arrival. */
+  int one = 1;
+  if (setsockopt(pair->fd[side], SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one)) < 0) return errno;
+  return 0;
+}
+
+static napi_value js_splice(napi_env env, napi_callback_info info) {
+  napi_value argv[2], result;
+  if (!get_args(env, info, 2, argv)) return NULL;
+  splicer_t *splicer = open_splicer(env);
+  if (splicer == NULL) return NULL;
+  int fd[2];
+  if (!get_fd(env, argv[0], &fd[0]) || !get_fd(env, argv[1], &fd[1])) return NULL;
+  /* Bytes already queued may follow bytes the caller read in part of the
+   * same buffer; the program would see that buffer whole. Not spliced. */
+  for (int side = 0; side < 2; side++) {
+    int queued = 0;
+    if (ioctl(fd[side], SIOCINQ, &queued) < 0) return throw_errno(env, "reading the receive queue", errno);
+    if (queued > 0) {
+      napi_create_int32(env, -1, &result);
+      return result;
+    }
+  }
+  if (splicer->free_count == 0) {
+    napi_create_int32(env, -2, &result);
+    return result;
+  }
+  uint32_t slot = splicer->free_slots[--splicer->free_count];
+  pair_t *pair = &splicer->pairs[slot];
+  pair->generation += 1;
+  pair->used = true;
+  pair->fd[0] = pair->fd[1] = -1;
+  pair->cookie[0] = pair->cookie[1] = 0;
+  const char *step = "reading the socket cookies";
+  int error = 0;
+  for (int side = 0; side < 2; side++) {
+    pair->fd[side] = fd[side];
+    if ((error = -socket_cookie(fd[side], &pair->cookie[side])) != 0) goto fail;
+    if ((error = -taken_to_send(fd[side], &pair->base[side])) != 0) goto fail;
+  }
+  /* Targets first: a redirect must never find its peer missing. */
+  step = "adding the sockets to the target map";
+  for (int side = 0; side < 2; side++) {
+    uint32_t key = slot * 2 + side;
+    uint32_t value = (uint32_t)fd[side];
+    if (map_update(splicer->targets_map, &key, &value) < 0) goto fail_errno;
+  }
+  step = "pairing the sockets";
+  for (int side = 0; side < 2; side++) {
+    struct pair_entry entry = {.peer = slot * 2 + (1 - side), .unused = 0, .bytes = 0};
+    if (map_update(splicer->pairs_map, &pair->cookie[side], &entry) < 0) goto fail_errno;
+  }
+  step = "adding the first socket to the source map";
+  if ((error = start_redirects(splicer, slot, 0)) != 0) goto fail;
+  double token = (double)pair->generation * splicer->capacity + slot;
+  step = "watching the sockets";
+  for (int side = 0; side < 2; side++) {
+    struct epoll_event event = {.events = EPOLLRDHUP | EPOLLET, .data.u64 = (uint64_t)token * 2 + side};
+    if (epoll_ctl(splicer->epoll, EPOLL_CTL_ADD, fd[side], &event) < 0) goto fail_errno;
+  }
+  napi_create_double(env, token, &result);
+  return result;
+
+fail_errno:
+  error = errno;
+fail:
+  unlink_pair(splicer, slot, pair);
+  return throw_errno(env, step, error);
+}
+
+/* The pair named by the call's token argument; NULL when it is released or
+ * never was, with an exception pending if `required`. */
+static pair_t *pair_argument(napi_env env, napi_callback_info info, bool required, splicer_t **splicer,
+                             uint32_t *slot) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  *splicer = open_splicer(env);
+  if (*splicer == NULL) return NULL;
+  double token = -1;
+  pair_t *pair = NULL;
+  if (napi_get_value_double(env, argv[0], &token) == napi_ok && token >= 0) {
+    uint64_t whole = (uint64_t)token;
+    *slot = (uint32_t)(whole % (*splicer)->capacity);
+    pair = &(*splicer)->pairs[*slot];
+    if (!pair->used || pair->generation != (uint32_t)(whole / (*splicer)->capacity)) pair = NULL;
+  }
+  if (pair == NULL && required) napi_throw_error(env, "ERR_KERNEL_SPLICE", "no such pair");
+  return pair;
+}
+
+static napi_value js_counters(napi_env env, napi_callback_info info) {
+  splicer_t *splicer;
+  uint32_t slot;
+  pair_t *pair = pair_argument(env, info, true, &splicer, &slot);
+  if (pair == NULL) return NULL;
+  napi_value result;
+  napi_create_array_with_length(env, 4, &result);
+  for (int side = 0; side < 2; side++) {
+    /* Taking the socket's lock waits out a verdict still running on it. */
+    int queued = 0;
+    ioctl(pair->fd[side], SIOCINQ, &queued);
+    struct pair_entry entry = {0};
+    if (map_lookup(splicer->pairs_map, &pair->cookie[side], &entry) < 0)
+      return throw_errno(env, "reading the pair counters", errno);
+    napi_value sent;
+    napi_create_double(env, (double)entry.bytes, &sent);
+    napi_set_element(env, result, side, sent);
+  }
+  for (int side = 0; side < 2; side++) {
+    /* -1 once the socket is closed: what it sent is still known, what it took is not. */
+    uint64_t taken = 0;
+    napi_value value;
+    if (taken_to_send(pair->fd[side], &taken) == 0) napi_create_double(env, (double)(taken - pair->base[side]), &value);
+    else napi_create_int32(env, -1, &value);
+    napi_set_element(env, result, 2 + side, value);
+  }
+  return result;
+}
+
+static napi_value js_splice_back(napi_env env, napi_callback_info info) {
+  splicer_t *splicer;
+  uint32_t slot;
+  if (pair_argument(env, info, true, &splicer, &slot) == NULL) return NULL;
+  int error = start_redirects(splicer, slot, 1);
+  return error == 0 ? NULL : throw_errno(env, "adding the second socket to the source map", error);
+}
+
+static napi_value js_release(napi_env env, napi_callback_info info) {
+  splicer_t *splicer;
+  uint32_t slot;
+  pair_t *pair = pair_argument(env, info, false, &splicer, &slot);
+  if (pair != NULL) unlink_pair(splicer, slot, pair);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor properties[] = {
+      {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
+      {"splice", NULL, js_splice, NULL, NULL, NULL, napi_default, NULL},
+      {"spliceBack", NULL, js_splice_back, NULL, NULL, NULL, napi_default, NULL},
+      {"counters", NULL, js_counters, NULL, NULL, NULL, napi_default, NULL},
+      {"release", NULL, js_release, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof(properties) / sizeof(properties[0]), properties);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,221 @@
+// Kernel splicing: once a protocol adapter is done with a connection, its
+// two plain TCP sockets can be handed to the Linux kernel, which from then on
+// moves every byte from one to the other itself (a BPF sockmap verdict
+// program, in the optional `nexus-kernel-splice` addon). The process is no
+// longer woken for the bytes; it only hears that a side was shut down by its
+// peer or failed.
+//
+// It needs Linux, the addon (built by `npm install` where a C compiler is
+// present) and the right to load BPF programs (root, or CAP_BPF with
+// CAP_NET_ADMIN). Where anything is missing, `KernelSplice.shared()` is
+// undefined, `KernelSplice.unavailableReason` says why, and relays stay in
+// the process.
+import { createRequire } from "node:module";
+import type { Socket } from "node:net";
+
+/** The addon's functions (native/kernel-splice/src/kernel_splice.c). */
+interface Addon {
+  open(capacity: number, onHangup: (token: number, side: Side, events: number) => void): void;
+  /** A's bytes go to B from now on: a token, -1 when a receive queue holds bytes, -2 when the pair table is full. */
+  splice(fdA: number, fdB: number): number;
+  /** B's bytes go to A from now on. */
+  spliceBack(token: number): void;
+  /** Bytes since the splice: [sent by A, sent by B, taken to send by A, by B]; -1 for a closed socket. */
+  counters(token: number): [number, number, number, number];
+  release(token: number): void;
+}
+
+export type Side = 0 | 1;
+
+/** How a side ended: its peer shut down its sending half, or the connection failed. */
+export type Hangup = "shutdown" | "failure";
+
+/** The parts of Node's socket handle a splice needs; internal to Node, so checked before use. */
+interface StreamHandle {
+  fd?: number;
+  reading?: boolean;
+  readStart?(): number;
+  readStop?(): number;
+}
+
+const EPOLLERR = 0x008;
+
+/** Pairs one process can splice at once; beyond that, relays stay in the process. */
+const CAPACITY = 16_384;
+
+function handleOf(socket: Socket): StreamHandle | undefined {
+  return (socket as unknown as { _handle?: StreamHandle })._handle ?? undefined;
+}
+
+/**
+ * Stops reading `socket` now, not at its stream's high-water mark, so that
+ * no byte is in the process when the kernel takes over.
+ */
+export function stopReading(socket: Socket): boolean {
+  const handle = handleOf(socket);
+  if (typeof handle?.readStop !== "function" || typeof handle.readStart !== "function") {
+    return false;
+  }
+  socket.pause();
+  if (handle.reading !== false) {
+    handle.reading = false;
+    handle.readStop();
+  }
+  return true;
+}
+
+/**
+ * Undoes stopReading(). The handle is restarted directly: its stream may be
+ * waiting for a read it asked for before the stop, and would not ask again.
+ */
+export function resumeReading(socket: Socket): void {
+  const handle = handleOf(socket);
+  if (handle?.reading === false && !socket.destroyed) {
+    handle.reading = true;
+    handle.readStart?.();
+  }
+  socket.resume();
+}
+
+/** A TCP socket the kernel can splice: connected, unencrypted, with a descriptor. */
+export function spliceable(socket: Socket): boolean {
+  const fd = handleOf(socket)?.fd;
+  return (
+    typeof fd === "number" &&
+    fd >= 0 &&
+    (socket as { encrypted?: boolean }).encrypted !== true &&
+    typeof socket.remotePort === "number" &&
+    !socket.destroyed &&
+    socket.writable
+  );
+}
+
+/** Two sockets whose bytes the kernel moves into each other. */
+export class SplicedPair {
+  readonly #splicer: KernelSplice;
+  readonly #token: number;
+  #released = false;
+  #sent: [number, number] = [0, 0];
+
+  constructor(splicer: KernelSplice, token: number) {
+    this.#splicer = splicer;
+    this.#token = token;
+  }
+
+  /** From now on the kernel also moves the bytes of the second socket to the first. */
+  spliceBack(): void {
+    if (!this.#released) this.#splicer.spliceBack(this.#token);
+  }
+
+  /** Bytes the kernel moved from each side to the other so far. */
+  get sent(): readonly [number, number] {
+    if (!this.#released) this.#read();
+    return this.#sent;
+  }
+
+  /**
+   * True once every byte the kernel took from `side` is in the other
+   * socket's send queue, next to `writtenSince` bytes the process wrote
+   * there itself since the splice.
+   */
+  drained(side: Side, writtenSince: number): boolean {
+    if (this.#released) return true;
+    const [sentA, sentB, takenA, takenB] = this.#read();
+    const [sent, taken] = side === 0 ? [sentA, takenB] : [sentB, takenA];
+    return taken >= 0 && taken === sent + writtenSince;
+  }
+
+  /** The kernel lets go of both sockets; bytes it still holds for them are dropped. */
+  release(): void {
+    if (this.#released) return;
+    this.#read();
+    this.#released = true;
+    this.#splicer.release(this.#token);
+  }
+
+  #read(): [number, number, number, number] {
+    const counters = this.#splicer.counters(this.#token);
+    this.#sent = [counters[0], counters[1]];
+    return counters;
+  }
+}
+
+export class KernelSplice {
+  static #shared: KernelSplice | undefined;
+  static #reason: string | undefined;
+
+  readonly #addon: Addon;
+  readonly #hangups = new Map<number, (side: Side, hangup: Hangup) => void>();
+
+  /** The process's splicer, opened on first use; undefined where splicing is unavailable. */
+  static shared(): KernelSplice | undefined {
+    if (KernelSplice.#shared === undefined && KernelSplice.#reason === undefined) {
+      try {
+        KernelSplice.#shared = KernelSplice.#open();
+      } catch (error) {
+        KernelSplice.#reason = (error as Error).message;
+      }
+    }
+    return KernelSplice.#shared;
+  }
+
+  /** Why shared() is undefined, once it was asked. */
+  static get unavailableReason(): string | undefined {
+    return KernelSplice.#reason;
+  }
+
+  static #open(): KernelSplice {
+    if (process.env.NEXUS_KERNEL_SPLICE === "off")
+      throw new Error("turned off by NEXUS_KERNEL_SPLICE=off");
+    if (process.platform !== "linux") throw new Error("kernel splicing needs Linux");
+    let addon: Addon;
+    try {
+      addon = createRequire(import.meta.url)("nexus-kernel-splice") as Addon;
+    } catch (error) {
+      throw new Error(`the nexus-kernel-splice addon is not built: ${(error as Error).message}`);
+    }
+    return new KernelSplice(addon);
+  }
+
+  private constructor(addon: Addon) {
+    this.#addon = addon;
+    addon.open(CAPACITY, (token, side, events) => {
+      this.#hangups.get(token)?.(side, events & EPOLLERR ? "failure" : "shutdown");
+    });
+  }
+
+  /**
+   * Hands `a` and `b` to the kernel, which from now on moves `a`'s bytes to
+   * `b`, and `b`'s to `a` once the pair's spliceBack() is called (so that
+   * the process can still write to `a` first). Both must be spliceable, not
+   * reading (stopReading) and hold no unread or unwritten bytes in the
+   * process. Undefined when the kernel cannot take them: bytes already wait
+   * in a receive queue, or the pair table is full.
+   */
+  splice(
+    a: Socket,
+    b: Socket,
+    onHangup: (side: Side, hangup: Hangup) => void,
+  ): SplicedPair | undefined {
+    const token = this.#addon.splice(handleOf(a)!.fd!, handleOf(b)!.fd!);
+    if (token < 0) return undefined;
+    this.#hangups.set(token, onHangup);
+    return new SplicedPair(this, token);
+  }
+
+  /** @internal */
+  spliceBack(token: number): void {
+    this.#addon.spliceBack(token);
+  }
+
+  /** @internal */
+  counters(token: number): [number, number, number, number] {
+    return this.#addon.counters(token);
+  }
+
+  /** @internal */
+  release(token: number): void {
+    this.#hangups.delete(token);
+    this.#addon.release(token);
+  }
+}

@@ -1,0 +1,191 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import type { Socket } from "node:net";
+import { test } from "node:test";
+import { promisify } from "node:util";
+import fc from "fast-check";
+import { requireKernelSplice } from "../support/kernel-splice.ts";
+import { type Relayed, relayed } from "./relayed.ts";
+
+const splice = requireKernelSplice();
+
+/** Every byte `socket` receives until its peer ends. */
+async function readAll(socket: Socket): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+  await once(socket, "end");
+  return Buffer.concat(chunks);
+}
+
+/** A backend that sends back what it receives and ends when its client does. */
+const echo = (socket: Socket) => {
+  socket.pipe(socket);
+};
+
+test("the kernel moves the bytes both ways and the process reads none of them", async () => {
+  await using relay = await relayed(echo, { splice });
+  await relay.started;
+  const sent = randomBytes(3 << 20);
+  const echoed = readAll(relay.client);
+  relay.client.end(sent);
+  assert.ok((await echoed).equals(sent));
+  const { client, backend } = await relay.proxied;
+  assert.equal(client.bytesRead, 0);
+  assert.equal(backend.bytesRead, 0);
+  assert.deepEqual(await relay.totals, {
+    toClient: sent.length,
+    toBackend: sent.length,
+    inKernel: true,
+  });
+});
+
+test("property: chunks in both directions arrive whole and in order", async () => {
+  const chunkLists = fc.array(fc.integer({ min: 1, max: 70_000 }), { minLength: 1, maxLength: 12 });
+  await fc.assert(
+    fc.asyncProperty(chunkLists, chunkLists, async (up, down) => {
+      const upBytes = up.map((size) => randomBytes(size));
+      const downBytes = down.map((size) => randomBytes(size));
+      const received: Buffer[] = [];
+      const backendDone = Promise.withResolvers<void>();
+      await using relay = await relayed(
+        (socket) => {
+          // The backend answers in its own chunks while the client is still sending.
+          socket.once("data", () => {
+            for (const bytes of downBytes) socket.write(bytes);
+            socket.end();
+          });
+          socket.on("data", (chunk: Buffer) => received.push(chunk));
+          socket.on("end", () => backendDone.resolve());
+        },
+        { splice, halfOpen: true },
+      );
+      await relay.started;
+      const answer = readAll(relay.client);
+      for (const bytes of upBytes) relay.client.write(bytes);
+      relay.client.end();
+      assert.ok((await answer).equals(Buffer.concat(downBytes)));
+      await backendDone.promise;
+      assert.ok(Buffer.concat(received).equals(Buffer.concat(upBytes)));
+      assert.deepEqual(await relay.totals, {
+        toBackend: Buffer.concat(upBytes).length,
+        toClient: Buffer.concat(downBytes).length,
+        inKernel: true,
+      });
+    }),
+    { numRuns: 15 },
+  );
+});
+
+test("a client's end reaches the backend after all its bytes, even a slow backend's", async () => {
+  const received: Buffer[] = [];
+  const ended = Promise.withResolvers<void>();
+  let backend: Socket | undefined;
+  await using relay = await relayed(
+    (socket) => {
+      backend = socket;
+      socket.pause();
+      socket.on("data", (chunk: Buffer) => received.push(chunk));
+      socket.on("end", () => {
+        ended.resolve();
+        socket.end("bye");
+      });
+    },
+    { splice, halfOpen: true },
+  );
+  await relay.started;
+  const sent = randomBytes(8 << 20);
+  const answer = readAll(relay.client);
+  relay.client.end(sent);
+  // Far more than the socket buffers hold waits in the kernel while the backend reads nothing.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(received.length, 0);
+  backend!.resume();
+  await ended.promise;
+  assert.ok(Buffer.concat(received).equals(sent));
+  assert.equal((await answer).toString(), "bye");
+  assert.equal((await relay.totals).inKernel, true);
+});
+
+const abruptEnds: [string, (relay: Relayed) => Promise<void>][] = [
+  ["a client that resets", async (relay) => void relay.client.resetAndDestroy()],
+  [
+    "the process closing the client socket (a shutdown)",
+    async (relay) => {
+      (await relay.proxied).client.destroy();
+    },
+  ],
+];
+for (const [name, end] of abruptEnds) {
+  test(`${name} closes the backend at once`, async () => {
+    const backendClosed = Promise.withResolvers<void>();
+    await using relay = await relayed(
+      (socket) => socket.on("close", () => backendClosed.resolve()),
+      {
+        splice,
+      },
+    );
+    await relay.started;
+    await end(relay);
+    await backendClosed.promise;
+    assert.equal((await relay.totals).inKernel, true);
+  });
+}
+
+test("once one direction has finished, the other is cut after the grace period", async () => {
+  // The backend never ends its side; the client has ended its own.
+  await using relay = await relayed((socket) => socket.resume(), {
+    splice,
+    halfOpen: true,
+    graceMs: 50,
+  });
+  await relay.started;
+  relay.client.end();
+  assert.equal((await relay.totals).inKernel, true);
+  const { client, backend } = await relay.proxied;
+  assert.ok(client.destroyed && backend.destroyed);
+});
+
+test("bytes that arrived before the relay are relayed by the process, in order", async () => {
+  await using relay = await relayed(echo, {
+    splice,
+    halfOpen: true,
+    beforeRelay: () => new Promise((resolve) => setTimeout(resolve, 50)),
+  });
+  const sent = randomBytes(100_000);
+  const echoed = readAll(relay.client);
+  // Written before the relay starts: they wait in the proxy's receive queue.
+  relay.client.write(sent.subarray(0, 1000));
+  await relay.started;
+  relay.client.end(sent.subarray(1000));
+  assert.ok((await echoed).equals(sent));
+  const totals = await relay.totals;
+  assert.equal(totals.inKernel, false);
+  assert.ok((await relay.proxied).client.bytesRead > 0);
+});
+
+test("what the adapter held back reaches the client before any byte of the backend", async () => {
+  for (let i = 0; i < 20; i++) {
+    await using relay = await relayed(
+      (socket) => {
+        setTimeout(() => socket.end("B"), i % 3);
+      },
+      { splice, thenToClient: Buffer.from("A") },
+    );
+    assert.equal((await readAll(relay.client)).toString(), "AB");
+  }
+});
+
+test("NEXUS_KERNEL_SPLICE=off turns kernel splicing off, with the reason", async () => {
+  const script = [
+    'import { KernelSplice } from "./src/proxy/core/kernel-splice.ts";',
+    "console.log(KernelSplice.shared() === undefined, KernelSplice.unavailableReason);",
+  ].join("\n");
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ["--input-type=module", "-e", script],
+    { env: { ...process.env, NEXUS_KERNEL_SPLICE: "off" } },
+  );
+  assert.equal(stdout.trim(), "true turned off by NEXUS_KERNEL_SPLICE=off");
+});

@@ -7,6 +7,7 @@ import { Duplex } from "node:stream";
 import { type ConnectionOptions, type SecureContext, TLSSocket } from "node:tls";
 import {
   type BackendRouter,
+  type KernelSplice,
   type ResolveContext,
   type Route,
   relay,
@@ -32,6 +33,8 @@ export interface SessionSettings {
   readonly metrics: PostgresMetrics;
   /** TLS towards TCP backends, when set. */
   readonly backendTls: ConnectionOptions | undefined;
+  /** Relays plain sessions in the kernel, when set. */
+  readonly splice: KernelSplice | undefined;
 }
 
 type StartupMessage = Extract<StartupPacket, { kind: "startup" }>;
@@ -250,44 +253,49 @@ export class ClientSession {
       this.#clientKey = cancels.keys.issue(backendKey, { route, context });
       return this.#clientKey;
     });
-    await this.#exchangeStartup(backend, startup);
+    const readyForQuery = await this.#exchangeStartup(backend, startup);
     if (startup.endedWith === "ready") this.#settle("ready");
     else if (startup.endedWith === "error") this.#settle("backend_error");
     // relay() waits for both sides to close: it must not start on a closed one.
     if (this.#closed || backend.destroyed || this.#client.destroyed) {
+      if (readyForQuery !== undefined && this.#client.writable) this.#client.write(readyForQuery);
       this.close();
       return;
     }
-    await relay(this.#client, backend);
+    const { splice, metrics } = this.#settings;
+    const totals = await relay(this.#client, backend, { splice, thenToClient: readyForQuery });
+    metrics.relayedSessions.inc({ mover: totals.inKernel ? "kernel" : "process" });
   }
 
   /**
    * Until the backend is ready, client bytes (passwords, SASL) go to it as
-   * they come and backend messages are read one by one.
+   * they come and backend messages are read one by one. Resolves with the
+   * bytes that end a successful startup (ReadyForQuery), held back for
+   * relay(): the client sends nothing before it has them.
    */
-  #exchangeStartup(backend: Socket, startup: BackendStartup): Promise<void> {
+  #exchangeStartup(backend: Socket, startup: BackendStartup): Promise<Buffer | undefined> {
     const client = this.#client;
     return new Promise((resolve, reject) => {
       const toBackend = (chunk: Buffer) => backend.write(chunk);
       const toClient = (chunk: Buffer) => {
-        let finished: boolean;
+        let progress: ReturnType<BackendStartup["push"]>;
         try {
-          const progress = startup.push(chunk);
-          for (const piece of progress.forward) client.write(piece);
-          finished = progress.finished;
+          progress = startup.push(chunk);
         } catch (error) {
           stop();
           reject(error);
           return;
         }
-        if (finished) {
-          stop();
-          resolve();
+        if (!progress.finished || startup.endedWith !== "ready") {
+          for (const piece of progress.forward) client.write(piece);
+          if (!progress.finished) return;
         }
+        stop();
+        resolve(startup.endedWith === "ready" ? Buffer.concat(progress.forward) : undefined);
       };
       const closed = () => {
         stop();
-        resolve();
+        resolve(undefined);
       };
       const stop = () => {
         client.off("data", toBackend);

@@ -1,5 +1,6 @@
 // Prometheus metrics of the PostgreSQL proxy: how session startups end, how
-// cancel requests are handled, how many client connections are open.
+// cancel requests are handled, how many client connections are open, and
+// whether the kernel or the process relayed each session.
 // Routing, cache, breaker and backend connection figures are the core's
 // (ProxyMetrics), in the same registry by default.
 import { Counter, Gauge, type Registry } from "prom-client";
@@ -20,6 +21,7 @@ export class PostgresMetrics {
   readonly startups: Counter<"outcome">;
   readonly cancelRequests: Counter<"outcome">;
   readonly openConnections: Gauge;
+  readonly relayedSessions: Counter<"mover">;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -34,6 +36,15 @@ export class PostgresMetrics {
       "nexus_postgres_cancel_requests_total",
       "PostgreSQL CancelRequests, by outcome (delivered, backend_unreachable, asked_peers, unknown_key)",
     );
+    const relayedName = "nexus_postgres_relayed_sessions_total";
+    this.relayedSessions =
+      (registry.getSingleMetric(relayedName) as Counter<"mover"> | undefined) ??
+      new Counter({
+        name: relayedName,
+        help: "PostgreSQL sessions relayed after their startup, counted as they end, by what moved their bytes (kernel or process)",
+        labelNames: ["mover"],
+        registers,
+      });
     const gaugeName = "nexus_postgres_open_connections";
     this.openConnections =
       (registry.getSingleMetric(gaugeName) as Gauge | undefined) ??

@@ -7,7 +7,7 @@ import {
   type SecureContext,
   type SecureContextOptions,
 } from "node:tls";
-import type { BackendRouter } from "../core/index.ts";
+import { type BackendRouter, KernelSplice } from "../core/index.ts";
 import { ConnectionListener } from "../tcp/connection-listener.ts";
 import { CancelForwarder } from "./cancel-forwarder.ts";
 import { CancelPeerListener } from "./cancel-peer-listener.ts";
@@ -42,6 +42,12 @@ export interface PostgresProxyOptions {
   readonly cancelPeering?: CancelPeering;
   /** Where the proxy's metrics go (default: in the router's registry). */
   readonly metrics?: PostgresMetrics;
+  /**
+   * After the startup, hand plain TCP sessions to the kernel, which then
+   * relays their bytes itself (default true; used where the machine allows
+   * it, see KernelSplice).
+   */
+  readonly kernelSplice?: boolean;
 }
 
 export interface CancelPeering {
@@ -63,6 +69,7 @@ export class PostgresProxy {
   readonly #secureContext: SecureContext | undefined;
   readonly #startupTimeoutMs: number;
   readonly #backendTls: ConnectionOptions | undefined;
+  readonly #splice: KernelSplice | undefined;
 
   constructor(options: PostgresProxyOptions) {
     this.#router = options.router;
@@ -71,6 +78,7 @@ export class PostgresProxy {
     this.#startupTimeoutMs = options.startupTimeoutMs ?? 10_000;
     this.#backendTls = options.backendTls === true ? {} : options.backendTls || undefined;
     this.metrics = options.metrics ?? new PostgresMetrics(options.router.metrics.registry);
+    this.#splice = options.kernelSplice === false ? undefined : KernelSplice.shared();
     const peering = options.cancelPeering;
     this.#cancels = new CancelForwarder({
       router: this.#router,
@@ -129,6 +137,7 @@ export class PostgresProxy {
       startupTimeoutMs: this.#startupTimeoutMs,
       metrics: this.metrics,
       backendTls: this.#backendTls,
+      splice: this.#splice,
     });
   }
 

@@ -53,6 +53,8 @@ const postgresListener = z.strictObject({
   /** Speak TLS to TCP backends (SSLRequest exchange first). */
   backendTls: z.boolean().optional(),
   startupTimeoutMs: positiveMs.optional(),
+  /** Relay sessions in the kernel after their startup, where the machine allows it (default true). */
+  kernelSplice: z.boolean().optional(),
 });
 
 const mysqlListener = z.strictObject({
@@ -85,6 +87,8 @@ const tlsListener = z.strictObject({
   defaultRoute: z.string().min(1).optional(),
   maxClientHelloBytes: z.number().int().positive().optional(),
   helloTimeoutMs: positiveMs.optional(),
+  /** Relay connections in the kernel, where the machine allows it (default true). */
+  kernelSplice: z.boolean().optional(),
 });
 
 const tcpListener = z.strictObject({
@@ -92,6 +96,8 @@ const tcpListener = z.strictObject({
   ...listenerBase,
   /** The routing key every connection on this port is resolved with. */
   route: z.string().min(1),
+  /** Relay connections in the kernel, where the machine allows it (default true). */
+  kernelSplice: z.boolean().optional(),
 });
 
 const listener = z.discriminatedUnion("protocol", [

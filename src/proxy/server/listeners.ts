@@ -54,6 +54,7 @@ function createAdapter(
         backendTls: config.backendTls,
         startupTimeoutMs: config.startupTimeoutMs,
         cancelPeering: cancelPeering(slot, index),
+        kernelSplice: config.kernelSplice,
       });
     case "mysql":
       return new MysqlProxy({
@@ -86,9 +87,10 @@ function createAdapter(
         defaultRoute: config.defaultRoute,
         maxClientHelloBytes: config.maxClientHelloBytes,
         helloTimeoutMs: config.helloTimeoutMs,
+        kernelSplice: config.kernelSplice,
       });
     case "tcp": {
-      const proxy = new TcpPortProxy({ router, maxConnections });
+      const proxy = new TcpPortProxy({ router, maxConnections, kernelSplice: config.kernelSplice });
       return {
         listen: (port, host) => proxy.listen(port, host, config.route),
         close: (drainTimeoutMs) => proxy.close(drainTimeoutMs),

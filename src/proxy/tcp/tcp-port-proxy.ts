@@ -4,7 +4,7 @@
 // A half-close is passed on: a client that ends its side still gets the
 // backend's reply, and the other way round.
 import type { AddressInfo, Socket } from "node:net";
-import { type BackendRouter, relay } from "../core/index.ts";
+import { type BackendRouter, KernelSplice, relay } from "../core/index.ts";
 import { ConnectionListener } from "./connection-listener.ts";
 import { openBackend } from "./open-backend.ts";
 
@@ -12,16 +12,23 @@ export interface TcpPortProxyOptions {
   readonly router: BackendRouter;
   /** Open client connections allowed at once, over all ports (default: no limit). */
   readonly maxConnections?: number;
+  /**
+   * Hand each relayed connection to the kernel, which then moves its bytes
+   * itself (default true; used where the machine allows it, see KernelSplice).
+   */
+  readonly kernelSplice?: boolean;
 }
 
 export class TcpPortProxy {
   readonly #router: BackendRouter;
   readonly #maxConnections: number | undefined;
+  readonly #splice: KernelSplice | undefined;
   readonly #listeners: ConnectionListener[] = [];
 
   constructor(options: TcpPortProxyOptions) {
     this.#router = options.router;
     this.#maxConnections = options.maxConnections;
+    this.#splice = options.kernelSplice === false ? undefined : KernelSplice.shared();
   }
 
   /**
@@ -58,7 +65,7 @@ export class TcpPortProxy {
       });
       // A client that left may have only ended its side: close the rest.
       if (!opened) client.destroy();
-      else await relay(client, opened.backend);
+      else await relay(client, opened.backend, { splice: this.#splice });
     } catch {
       // Nothing in a raw TCP stream can carry an error: closing is the answer.
       client.destroy();

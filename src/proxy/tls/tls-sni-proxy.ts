@@ -3,7 +3,7 @@
 // ClientHello, resolve the name, connect, replay the bytes read, relay.
 // A half-close is passed on both ways, as the port router does.
 import type { AddressInfo, Socket } from "node:net";
-import { type BackendRouter, ResolverError, relay } from "../core/index.ts";
+import { type BackendRouter, KernelSplice, ResolverError, relay } from "../core/index.ts";
 import { ConnectionListener } from "../tcp/connection-listener.ts";
 import { openBackend } from "../tcp/open-backend.ts";
 import { type ClientHello, DEFAULT_MAX_CLIENT_HELLO, readClientHello } from "./client-hello.ts";
@@ -24,6 +24,11 @@ export interface TlsSniProxyOptions {
   readonly helloTimeoutMs?: number;
   /** Open client connections allowed at once (default: no limit). */
   readonly maxConnections?: number;
+  /**
+   * Hand each relayed connection to the kernel, which then moves its bytes
+   * itself (default true; used where the machine allows it, see KernelSplice).
+   */
+  readonly kernelSplice?: boolean;
 }
 
 export class TlsSniProxy {
@@ -31,6 +36,7 @@ export class TlsSniProxy {
   readonly #routeKey: (hello: ClientHello) => string | undefined;
   readonly #maxHelloBytes: number;
   readonly #helloTimeoutMs: number;
+  readonly #splice: KernelSplice | undefined;
   readonly #listener: ConnectionListener;
 
   constructor(options: TlsSniProxyOptions) {
@@ -39,6 +45,7 @@ export class TlsSniProxy {
     this.#routeKey = options.routeKey ?? ((hello) => hello.serverName ?? defaultRoute);
     this.#maxHelloBytes = options.maxClientHelloBytes ?? DEFAULT_MAX_CLIENT_HELLO;
     this.#helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
+    this.#splice = options.kernelSplice === false ? undefined : KernelSplice.shared();
     this.#listener = new ConnectionListener({
       onConnection: (socket) => void this.#handle(socket),
       maxConnections: options.maxConnections,
@@ -74,7 +81,7 @@ export class TlsSniProxy {
       // cannot finish a TLS handshake, so the rest is closed too.
       if (!opened) return void client.destroy();
       opened.backend.write(bytes);
-      await relay(client, opened.backend);
+      await relay(client, opened.backend, { splice: this.#splice });
     } catch (error) {
       const notFound = error instanceof ResolverError && error.code === "NOT_FOUND";
       refuse(client, notFound ? TlsAlert.unrecognizedName : TlsAlert.internalError);

@@ -158,6 +158,7 @@ async function main(): Promise<void> {
         ["p95 latency (ms)", (r) => String(r.latencyP95Ms)],
         ["proxy CPU (µs/query)", (r) => r.proxyCpuUs.toFixed(1)],
         ["all CPU (µs/query)", (r) => totalCpu(r).toFixed(1)],
+        ["machine CPU (µs/query)", (r) => r.machineCpuUs.toFixed(1)],
       ],
       loadAtStart,
       targets,

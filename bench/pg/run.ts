@@ -153,6 +153,7 @@ async function main(): Promise<void> {
       DATABASE,
       SERVER,
       (router) => new PostgresProxy({ router }),
+      (router) => new PostgresProxy({ router, kernelSplice: false }),
     );
     peers.push(nexus);
     const pgbouncer = await startPgbouncer(dir);
@@ -160,6 +161,7 @@ async function main(): Promise<void> {
     const { targets, proxies } = targetsAndMeters(SERVER.port, [
       nexus.workers,
       nexus.inProcess,
+      nexus.processRelay!,
       { target: ["pgbouncer (session)", pgbouncer.port], cpu: treeCpu(pgbouncer.child.pid!) },
       nexus.bareRelay,
     ]);
@@ -183,6 +185,7 @@ async function main(): Promise<void> {
         ["avg latency (ms)", (r) => r.latencyAvgMs.toFixed(3)],
         ["proxy CPU (µs/tx)", (r) => r.proxyCpuUs.toFixed(1)],
         ["all CPU (µs/tx)", (r) => totalCpu(r).toFixed(1)],
+        ["machine CPU (µs/tx)", (r) => r.machineCpuUs.toFixed(1)],
       ],
       loadAtStart,
       targets,

@@ -1,7 +1,8 @@
 // The targets both database benchmarks put beside the server and their peer:
-// `nexus proxy` with 2 workers (the documented setting for 2 cores), one
-// proxy in this process, and the core relay alone (a Node hop that parses
-// nothing), each with the meter whose CPU time counts as its proxy's.
+// `nexus proxy` with 2 workers, one proxy in this process (and, for a
+// protocol whose sessions the kernel relays, one more that relays in the
+// process), and the core relay alone (a Node hop that parses nothing), each
+// with the meter whose CPU time counts as its proxy's.
 import type { AddressInfo } from "node:net";
 import { BackendRouter, LOOPBACK_RANGES, StaticResolver } from "../../src/proxy/core/index.ts";
 import { type CpuMeter, processCpu, treeCpu } from "../support/cpu-time.ts";
@@ -23,6 +24,8 @@ export interface MeteredTarget {
 export interface NexusTargets {
   readonly workers: MeteredTarget;
   readonly inProcess: MeteredTarget;
+  /** The in-process proxy with its relay in the process, when the protocol is spliced in the kernel. */
+  readonly processRelay: MeteredTarget | undefined;
   readonly bareRelay: MeteredTarget;
   stop(): Promise<void>;
 }
@@ -34,6 +37,7 @@ export async function startNexusTargets(
   database: string,
   server: { readonly host: string; readonly port: number },
   makeProxy: (router: BackendRouter) => InProcessProxy,
+  makeProcessRelayProxy?: (router: BackendRouter) => InProcessProxy,
 ): Promise<NexusTargets> {
   const address = `${server.host}:${server.port}`;
   const router = new BackendRouter({
@@ -42,20 +46,30 @@ export async function startNexusTargets(
   });
   const proxy = makeProxy(router);
   const inProcessPort = (await proxy.listen(0, "127.0.0.1")).port;
+  const processRelayProxy = makeProcessRelayProxy?.(router);
+  const processRelayPort = (await processRelayProxy?.listen(0, "127.0.0.1"))?.port;
   const workers = await startNexusWorkers(dir, protocol, 2, { name: database, server: address });
   const bare = await startBareRelay(server);
-  // This process runs two of them: its CPU time counts for both.
+  // This process runs several of them: its CPU time counts for each.
   return {
     workers: { target: ["nexus", workers.port], cpu: treeCpu(workers.child.pid as number) },
     inProcess: {
       target: ["nexus, 1 worker (in-process)", inProcessPort],
       cpu: processCpu(process.pid),
     },
+    processRelay:
+      processRelayPort === undefined
+        ? undefined
+        : {
+            target: ["nexus, 1 worker, relay in the process", processRelayPort],
+            cpu: processCpu(process.pid),
+          },
     bareRelay: { target: ["bare relay (no parsing)", bare.port], cpu: processCpu(process.pid) },
     async stop() {
       await workers.stop();
       await bare.stop();
       await proxy.close();
+      await processRelayProxy?.close();
       await router.close();
     },
   };

@@ -2,6 +2,8 @@
 // from Linux /proc: the proxy, the server and the load tool. Per query these
 // do not depend on how busy the machine is, unlike the throughput, so they
 // show what a proxy hop costs and what the server and client cost without it.
+// The machine's whole busy time is read too: work the kernel does in its own
+// threads (a spliced relay's sends, say) belongs to none of those processes.
 import { readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -13,6 +15,14 @@ const TICK_US = 10_000;
  * only once they are reaped (read at once, a round lost up to half of it).
  */
 const SETTLE_MS = 500;
+
+/** The machine's busy time so far, all CPUs, in µs: everything but idle, I/O wait and steal. */
+export async function machineCpu(): Promise<number> {
+  const line = (await readFile("/proc/stat", "utf8")).split("\n", 1)[0]!;
+  // cpu user nice system idle iowait irq softirq steal …
+  const [user, nice, system, , , irq, softirq] = line.split(/\s+/).slice(1).map(Number) as number[];
+  return (user! + nice! + system! + irq! + softirq!) * TICK_US;
+}
 
 /** A process's CPU time so far, in µs. */
 export type CpuMeter = () => Promise<number>;
@@ -74,6 +84,8 @@ export interface RoundCpu<T> {
   readonly proxyUs: number;
   readonly serverUs: number;
   readonly toolUs: number;
+  /** The whole machine's, kernel threads and interrupts included. */
+  readonly machineUs: number;
 }
 
 /** Whose CPU time counts as the proxy (none for the server alone) and as the server. */
@@ -89,8 +101,10 @@ export async function measureCpu<T>(
 ): Promise<RoundCpu<T>> {
   const tool = reapedCpu(process.pid);
   const proxy = parts.proxy ?? (async () => 0);
-  const before = await Promise.all([proxy(), parts.server(), tool()]);
+  const before = await Promise.all([proxy(), parts.server(), tool(), machineCpu()]);
   const result = await round();
+  // The machine's time stops with the round; the processes' time is read once it has reached them.
+  const machineAfter = await machineCpu();
   await sleep(SETTLE_MS);
   const after = await Promise.all([proxy(), parts.server(), tool()]);
   const [proxyUs, serverUs, toolUs] = after.map((value, i) => value - before[i]!) as [
@@ -98,7 +112,7 @@ export async function measureCpu<T>(
     number,
     number,
   ];
-  return { result, proxyUs, serverUs, toolUs };
+  return { result, proxyUs, serverUs, toolUs, machineUs: machineAfter - before[3]! };
 }
 
 /** A round's CPU time per query (or transaction), in µs with one decimal. */
@@ -106,6 +120,7 @@ export interface CpuPerUnit {
   readonly proxyCpuUs: number;
   readonly serverCpuUs: number;
   readonly clientCpuUs: number;
+  readonly machineCpuUs: number;
 }
 
 export function cpuPerUnit(cpu: Omit<RoundCpu<unknown>, "result">, units: number): CpuPerUnit {
@@ -114,6 +129,7 @@ export function cpuPerUnit(cpu: Omit<RoundCpu<unknown>, "result">, units: number
     proxyCpuUs: per(cpu.proxyUs),
     serverCpuUs: per(cpu.serverUs),
     clientCpuUs: per(cpu.toolUs),
+    machineCpuUs: per(cpu.machineUs),
   };
 }
 

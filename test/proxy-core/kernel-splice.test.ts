@@ -189,3 +189,29 @@ test("NEXUS_KERNEL_SPLICE=off turns kernel splicing off, with the reason", async
   );
   assert.equal(stdout.trim(), "true turned off by NEXUS_KERNEL_SPLICE=off");
 });
+
+test("with a rewriter, the client's bytes go through the process and the backend's through the kernel", async () => {
+  const received: Buffer[] = [];
+  await using relay = await relayed(
+    (socket) => {
+      socket.on("data", (chunk: Buffer) => {
+        received.push(chunk);
+        if (Buffer.concat(received).toString().endsWith("!")) socket.end(randomBytes(1 << 20));
+      });
+    },
+    {
+      splice,
+      rewriteToBackend: (chunk) => Buffer.from(chunk.toString().toUpperCase()),
+    },
+  );
+  await relay.started;
+  const answer = readAll(relay.client);
+  relay.client.write("select 1;");
+  relay.client.write("kill 2!");
+  assert.equal((await answer).length, 1 << 20);
+  assert.equal(Buffer.concat(received).toString(), "SELECT 1;KILL 2!");
+  const { backend } = await relay.proxied;
+  // The process read nothing of the backend's megabyte.
+  assert.equal(backend.bytesRead, 0);
+  assert.deepEqual(await relay.totals, { toClient: 1 << 20, toBackend: 16, inKernel: true });
+});

@@ -13,9 +13,9 @@
 //
 // JavaScript API (all synchronous except the hangup callback):
 //   open(capacity, onHangup(token, side, events))   one splicer per process
-//   splice(fdA, fdB) -> token, or -1 when a receive queue is not empty, -2
-//                       when the pair table is full; A's bytes now go to B
-//   spliceBack(token)   and B's to A
+//   queued(fd)       -> bytes waiting in the socket's receive queue
+//   splice(fdA, fdB) -> token, or -1 when the pair table is full
+//   start(token, side)  from now on the side's bytes go to the other
 //   counters(token)  -> [sentByA, sentByB, takenByA, takenByB] (bytes since the splice)
 //   release(token)
 #define _GNU_SOURCE
@@ -413,18 +413,8 @@ static napi_value js_splice(napi_env env, napi_callback_info info) {
   if (splicer == NULL) return NULL;
   int fd[2];
   if (!get_fd(env, argv[0], &fd[0]) || !get_fd(env, argv[1], &fd[1])) return NULL;
-  /* Bytes already queued may follow bytes the caller read in part of the
-   * same buffer; the program would see that buffer whole. Not spliced. */
-  for (int side = 0; side < 2; side++) {
-    int queued = 0;
-    if (ioctl(fd[side], SIOCINQ, &queued) < 0) return throw_errno(env, "reading the receive queue", errno);
-    if (queued > 0) {
-      napi_create_int32(env, -1, &result);
-      return result;
-    }
-  }
   if (splicer->free_count == 0) {
-    napi_create_int32(env, -2, &result);
+    napi_create_int32(env, -1, &result);
     return result;
   }
   uint32_t slot = splicer->free_slots[--splicer->free_count];
@@ -452,8 +442,6 @@ static napi_value js_splice(napi_env env, napi_callback_info info) {
     struct pair_entry entry = {.peer = slot * 2 + (1 - side), .unused = 0, .bytes = 0};
     if (map_update(splicer->pairs_map, &pair->cookie[side], &entry) < 0) goto fail_errno;
   }
-  step = "adding the first socket to the source map";
-  if ((error = start_redirects(splicer, slot, 0)) != 0) goto fail;
   double token = (double)pair->generation * splicer->capacity + slot;
   step = "watching the sockets";
   for (int side = 0; side < 2; side++) {
@@ -519,12 +507,31 @@ static napi_value js_counters(napi_env env, napi_callback_info info) {
   return result;
 }
 
-static napi_value js_splice_back(napi_env env, napi_callback_info info) {
+static napi_value js_start(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  size_t argc = 2;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint32_t side = 2;
+  if (argc < 2 || napi_get_value_uint32(env, argv[1], &side) != napi_ok || side > 1) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "side must be 0 or 1");
+    return NULL;
+  }
   splicer_t *splicer;
   uint32_t slot;
   if (pair_argument(env, info, true, &splicer, &slot) == NULL) return NULL;
-  int error = start_redirects(splicer, slot, 1);
-  return error == 0 ? NULL : throw_errno(env, "adding the second socket to the source map", error);
+  int error = start_redirects(splicer, slot, (int)side);
+  return error == 0 ? NULL : throw_errno(env, "adding a socket to the source map", error);
+}
+
+static napi_value js_queued(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  if (!get_args(env, info, 1, argv)) return NULL;
+  int fd;
+  if (!get_fd(env, argv[0], &fd)) return NULL;
+  int queued = 0;
+  if (ioctl(fd, SIOCINQ, &queued) < 0) return throw_errno(env, "reading the receive queue", errno);
+  napi_create_int32(env, queued, &result);
+  return result;
 }
 
 static napi_value js_release(napi_env env, napi_callback_info info) {
@@ -539,7 +546,8 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
       {"splice", NULL, js_splice, NULL, NULL, NULL, napi_default, NULL},
-      {"spliceBack", NULL, js_splice_back, NULL, NULL, NULL, napi_default, NULL},
+      {"queued", NULL, js_queued, NULL, NULL, NULL, napi_default, NULL},
+      {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
       {"counters", NULL, js_counters, NULL, NULL, NULL, napi_default, NULL},
       {"release", NULL, js_release, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -16,10 +16,12 @@ import type { Socket } from "node:net";
 /** The addon's functions (native/kernel-splice/src/kernel_splice.c). */
 interface Addon {
   open(capacity: number, onHangup: (token: number, side: Side, events: number) => void): void;
-  /** A's bytes go to B from now on: a token, -1 when a receive queue holds bytes, -2 when the pair table is full. */
+  /** Bytes waiting in the socket's receive queue. */
+  queued(fd: number): number;
+  /** Pairs A and B, moving nothing yet: a token, or -1 when the pair table is full. */
   splice(fdA: number, fdB: number): number;
-  /** B's bytes go to A from now on. */
-  spliceBack(token: number): void;
+  /** From now on the kernel moves the side's bytes to the other. */
+  start(token: number, side: Side): void;
   /** Bytes since the splice: [sent by A, sent by B, taken to send by A, by B]; -1 for a closed socket. */
   counters(token: number): [number, number, number, number];
   release(token: number): void;
@@ -102,9 +104,9 @@ export class SplicedPair {
     this.#token = token;
   }
 
-  /** From now on the kernel also moves the bytes of the second socket to the first. */
-  spliceBack(): void {
-    if (!this.#released) this.#splicer.spliceBack(this.#token);
+  /** From now on the kernel moves the bytes `side` receives to the other socket. */
+  start(side: Side): void {
+    if (!this.#released) this.#splicer.start(this.#token, side);
   }
 
   /** Bytes the kernel moved from each side to the other so far. */
@@ -184,13 +186,19 @@ export class KernelSplice {
     });
   }
 
+  /** Bytes waiting in the kernel's receive queue of a spliceable socket. */
+  queued(socket: Socket): number {
+    return this.#addon.queued(handleOf(socket)!.fd!);
+  }
+
   /**
-   * Hands `a` and `b` to the kernel, which from now on moves `a`'s bytes to
-   * `b`, and `b`'s to `a` once the pair's spliceBack() is called (so that
-   * the process can still write to `a` first). Both must be spliceable, not
-   * reading (stopReading) and hold no unread or unwritten bytes in the
-   * process. Undefined when the kernel cannot take them: bytes already wait
-   * in a receive queue, or the pair table is full.
+   * Pairs two spliceable sockets (side 0 and side 1). The kernel moves
+   * nothing until the pair's start(side) says so, per side: the process
+   * may first write what must come before. A side must not be read by the
+   * process when it starts (stopReading), and each socket the kernel writes
+   * to must have nothing left to write from the process. `onHangup` hears
+   * of each side's shutdown or failure. Undefined when the pair table is
+   * full.
    */
   splice(
     a: Socket,
@@ -204,8 +212,8 @@ export class KernelSplice {
   }
 
   /** @internal */
-  spliceBack(token: number): void {
-    this.#addon.spliceBack(token);
+  start(token: number, side: Side): void {
+    this.#addon.start(token, side);
   }
 
   /** @internal */

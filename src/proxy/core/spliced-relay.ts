@@ -5,46 +5,75 @@
 // socket is ended (half-close) and the other direction goes on, for
 // `graceMs` at most. Once both directions are done, both sockets close. A
 // failure on either side, or a socket closed from outside, closes both.
+//
+// With a rewriter, the client's bytes still go through the process (a Flow,
+// as in relay()) and only the backend's go through the kernel.
 import type { Socket } from "node:net";
 import type { KernelSplice, Side, SplicedPair } from "./kernel-splice.ts";
 import { resumeReading, spliceable, stopReading } from "./kernel-splice.ts";
-import type { RelayTotals } from "./relay.ts";
+import type { ChunkRewriter, RelayTotals } from "./relay.ts";
+import { Flow } from "./relay-flow.ts";
 
 /** How often a finished direction checks whether the kernel has handed over its last bytes. */
 const DRAIN_POLL_MS = 1;
 
+const CLIENT: Side = 0;
+const BACKEND: Side = 1;
+
+export interface SplicedRelayOptions {
+  readonly graceMs: number;
+  /** Written to the client before the backend's bytes start to flow. */
+  readonly thenToClient: Buffer | undefined;
+  /** Keeps the client's bytes in the process, rewritten on their way. */
+  readonly rewriteToBackend: ChunkRewriter | undefined;
+}
+
 /**
- * Relays `client` and `backend` in the kernel, after writing `thenToClient`
- * to the client; resolves when both are closed. Undefined, with both sockets
- * as they were and nothing written, when they cannot be spliced.
+ * Relays `client` and `backend` through the kernel; resolves when both are
+ * closed. Undefined, with both sockets as they were and nothing written,
+ * when they cannot be spliced.
  */
 export function splicedRelay(
   splicer: KernelSplice,
   client: Socket,
   backend: Socket,
-  graceMs: number,
-  thenToClient: Buffer | undefined,
+  options: SplicedRelayOptions,
 ): Promise<RelayTotals> | undefined {
-  const sockets = [client, backend] as const;
-  // Bytes still in the process (read, or queued for writing) would be overtaken by the kernel's.
-  if (!sockets.every((s) => spliceable(s) && s.readableLength === 0 && s.writableLength === 0)) {
+  const clientInProcess = options.rewriteToBackend !== undefined;
+  const readByKernel = clientInProcess ? [backend] : [client, backend];
+  const writtenByKernel = clientInProcess ? [client] : [client, backend];
+  if (!spliceable(client) || !spliceable(backend)) return undefined;
+  // Bytes still in the process (read, or waiting to be written) would be overtaken by the kernel's.
+  if (
+    readByKernel.some((socket) => socket.readableLength > 0) ||
+    writtenByKernel.some((socket) => socket.writableLength > 0)
+  ) {
     return undefined;
   }
-  if (!sockets.every(stopReading)) {
-    for (const socket of sockets) resumeReading(socket);
+  const giveBack = () => {
+    for (const socket of readByKernel) resumeReading(socket);
     return undefined;
+  };
+  if (!readByKernel.every(stopReading)) return giveBack();
+  const relay = new SplicedRelay(client, backend, options.graceMs);
+  let pair: SplicedPair | undefined;
+  try {
+    // Bytes in a receive queue may follow bytes the process read from the same
+    // kernel buffer, which the kernel would hand over whole: the process keeps them.
+    if (readByKernel.some((socket) => splicer.queued(socket) > 0)) return giveBack();
+    pair = splicer.splice(client, backend, relay.hangup);
+  } catch {
+    // A socket the kernel refuses (closed meanwhile, say) stays with the process.
   }
-  const relay = new SplicedRelay(client, backend, graceMs);
-  const pair = splicer.splice(client, backend, relay.hangup);
-  if (pair === undefined) {
-    for (const socket of sockets) resumeReading(socket);
-    return undefined;
-  }
-  const done = relay.start(pair);
+  if (pair === undefined) return giveBack();
+  const done = relay.start(pair, options.rewriteToBackend);
+  const startSide = (side: Side) => relay.guard(() => pair.start(side));
+  if (!clientInProcess) startSide(CLIENT);
   // The backend's bytes go to the client only after these, which the process writes.
+  const { thenToClient } = options;
   if (thenToClient !== undefined && thenToClient.length > 0) client.write(thenToClient);
-  if (client.writableLength === 0) pair.spliceBack();
-  else client.once("drain", () => pair.spliceBack());
+  if (client.writableLength === 0) startSide(BACKEND);
+  else client.once("drain", () => startSide(BACKEND));
   return done;
 }
 
@@ -56,6 +85,8 @@ class SplicedRelay {
   readonly #finishing: [boolean, boolean] = [false, false];
   readonly #finished: [boolean, boolean] = [false, false];
   #pair: SplicedPair | undefined;
+  /** The client's bytes go through the process. */
+  #clientFlow: Flow | undefined;
   #grace: NodeJS.Timeout | undefined;
   #open = 2;
   #resolve: ((totals: RelayTotals) => void) | undefined;
@@ -66,7 +97,7 @@ class SplicedRelay {
     this.#writtenAtSplice = [client.bytesWritten, backend.bytesWritten];
   }
 
-  start(pair: SplicedPair): Promise<RelayTotals> {
+  start(pair: SplicedPair, rewriteToBackend: ChunkRewriter | undefined): Promise<RelayTotals> {
     this.#pair = pair;
     const done = new Promise<RelayTotals>((resolve) => {
       this.#resolve = resolve;
@@ -76,34 +107,65 @@ class SplicedRelay {
       socket.on("error", this.#fail);
       socket.once("close", this.#closed);
     }
+    if (rewriteToBackend !== undefined) {
+      const [client, backend] = this.#sockets;
+      this.#clientFlow = new Flow(
+        client,
+        backend,
+        rewriteToBackend,
+        () => this.#finished1(CLIENT),
+        this.#fail,
+      );
+    }
     return done;
+  }
+
+  /** Runs `step`; if the kernel refuses it, the connection is closed as after a failure. */
+  guard(step: () => void): void {
+    try {
+      step();
+    } catch {
+      this.#fail();
+    }
   }
 
   /** From the splicer: `side`'s peer shut down, or the connection failed. */
   readonly hangup = (side: Side, hangup: "shutdown" | "failure"): void => {
     if (hangup === "failure") this.#fail();
-    else void this.#finish(side);
+    // A client read by the process is finished by its flow, which sees the end itself.
+    else if (side === BACKEND || this.#clientFlow === undefined) {
+      this.#finishInKernel(side).catch(this.#fail);
+    }
   };
 
   /** No more bytes come from `side`: end the other socket once the kernel has handed over the last. */
-  async #finish(side: Side): Promise<void> {
+  async #finishInKernel(side: Side): Promise<void> {
     if (this.#finishing[side] || this.#pair === undefined) return;
     this.#finishing[side] = true;
-    if (this.#grace === undefined) {
-      this.#grace = setTimeout(this.#fail, this.#graceMs);
-      this.#grace.unref();
-    }
-    const otherSide: Side = side === 0 ? 1 : 0;
+    const otherSide: Side = side === CLIENT ? BACKEND : CLIENT;
     const other = this.#sockets[otherSide];
     const writtenAtSplice = this.#writtenAtSplice[otherSide];
     const pair = this.#pair;
+    this.#startGrace();
     while (!other.destroyed && !pair.drained(side, other.bytesWritten - writtenAtSplice)) {
       await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
     }
     if (other.destroyed) return;
+    if (!other.writableEnded) other.end();
+    this.#finished1(side);
+  }
+
+  /** The direction from `side` is done; once both are, the relay is. */
+  #finished1(side: Side): void {
     this.#finished[side] = true;
-    if (this.#finished[0] && this.#finished[1]) this.#closeBoth();
-    else other.end();
+    if (this.#finished[CLIENT] && this.#finished[BACKEND]) this.#closeBoth();
+    else this.#startGrace();
+  }
+
+  #startGrace(): void {
+    if (this.#grace !== undefined) return;
+    this.#grace = setTimeout(this.#fail, this.#graceMs);
+    this.#grace.unref();
   }
 
   readonly #fail = (): void => {
@@ -121,11 +183,11 @@ class SplicedRelay {
     this.#closeBoth();
     this.#open -= 1;
     if (this.#open > 0 || this.#resolve === undefined) return;
-    const backend = this.#sockets[1];
+    const backend = this.#sockets[BACKEND];
     const sent = this.#pair!.sent;
     this.#resolve({
-      toClient: backend.bytesRead + sent[1],
-      toBackend: backend.bytesWritten + sent[0],
+      toClient: backend.bytesRead + sent[BACKEND],
+      toBackend: backend.bytesWritten + sent[CLIENT],
       inKernel: true,
     });
     this.#resolve = undefined;

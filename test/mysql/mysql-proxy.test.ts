@@ -26,6 +26,7 @@ import { encodeHandshakeResponse } from "../../src/proxy/mysql/handshake-respons
 import { MysqlProxy, type MysqlProxyOptions } from "../../src/proxy/mysql/index.ts";
 import { encodePacket } from "../../src/proxy/mysql/packet.ts";
 import { makeCertificate, type TestCertificate } from "../support/certificates.ts";
+import { requireKernelSplice } from "../support/kernel-splice.ts";
 import { mariadb, requireService } from "../support/services.ts";
 import {
   type CachingSha2Server,
@@ -772,6 +773,27 @@ describe("MySQL proxy with real clients and servers", () => {
       (await counted.metrics.handshakes.get()).values.map((v) => [v.labels.outcome, v.value]),
     );
     assert.deepEqual(outcomes, { authenticated: 1, "1049": 1, denied: 1 });
+  });
+
+  test("the backend's bytes go through the kernel, or the process with kernelSplice false", async () => {
+    requireKernelSplice();
+    for (const [kernelSplice, mover] of [
+      [true, "kernel"],
+      [false, "process"],
+    ] as const) {
+      const { proxy: counted, port: countedPort } = await startProxy({ kernelSplice });
+      const connection = await connectTo(countedPort, dbMain);
+      const [rows] = await connection.query("SELECT REPEAT('y', 300000) AS big");
+      assert.equal((rows as { big: string }[])[0]?.big.length, 300_000);
+      await connection.end();
+      let relayed = 0;
+      for (let waited = 0; relayed === 0 && waited < 5000; waited += 10) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        const values = (await counted.metrics.relayedSessions.get()).values;
+        relayed = values.find((value) => value.labels.mover === mover)?.value ?? 0;
+      }
+      assert.equal(relayed, 1, `one session relayed by the ${mover}`);
+    }
   });
 
   test("a client without CLIENT_PLUGIN_AUTH is refused with 1251", async () => {

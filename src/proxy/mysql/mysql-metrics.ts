@@ -1,5 +1,5 @@
-// Prometheus metrics of the MySQL proxy: how handshakes end and how many
-// client connections are open. Routing, cache, cold start and backend
+// Prometheus metrics of the MySQL proxy: how handshakes end, how many
+// client connections are open, and what relayed each session. Routing, cache, cold start and backend
 // connection figures are the core's (ProxyMetrics), in the same registry by
 // default. Proxies given the same registry share these metrics.
 import { Counter, Gauge, type Registry } from "prom-client";
@@ -12,17 +12,19 @@ export class MysqlMetrics {
    */
   readonly handshakes: Counter<"outcome">;
   readonly openConnections: Gauge;
+  /** Sessions relayed after authentication, by what moved the backend's bytes: "kernel" or "process". */
+  readonly relayedSessions: Counter<"mover">;
 
   constructor(registry: Registry) {
     const registers = [registry];
-    this.handshakes =
-      (registry.getSingleMetric("nexus_mysql_handshakes_total") as Counter<"outcome">) ??
-      new Counter({
-        name: "nexus_mysql_handshakes_total",
-        help: "MySQL handshakes, by outcome (authenticated, denied, closed or the ERR code sent)",
-        labelNames: ["outcome"],
-        registers,
-      });
+    const counter = <Label extends string>(name: string, help: string, label: Label) =>
+      (registry.getSingleMetric(name) as Counter<Label> | undefined) ??
+      new Counter({ name, help, labelNames: [label], registers });
+    this.handshakes = counter(
+      "nexus_mysql_handshakes_total",
+      "MySQL handshakes, by outcome (authenticated, denied, closed or the ERR code sent)",
+      "outcome",
+    );
     this.openConnections =
       (registry.getSingleMetric("nexus_mysql_open_connections") as Gauge) ??
       new Gauge({
@@ -30,5 +32,10 @@ export class MysqlMetrics {
         help: "Client connections open to the MySQL proxy",
         registers,
       });
+    this.relayedSessions = counter(
+      "nexus_mysql_relayed_sessions_total",
+      "MySQL sessions relayed after authentication, counted as they end, by what moved the backend's bytes (kernel or process)",
+      "mover",
+    );
   }
 }

@@ -3,7 +3,7 @@
 // mysql-session.ts for the exchange and docs/mysql.md for the picture.
 import type { AddressInfo, Socket } from "node:net";
 import { createSecureContext, type SecureContextOptions } from "node:tls";
-import type { BackendRouter } from "../core/index.ts";
+import { type BackendRouter, KernelSplice } from "../core/index.ts";
 import { ConnectionListener } from "../tcp/connection-listener.ts";
 import { ConnectionIds } from "./connection-ids.ts";
 import { encodeErr } from "./err-packet.ts";
@@ -35,6 +35,13 @@ export interface MysqlProxyOptions {
   readonly maxConnections?: number;
   /** Where handshake outcomes are counted (default: in the router's metrics registry). */
   readonly metrics?: MysqlMetrics;
+  /**
+   * After authentication, the backend's bytes to a plain TCP client go
+   * through the kernel without waking the process (default true; used where
+   * the machine allows it, see KernelSplice). The client's bytes stay in the
+   * process, which translates KILL.
+   */
+  readonly kernelSplice?: boolean;
 }
 
 export const DEFAULT_SERVER_VERSION = "5.5.5-10.11.0-MariaDB-nexus";
@@ -58,6 +65,7 @@ export class MysqlProxy {
       defaultRoute: options.defaultRoute,
       serverVersion: options.serverVersion ?? DEFAULT_SERVER_VERSION,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
+      splice: options.kernelSplice === false ? undefined : KernelSplice.shared(),
     };
     this.#listener = new ConnectionListener({
       onConnection: (socket) => this.#accept(socket),

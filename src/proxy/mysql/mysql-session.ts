@@ -10,6 +10,7 @@ import type { Socket } from "node:net";
 import { type SecureContext, TLSSocket } from "node:tls";
 import {
   type BackendRouter,
+  type KernelSplice,
   type ResolveContext,
   ResolverError,
   type Route,
@@ -56,6 +57,8 @@ export interface SessionSettings {
   readonly defaultRoute: string | undefined;
   readonly serverVersion: string;
   readonly handshakeTimeoutMs: number;
+  /** Moves the backend's bytes in the kernel, when set. */
+  readonly splice: KernelSplice | undefined;
 }
 
 /** Handshake packets from clients are small; anything larger is refused. */
@@ -260,7 +263,8 @@ export class MysqlSession {
 
   /**
    * Authenticated: from here bytes flow unparsed, except that KILL
-   * statements are translated to backend thread ids on their way.
+   * statements are translated to backend thread ids on their way. The
+   * backend's bytes may go through the kernel; the client's stay here.
    */
   #startRelay(route: Route, backend: Socket): void {
     const client = this.#client.socket;
@@ -268,16 +272,21 @@ export class MysqlSession {
     const fromBackend = this.#backend!.release();
     const ids = this.#settings.connectionIds;
     const { translate } = new KillTranslator(ids, route);
-    if (fromBackend.length > 0) client.write(fromBackend);
     const early = translate(fromClient);
     if (early.length > 0) backend.write(early);
     this.#relaying = true;
     // MySQL never half-closes: once one side is gone the other only gets a
     // moment to flush, so a client cut at the drain deadline does not leave
     // its backend connection open while a long query runs.
-    void relay(client, backend, { rewriteToBackend: translate, graceMs: CLOSE_GRACE_MS }).then(() =>
-      ids.unregister(this.connectionId),
-    );
+    void relay(client, backend, {
+      rewriteToBackend: translate,
+      graceMs: CLOSE_GRACE_MS,
+      splice: this.#settings.splice,
+      thenToClient: fromBackend,
+    }).then((totals) => {
+      ids.unregister(this.connectionId);
+      this.#settings.metrics.relayedSessions.inc({ mover: totals.inKernel ? "kernel" : "process" });
+    });
   }
 
   /** Sends an ERR packet to the client if it is still there, then closes both sides. */

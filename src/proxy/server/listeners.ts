@@ -65,6 +65,7 @@ function createAdapter(
         defaultRoute: config.defaultRoute,
         serverVersion: config.serverVersion,
         handshakeTimeoutMs: config.handshakeTimeoutMs,
+        kernelSplice: config.kernelSplice,
       });
     case "smtp":
       return new SmtpProxy({

@@ -127,6 +127,7 @@ async function main(): Promise<void> {
     DATABASE,
     SERVER,
     (router) => new MysqlProxy({ router }),
+    (router) => new MysqlProxy({ router, kernelSplice: false }),
   );
   try {
     console.error("preparing tables…");
@@ -134,6 +135,7 @@ async function main(): Promise<void> {
     const { targets, proxies } = targetsAndMeters(SERVER.port, [
       nexus.workers,
       nexus.inProcess,
+      nexus.processRelay!,
       { target: ["haproxy (tcp)", haproxy.port], cpu: treeCpu(haproxy.child.pid!) },
       nexus.bareRelay,
     ]);

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import type { Socket } from "node:net";
+import { connect, type Socket } from "node:net";
+import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { promisify } from "node:util";
 import fc from "fast-check";
@@ -214,4 +215,78 @@ test("with a rewriter, the client's bytes go through the process and the backend
   // The process read nothing of the backend's megabyte.
   assert.equal(backend.bytesRead, 0);
   assert.deepEqual(await relay.totals, { toClient: 1 << 20, toBackend: 16, inKernel: true });
+});
+
+test("a backend that sent its last bytes and shut down before the relay is relayed by the process", async () => {
+  await using relay = await relayed((socket) => socket.end("last words"), {
+    splice,
+    halfOpen: true,
+    beforeRelay: () => new Promise((resolve) => setTimeout(resolve, 50)),
+  });
+  const answer = readAll(relay.client);
+  await relay.started;
+  assert.equal((await answer).toString(), "last words");
+  relay.client.end();
+  const totals = await relay.totals;
+  assert.equal(totals.toClient, "last words".length);
+});
+
+test("a backend that shuts down while held-back bytes still go out keeps its last bytes", async () => {
+  const held = randomBytes(8 << 20);
+  await using relay = await relayed((socket) => setTimeout(() => socket.end("tail"), 50), {
+    splice,
+    halfOpen: true,
+    thenToClient: held,
+  });
+  await relay.started;
+  // The client reads nothing for a while: the held-back bytes wait in the process.
+  relay.client.pause();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const answer = readAll(relay.client);
+  relay.client.resume();
+  assert.ok((await answer).equals(Buffer.concat([held, Buffer.from("tail")])));
+  relay.client.end();
+  await relay.totals;
+});
+
+test("spliced connections keep the process alive once nothing else does", async () => {
+  // The child proxies one connection to an echo server of its own, then closes
+  // both listeners: only the spliced pair is left to keep it running.
+  const script = `
+    import { createServer, connect } from "node:net";
+    import { once } from "node:events";
+    import { relay } from "./src/proxy/core/relay.ts";
+    import { KernelSplice } from "./src/proxy/core/kernel-splice.ts";
+    const echo = createServer((socket) => socket.pipe(socket)).listen(0, "127.0.0.1");
+    await once(echo, "listening");
+    const proxy = createServer((client) => {
+      const backend = connect(echo.address().port, "127.0.0.1", async () => {
+        proxy.close();
+        echo.close();
+        const totals = await relay(client, backend, { splice: KernelSplice.shared() });
+        console.log(JSON.stringify(totals));
+      });
+    }).listen(0, "127.0.0.1");
+    await once(proxy, "listening");
+    console.log(proxy.address().port);
+  `;
+  const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const port = Number((await lines.next()).value);
+  const socket = connect({ host: "127.0.0.1", port });
+  await once(socket, "connect");
+  // Long enough for a process with nothing keeping it alive to have exited.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const echoed = readAll(socket);
+  socket.end("still here");
+  assert.equal((await echoed).toString(), "still here");
+  assert.deepEqual(JSON.parse((await lines.next()).value as string), {
+    toClient: 10,
+    toBackend: 10,
+    inKernel: true,
+  });
+  const [code] = await once(child, "exit");
+  assert.equal(code, 0);
 });

@@ -16,6 +16,7 @@
 //   queued(fd)       -> bytes waiting in the socket's receive queue
 //   splice(fdA, fdB) -> token, or -1 when the pair table is full
 //   start(token, side)  from now on the side's bytes go to the other
+//   keepAlive(bool)     whether the watcher keeps the event loop alive
 //   counters(token)  -> [sentByA, sentByB, takenByA, takenByB] (bytes since the splice)
 //   release(token)
 #define _GNU_SOURCE
@@ -254,13 +255,11 @@ static void close_fd(int *fd) {
   *fd = -1;
 }
 
+static void stop_watching(void *data);
+
 static void stop(splicer_t *splicer) {
-  if (splicer->watching) {
-    uint64_t one = 1;
-    if (write(splicer->wake, &one, sizeof(one)) == sizeof(one)) pthread_join(splicer->watcher, NULL);
-    splicer->watching = false;
-    /* The hangup function is not released here: Node closes it as the environment ends. */
-  }
+  /* The hangup function is not released here: Node closes it as the environment ends. */
+  stop_watching(splicer);
   close_fd(&splicer->epoll);
   close_fd(&splicer->wake);
   close_fd(&splicer->program);
@@ -271,6 +270,17 @@ static void stop(splicer_t *splicer) {
   free(splicer->free_slots);
   splicer->pairs = NULL;
   splicer->free_slots = NULL;
+}
+
+/* Runs before Node's own teardown of the hangup function (hooks run in
+ * reverse order of registration): no hangup can reach a deleted function. */
+static void stop_watching(void *data) {
+  splicer_t *splicer = data;
+  if (splicer->watching) {
+    uint64_t one = 1;
+    if (write(splicer->wake, &one, sizeof(one)) == sizeof(one)) pthread_join(splicer->watcher, NULL);
+    splicer->watching = false;
+  }
 }
 
 static void finalize(napi_env env, void *data, void *hint) {
@@ -345,7 +355,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     errno = ENOMEM;
     goto fail;
   }
-  /* The watcher must not keep the process alive. */
+  /* Only open pairs keep the process alive (keepAlive). */
   napi_unref_threadsafe_function(env, splicer->on_hangup);
   if (pthread_create(&splicer->watcher, NULL, watch, splicer) != 0) {
     napi_release_threadsafe_function(splicer->on_hangup, napi_tsfn_abort);
@@ -353,6 +363,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     goto fail;
   }
   splicer->watching = true;
+  napi_add_env_cleanup_hook(env, stop_watching, splicer);
   napi_set_instance_data(env, splicer, finalize, NULL);
   return NULL;
 
@@ -378,16 +389,20 @@ static splicer_t *open_splicer(napi_env env) {
   return splicer;
 }
 
+/* Whether the pair's descriptor for `side` still is its socket: Node may
+ * have closed it, and the number may name another socket by now. */
+static bool still_open(const pair_t *pair, int side) {
+  uint64_t cookie = 0;
+  return socket_cookie(pair->fd[side], &cookie) == 0 && cookie == pair->cookie[side];
+}
+
 static void unlink_pair(splicer_t *splicer, uint32_t slot, pair_t *pair) {
   for (int side = 0; side < 2; side++) {
     uint32_t key = slot * 2 + side;
     map_delete(splicer->sources_map, &key);
     map_delete(splicer->targets_map, &key);
     map_delete(splicer->pairs_map, &pair->cookie[side]);
-    /* The descriptor may be closed, or reused by another socket: unwatch only the same socket. */
-    uint64_t cookie = 0;
-    if (socket_cookie(pair->fd[side], &cookie) == 0 && cookie == pair->cookie[side])
-      epoll_ctl(splicer->epoll, EPOLL_CTL_DEL, pair->fd[side], NULL);
+    if (still_open(pair, side)) epoll_ctl(splicer->epoll, EPOLL_CTL_DEL, pair->fd[side], NULL);
   }
   pair->used = false;
   splicer->free_slots[splicer->free_count++] = slot;
@@ -396,6 +411,7 @@ static void unlink_pair(splicer_t *splicer, uint32_t slot, pair_t *pair) {
 /* From now on the kernel redirects what `side` of the pair receives. */
 static int start_redirects(splicer_t *splicer, uint32_t slot, int side) {
   pair_t *pair = &splicer->pairs[slot];
+  if (!still_open(pair, side)) return EBADF;
   uint32_t key = slot * 2 + side;
   uint32_t value = (uint32_t)pair->fd[side];
   if (map_update(splicer->sources_map, &key, &value) < 0) return errno;
@@ -488,7 +504,7 @@ static napi_value js_counters(napi_env env, napi_callback_info info) {
   for (int side = 0; side < 2; side++) {
     /* Taking the socket's lock waits out a verdict still running on it. */
     int queued = 0;
-    ioctl(pair->fd[side], SIOCINQ, &queued);
+    if (still_open(pair, side)) ioctl(pair->fd[side], SIOCINQ, &queued);
     struct pair_entry entry = {0};
     if (map_lookup(splicer->pairs_map, &pair->cookie[side], &entry) < 0)
       return throw_errno(env, "reading the pair counters", errno);
@@ -500,7 +516,7 @@ static napi_value js_counters(napi_env env, napi_callback_info info) {
     /* -1 once the socket is closed: what it sent is still known, what it took is not. */
     uint64_t taken = 0;
     napi_value value;
-    if (taken_to_send(pair->fd[side], &taken) == 0) napi_create_double(env, (double)(taken - pair->base[side]), &value);
+    if (still_open(pair, side) && taken_to_send(pair->fd[side], &taken) == 0) napi_create_double(env, (double)(taken - pair->base[side]), &value);
     else napi_create_int32(env, -1, &value);
     napi_set_element(env, result, 2 + side, value);
   }
@@ -521,6 +537,18 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   if (pair_argument(env, info, true, &splicer, &slot) == NULL) return NULL;
   int error = start_redirects(splicer, slot, (int)side);
   return error == 0 ? NULL : throw_errno(env, "adding a socket to the source map", error);
+}
+
+static napi_value js_keep_alive(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  splicer_t *splicer = open_splicer(env);
+  if (splicer == NULL) return NULL;
+  bool keep = false;
+  napi_get_value_bool(env, argv[0], &keep);
+  if (keep) napi_ref_threadsafe_function(env, splicer->on_hangup);
+  else napi_unref_threadsafe_function(env, splicer->on_hangup);
+  return NULL;
 }
 
 static napi_value js_queued(napi_env env, napi_callback_info info) {
@@ -548,6 +576,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"splice", NULL, js_splice, NULL, NULL, NULL, napi_default, NULL},
       {"queued", NULL, js_queued, NULL, NULL, NULL, napi_default, NULL},
       {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
+      {"keepAlive", NULL, js_keep_alive, NULL, NULL, NULL, napi_default, NULL},
       {"counters", NULL, js_counters, NULL, NULL, NULL, napi_default, NULL},
       {"release", NULL, js_release, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -22,6 +22,8 @@ interface Addon {
   splice(fdA: number, fdB: number): number;
   /** From now on the kernel moves the side's bytes to the other. */
   start(token: number, side: Side): void;
+  /** Whether the watcher keeps the event loop alive, as open sockets do. */
+  keepAlive(keep: boolean): void;
   /** Bytes since the splice: [sent by A, sent by B, taken to send by A, by B]; -1 for a closed socket. */
   counters(token: number): [number, number, number, number];
   release(token: number): void;
@@ -208,6 +210,8 @@ export class KernelSplice {
     const token = this.#addon.splice(handleOf(a)!.fd!, handleOf(b)!.fd!);
     if (token < 0) return undefined;
     this.#hangups.set(token, onHangup);
+    // The process reads neither socket now: the pair must keep it alive itself.
+    if (this.#hangups.size === 1) this.#addon.keepAlive(true);
     return new SplicedPair(this, token);
   }
 
@@ -223,7 +227,7 @@ export class KernelSplice {
 
   /** @internal */
   release(token: number): void {
-    this.#hangups.delete(token);
+    if (this.#hangups.delete(token) && this.#hangups.size === 0) this.#addon.keepAlive(false);
     this.#addon.release(token);
   }
 }

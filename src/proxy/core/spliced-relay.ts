@@ -7,15 +7,22 @@
 // failure on either side, or a socket closed from outside, closes both.
 //
 // With a rewriter, the client's bytes still go through the process (a Flow,
-// as in relay()) and only the backend's go through the kernel.
+// as in relay()) and only the backend's go through the kernel. A direction
+// the kernel refuses to take (its source was shut down in the meantime, and
+// a sockmap takes only established sockets) goes through the process too.
 import type { Socket } from "node:net";
 import type { KernelSplice, Side, SplicedPair } from "./kernel-splice.ts";
 import { resumeReading, spliceable, stopReading } from "./kernel-splice.ts";
 import type { ChunkRewriter, RelayTotals } from "./relay.ts";
 import { Flow } from "./relay-flow.ts";
 
-/** How often a finished direction checks whether the kernel has handed over its last bytes. */
-const DRAIN_POLL_MS = 1;
+/**
+ * How often a finished direction checks whether the kernel has handed over
+ * its last bytes: at once, then after 1 ms, doubling up to 64 ms while a
+ * slow reader holds them.
+ */
+const FIRST_DRAIN_POLL_MS = 1;
+const LAST_DRAIN_POLL_MS = 64;
 
 const CLIENT: Side = 0;
 const BACKEND: Side = 1;
@@ -67,13 +74,12 @@ export function splicedRelay(
   }
   if (pair === undefined) return giveBack();
   const done = relay.start(pair, options.rewriteToBackend);
-  const startSide = (side: Side) => relay.guard(() => pair.start(side));
-  if (!clientInProcess) startSide(CLIENT);
+  if (!clientInProcess) relay.startInKernel(CLIENT);
   // The backend's bytes go to the client only after these, which the process writes.
   const { thenToClient } = options;
   if (thenToClient !== undefined && thenToClient.length > 0) client.write(thenToClient);
-  if (client.writableLength === 0) startSide(BACKEND);
-  else client.once("drain", () => startSide(BACKEND));
+  if (client.writableLength === 0) relay.startInKernel(BACKEND);
+  else client.once("drain", () => relay.startInKernel(BACKEND));
   return done;
 }
 
@@ -83,10 +89,15 @@ class SplicedRelay {
   /** What the process had written to each socket when the kernel took over. */
   readonly #writtenAtSplice: readonly [number, number];
   readonly #finishing: [boolean, boolean] = [false, false];
+  /** Sides whose bytes move, in the kernel or in the process. */
+  readonly #started: [boolean, boolean] = [false, false];
+  /** Sides whose peer shut down before they started. */
+  readonly #shutDown: [boolean, boolean] = [false, false];
   readonly #finished: [boolean, boolean] = [false, false];
   #pair: SplicedPair | undefined;
-  /** The client's bytes go through the process. */
-  #clientFlow: Flow | undefined;
+  /** Directions whose bytes go through the process, by source side. */
+  readonly #flows: [Flow | undefined, Flow | undefined] = [undefined, undefined];
+  #rewriteToBackend: ChunkRewriter | undefined;
   #grace: NodeJS.Timeout | undefined;
   #open = 2;
   #resolve: ((totals: RelayTotals) => void) | undefined;
@@ -107,35 +118,47 @@ class SplicedRelay {
       socket.on("error", this.#fail);
       socket.once("close", this.#closed);
     }
-    if (rewriteToBackend !== undefined) {
-      const [client, backend] = this.#sockets;
-      this.#clientFlow = new Flow(
-        client,
-        backend,
-        rewriteToBackend,
-        () => this.#finished1(CLIENT),
-        this.#fail,
-      );
-    }
+    this.#rewriteToBackend = rewriteToBackend;
+    if (rewriteToBackend !== undefined) this.#startInProcess(CLIENT);
     return done;
   }
 
-  /** Runs `step`; if the kernel refuses it, the connection is closed as after a failure. */
-  guard(step: () => void): void {
+  /** From now on the kernel moves `side`'s bytes; if it refuses, the process does. */
+  startInKernel(side: Side): void {
+    if (this.#sockets[side].destroyed) return;
     try {
-      step();
+      this.#pair!.start(side);
     } catch {
-      this.#fail();
+      resumeReading(this.#sockets[side]);
+      this.#startInProcess(side);
+      return;
     }
+    this.#started[side] = true;
+    if (this.#shutDown[side]) this.#finishInKernel(side).catch(this.#fail);
+  }
+
+  #startInProcess(side: Side): void {
+    this.#started[side] = true;
+    const [client, backend] = this.#sockets;
+    this.#flows[side] =
+      side === CLIENT
+        ? new Flow(
+            client,
+            backend,
+            this.#rewriteToBackend,
+            () => this.#finished1(CLIENT),
+            this.#fail,
+          )
+        : new Flow(backend, client, undefined, () => this.#finished1(BACKEND), this.#fail);
   }
 
   /** From the splicer: `side`'s peer shut down, or the connection failed. */
   readonly hangup = (side: Side, hangup: "shutdown" | "failure"): void => {
     if (hangup === "failure") this.#fail();
-    // A client read by the process is finished by its flow, which sees the end itself.
-    else if (side === BACKEND || this.#clientFlow === undefined) {
-      this.#finishInKernel(side).catch(this.#fail);
-    }
+    // A side not started yet is finished once it has (its last bytes still wait).
+    else if (!this.#started[side]) this.#shutDown[side] = true;
+    // A side read by the process is finished by its flow, which sees the end itself.
+    else if (this.#flows[side] === undefined) this.#finishInKernel(side).catch(this.#fail);
   };
 
   /** No more bytes come from `side`: end the other socket once the kernel has handed over the last. */
@@ -147,8 +170,10 @@ class SplicedRelay {
     const writtenAtSplice = this.#writtenAtSplice[otherSide];
     const pair = this.#pair;
     this.#startGrace();
+    let pollMs = FIRST_DRAIN_POLL_MS;
     while (!other.destroyed && !pair.drained(side, other.bytesWritten - writtenAtSplice)) {
-      await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+      pollMs = Math.min(pollMs * 2, LAST_DRAIN_POLL_MS);
     }
     if (other.destroyed) return;
     if (!other.writableEnded) other.end();

@@ -290,3 +290,34 @@ test("spliced connections keep the process alive once nothing else does", async 
   const [code] = await once(child, "exit");
   assert.equal(code, 0);
 });
+
+test("a client that ends its side after a large upload through the process gets every byte to a slow backend", async () => {
+  // The loss this guards against needed the last write to be partly taken when the client's
+  // end arrived: several rounds make that moment likely.
+  for (let round = 0; round < 4; round++) {
+    const received: Buffer[] = [];
+    const backendEnded = Promise.withResolvers<void>();
+    await using relay = await relayed(
+      (socket) => {
+        socket.on("data", (chunk: Buffer) => {
+          received.push(chunk);
+          // A slow reader: the process's writes to it queue up.
+          socket.pause();
+          setTimeout(() => socket.resume(), 2);
+        });
+        socket.on("end", () => backendEnded.resolve());
+      },
+      { splice, rewriteToBackend: (chunk) => chunk },
+    );
+    await relay.started;
+    const sent = randomBytes(20 << 20);
+    for (let at = 0; at < sent.length; at += 100_000) {
+      relay.client.write(sent.subarray(at, at + 100_000));
+    }
+    relay.client.end();
+    await backendEnded.promise;
+    assert.equal(Buffer.concat(received).length, sent.length);
+    assert.ok(Buffer.concat(received).equals(sent));
+    await relay.totals;
+  }
+});

@@ -418,7 +418,12 @@ static int start_redirects(splicer_t *splicer, uint32_t slot, int side) {
   /* Setting the low-water mark makes TCP offer what already waits in the
    * receive queue to the program now, not at the next arrival. */
   int one = 1;
-  if (setsockopt(pair->fd[side], SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one)) < 0) return errno;
+  if (setsockopt(pair->fd[side], SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one)) < 0) {
+    int error = errno;
+    /* The caller relays this side itself then: the kernel must not move its bytes too. */
+    map_delete(splicer->sources_map, &key);
+    return error;
+  }
   return 0;
 }
 

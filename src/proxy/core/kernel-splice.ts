@@ -132,7 +132,11 @@ export class SplicedPair {
   /** The kernel lets go of both sockets; bytes it still holds for them are dropped. */
   release(): void {
     if (this.#released) return;
-    this.#read();
+    try {
+      this.#read();
+    } catch {
+      // The last counts are lost; the pair is let go all the same.
+    }
     this.#released = true;
     this.#splicer.release(this.#token);
   }

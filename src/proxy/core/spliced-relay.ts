@@ -3,8 +3,9 @@
 // side's peer shuts down its sending half, every byte the kernel took from
 // that side must first reach the other socket's send queue; then the other
 // socket is ended (half-close) and the other direction goes on, for
-// `graceMs` at most. Once both directions are done, both sockets close. A
-// failure on either side, or a socket closed from outside, closes both.
+// `graceMs` at most. Once both directions are done, both sockets close after
+// their last writes. A failure on either side, or a socket closed before its
+// writes were done (from outside, say), closes both at once.
 //
 // With a rewriter, the client's bytes still go through the process (a Flow,
 // as in relay()) and only the backend's go through the kernel. A direction
@@ -116,7 +117,7 @@ class SplicedRelay {
     for (const socket of this.#sockets) {
       // on, not once: a socket may report more than one error; each must be handled.
       socket.on("error", this.#fail);
-      socket.once("close", this.#closed);
+      socket.once("close", () => this.#closed(socket));
     }
     this.#rewriteToBackend = rewriteToBackend;
     if (rewriteToBackend !== undefined) this.#startInProcess(CLIENT);
@@ -171,20 +172,29 @@ class SplicedRelay {
     const pair = this.#pair;
     this.#startGrace();
     let pollMs = FIRST_DRAIN_POLL_MS;
-    while (!other.destroyed && !pair.drained(side, other.bytesWritten - writtenAtSplice)) {
+    // An other side that is gone, or that ended by itself, can take nothing more.
+    const open = () => !other.destroyed && !other.writableEnded;
+    while (open() && !pair.drained(side, other.bytesWritten - writtenAtSplice)) {
       await new Promise((resolve) => setTimeout(resolve, pollMs));
       pollMs = Math.min(pollMs * 2, LAST_DRAIN_POLL_MS);
     }
-    if (other.destroyed) return;
-    if (!other.writableEnded) other.end();
+    if (open()) other.end();
     this.#finished1(side);
   }
 
-  /** The direction from `side` is done; once both are, the relay is. */
+  /** The direction from `side` is done; once both are, both sockets close after their last writes. */
   #finished1(side: Side): void {
     this.#finished[side] = true;
-    if (this.#finished[CLIENT] && this.#finished[BACKEND]) this.#closeBoth();
-    else this.#startGrace();
+    if (!this.#finished[CLIENT] || !this.#finished[BACKEND]) {
+      this.#startGrace();
+      return;
+    }
+    // The process reads neither to its end, so Node would not close them by itself.
+    for (const socket of this.#sockets) {
+      if (!socket.writableEnded) socket.end();
+      if (socket.writableFinished) socket.destroy();
+      else socket.once("finish", () => socket.destroy());
+    }
   }
 
   #startGrace(): void {
@@ -193,21 +203,21 @@ class SplicedRelay {
     this.#grace.unref();
   }
 
+  /** An error, the grace period over, or a socket cut off: both close at once. */
   readonly #fail = (): void => {
-    this.#closeBoth();
-  };
-
-  #closeBoth(): void {
-    clearTimeout(this.#grace);
     this.#pair?.release();
     for (const socket of this.#sockets) socket.destroy();
-  }
+  };
 
-  readonly #closed = (): void => {
-    // Closed from outside (say, the proxy shutting down): the other goes too.
-    this.#closeBoth();
+  #closed(socket: Socket): void {
+    // Closed before its writes were done (from outside, say): the other goes too.
+    // One that closed after its last write leaves the other to finish, within the grace period.
+    if (!socket.writableFinished) this.#fail();
+    else this.#startGrace();
     this.#open -= 1;
     if (this.#open > 0 || this.#resolve === undefined) return;
+    clearTimeout(this.#grace);
+    this.#pair!.release();
     const backend = this.#sockets[BACKEND];
     const sent = this.#pair!.sent;
     this.#resolve({
@@ -216,5 +226,5 @@ class SplicedRelay {
       inKernel: true,
     });
     this.#resolve = undefined;
-  };
+  }
 }

@@ -321,3 +321,35 @@ test("a client that ends its side after a large upload through the process gets 
     await relay.totals;
   }
 });
+
+test("a client socket closed from outside after the backend's end still closes the backend", async () => {
+  const backendClosed = Promise.withResolvers<void>();
+  await using relay = await relayed(
+    (socket) => {
+      socket.resume();
+      socket.on("close", () => backendClosed.resolve());
+      setTimeout(() => socket.end("bye"), 50);
+    },
+    { splice, halfOpen: true, graceMs: 60_000 },
+  );
+  await relay.started;
+  assert.equal((await readAll(relay.client)).toString(), "bye");
+  // The client still sends; the proxy shuts down and cuts it.
+  (await relay.proxied).client.destroy();
+  await backendClosed.promise;
+  assert.equal((await relay.totals).inKernel, true);
+});
+
+test("held-back bytes a client never reads do not hold the relay past the grace period", async () => {
+  await using relay = await relayed((socket) => socket.end(), {
+    splice,
+    halfOpen: true,
+    graceMs: 200,
+    thenToClient: randomBytes(16 << 20),
+  });
+  relay.client.pause();
+  await relay.started;
+  const { client, backend } = await relay.proxied;
+  await relay.totals;
+  assert.ok(client.destroyed && backend.destroyed);
+});

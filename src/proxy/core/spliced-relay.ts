@@ -157,7 +157,10 @@ class SplicedRelay {
   readonly hangup = (side: Side, hangup: "shutdown" | "failure"): void => {
     if (hangup === "failure") this.#fail();
     // A side not started yet is finished once it has (its last bytes still wait).
-    else if (!this.#started[side]) this.#shutDown[side] = true;
+    else if (!this.#started[side]) {
+      this.#shutDown[side] = true;
+      this.#startGrace();
+    }
     // A side read by the process is finished by its flow, which sees the end itself.
     else if (this.#flows[side] === undefined) this.#finishInKernel(side).catch(this.#fail);
   };
@@ -210,9 +213,11 @@ class SplicedRelay {
   };
 
   #closed(socket: Socket): void {
-    // Closed before its writes were done (from outside, say): the other goes too.
-    // One that closed after its last write leaves the other to finish, within the grace period.
-    if (!socket.writableFinished) this.#fail();
+    // Closed before its writes were done, or before its peer had finished
+    // sending (from outside, say): the other goes too. One that closed once
+    // both were done leaves the other to finish, within the grace period.
+    const side = socket === this.#sockets[CLIENT] ? CLIENT : BACKEND;
+    if (!socket.writableFinished || !this.#finished[side]) this.#fail();
     else this.#startGrace();
     this.#open -= 1;
     if (this.#open > 0 || this.#resolve === undefined) return;

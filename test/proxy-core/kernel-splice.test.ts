@@ -7,6 +7,7 @@ import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { promisify } from "node:util";
 import fc from "fast-check";
+import { ProxyMetrics } from "../../src/proxy/core/proxy-metrics.ts";
 import { requireKernelSplice } from "../support/kernel-splice.ts";
 import { type Relayed, relayed } from "./relayed.ts";
 
@@ -352,4 +353,18 @@ test("held-back bytes a client never reads do not hold the relay past the grace 
   const { client, backend } = await relay.proxied;
   await relay.totals;
   assert.ok(client.destroyed && backend.destroyed);
+});
+
+test("a gauge counts the connections the kernel relays now", async () => {
+  const metrics = new ProxyMetrics();
+  const spliced = async () => (await metrics.splicedConnections.get()).values[0]?.value;
+  const before = await spliced();
+  {
+    await using relay = await relayed((socket) => socket.resume(), { splice });
+    await relay.started;
+    assert.equal(await spliced(), (before ?? 0) + 1);
+    relay.client.end();
+    await relay.totals;
+  }
+  assert.equal(await spliced(), before);
 });

@@ -167,6 +167,12 @@ export class KernelSplice {
     return KernelSplice.#shared;
   }
 
+  /** Pairs the kernel relays now, over the process (0 before any). */
+  static get openPairs(): number {
+    const shared = KernelSplice.#shared;
+    return shared === undefined ? 0 : shared.#hangups.size;
+  }
+
   /** Why shared() is undefined, once it was asked. */
   static get unavailableReason(): string | undefined {
     return KernelSplice.#reason;

@@ -3,6 +3,7 @@
 // routers given the same registry share the same metrics.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { BreakerState } from "./circuit-breaker.ts";
+import { KernelSplice } from "./kernel-splice.ts";
 
 const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, open: 1, half_open: 2 };
 
@@ -20,6 +21,7 @@ export class ProxyMetrics {
   readonly coldStartWait: Histogram;
   readonly backendConnections: Gauge<"backend">;
   readonly connectErrors: Counter<"reason">;
+  readonly splicedConnections: Gauge;
 
   constructor(registry: Registry = new Registry()) {
     this.registry = registry;
@@ -76,6 +78,16 @@ export class ProxyMetrics {
       "Failed routings and backend connections, by reason",
       ["reason"],
     );
+    this.splicedConnections =
+      existing<Gauge>("nexus_proxy_spliced_connections") ??
+      new Gauge({
+        name: "nexus_proxy_spliced_connections",
+        help: "Connections whose bytes the kernel relays now, in this process (kernel splicing)",
+        registers,
+        collect() {
+          this.set(KernelSplice.openPairs);
+        },
+      });
   }
 
   setBreakerState(backend: string, state: BreakerState): void {

@@ -2,10 +2,21 @@
 // notifications and cancels of real clients go on as before, and the
 // proxy's metrics tell which sessions the kernel relayed.
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { type AddressInfo, createServer } from "node:net";
 import { test } from "node:test";
 import type { PostgresProxy } from "../../src/proxy/postgres/index.ts";
 import { requireKernelSplice } from "../support/kernel-splice.ts";
-import { MAIN_SERVER, proxyClient, psql, startProxy } from "./harness.ts";
+import {
+  MAIN_SERVER,
+  proxyClient,
+  psql,
+  rawSocket,
+  readUntilReady,
+  startProxy,
+  startupMessage,
+} from "./harness.ts";
 
 requireKernelSplice();
 
@@ -79,3 +90,48 @@ test("with kernelSplice false the process relays", async () => {
     await running.close();
   }
 });
+
+for (const kernelSplice of [true, false]) {
+  test(`a client's last bytes reach a slow server before the session closes (kernelSplice ${kernelSplice})`, async () => {
+    // A minimal server: ready at once, then it reads slowly and records what it gets.
+    let received: Buffer[] = [];
+    let ended = Promise.withResolvers<void>();
+    const server = createServer((socket) => {
+      socket.on("error", () => {});
+      socket.once("data", () => {
+        // AuthenticationOk, then ReadyForQuery (idle).
+        socket.write(Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 0, 0x5a, 0, 0, 0, 5, 0x49]));
+        socket.on("data", (chunk: Buffer) => {
+          received.push(chunk);
+          socket.pause();
+          setTimeout(() => socket.resume(), 2);
+        });
+        socket.on("end", () => ended.resolve());
+      });
+    });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const port = (server.address() as AddressInfo).port;
+    const running = await startProxy({ fake: `127.0.0.1:${port}` }, { kernelSplice });
+    try {
+      // The loss this guards against needs the last write to be pending as the client leaves.
+      for (let round = 0; round < 3; round++) {
+        received = [];
+        ended = Promise.withResolvers<void>();
+        const client = rawSocket(running.port);
+        await once(client, "connect");
+        client.write(startupMessage({ user: "u", database: "fake" }));
+        await readUntilReady(client);
+        const sent = randomBytes(16 << 20);
+        for (let at = 0; at < sent.length; at += 100_000)
+          client.write(sent.subarray(at, at + 100_000));
+        client.end();
+        await ended.promise;
+        assert.ok(Buffer.concat(received).equals(sent));
+      }
+    } finally {
+      await running.close();
+      server.close();
+    }
+  });
+}

@@ -54,6 +54,8 @@ export class ClientSession {
   #backend: Socket | undefined;
   #clientKey: BackendKey | undefined;
   #closed = false;
+  /** Past the startup: relay() owns both sockets and closes the backend after its last bytes. */
+  #relaying = false;
   /** How the startup ended, counted once in the metrics. */
   #outcome: StartupOutcome | undefined;
   /** Aborts a cold-start wait or a backend connection attempt when the client leaves first. */
@@ -64,7 +66,9 @@ export class ClientSession {
     this.#settings = settings;
     this.#client = socket;
     socket.on("error", noop);
-    socket.once("close", () => this.close());
+    socket.once("close", () => {
+      if (!this.#relaying) this.close();
+    });
   }
 
   /** Serves the connection until both sides are closed. Never rejects. */
@@ -263,6 +267,7 @@ export class ClientSession {
       return;
     }
     const { splice, metrics } = this.#settings;
+    this.#relaying = true;
     const totals = await relay(this.#client, backend, { splice, thenToClient: readyForQuery });
     metrics.relayedSessions.inc({ mover: totals.inKernel ? "kernel" : "process" });
   }

@@ -4,9 +4,12 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { type AddressInfo, createServer } from "node:net";
-import { test } from "node:test";
-import type { PostgresProxy } from "../../src/proxy/postgres/index.ts";
+import { type AddressInfo, createServer, type Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import { after, test } from "node:test";
+import { connect as tlsConnect } from "node:tls";
+import type { PostgresProxy, PostgresProxyOptions } from "../../src/proxy/postgres/index.ts";
+import { makeCertificate, type TestCertificate } from "../support/certificates.ts";
 import { requireKernelSplice } from "../support/kernel-splice.ts";
 import {
   MAIN_SERVER,
@@ -14,6 +17,7 @@ import {
   psql,
   rawSocket,
   readUntilReady,
+  requestPacket,
   startProxy,
   startupMessage,
 } from "./harness.ts";
@@ -91,8 +95,45 @@ test("with kernelSplice false the process relays", async () => {
   }
 });
 
-for (const kernelSplice of [true, false]) {
-  test(`a client's last bytes reach a slow server before the session closes (kernelSplice ${kernelSplice})`, async () => {
+/** How a test client reaches the proxy: in the clear, or with TLS after an SSLRequest. */
+type Opener = (port: number) => Promise<Duplex & { end(): unknown }>;
+
+const plainClient: Opener = async (port) => {
+  const socket = rawSocket(port);
+  await once(socket, "connect");
+  return socket;
+};
+
+const tlsClient =
+  (certificate: TestCertificate): Opener =>
+  async (port) => {
+    const raw = await plainClient(port);
+    raw.write(requestPacket(80877103));
+    const [answer] = (await once(raw, "data")) as [Buffer];
+    assert.equal(answer.toString(), "S");
+    const secured = tlsConnect({
+      socket: raw as Socket,
+      ca: certificate.cert,
+      servername: "localhost",
+    });
+    await once(secured, "secureConnect");
+    return secured;
+  };
+
+const certificate = makeCertificate(["localhost"]);
+after(() => certificate.dispose());
+const slowServerCases: [string, Partial<PostgresProxyOptions>, Opener][] = [
+  ["the kernel relays", {}, plainClient],
+  ["the process relays", { kernelSplice: false }, plainClient],
+  [
+    "the process relays TLS",
+    { tls: { cert: certificate.cert, key: certificate.key } },
+    tlsClient(certificate),
+  ],
+];
+
+for (const [name, options, open] of slowServerCases) {
+  test(`a client's last bytes reach a slow server before the session closes (${name})`, async () => {
     // A minimal server: ready at once, then it reads slowly and records what it gets.
     let received: Buffer[] = [];
     let ended = Promise.withResolvers<void>();
@@ -112,14 +153,13 @@ for (const kernelSplice of [true, false]) {
     server.listen(0, "127.0.0.1");
     await once(server, "listening");
     const port = (server.address() as AddressInfo).port;
-    const running = await startProxy({ fake: `127.0.0.1:${port}` }, { kernelSplice });
+    const running = await startProxy({ fake: `127.0.0.1:${port}` }, options);
     try {
       // The loss this guards against needs the last write to be pending as the client leaves.
       for (let round = 0; round < 3; round++) {
         received = [];
         ended = Promise.withResolvers<void>();
-        const client = rawSocket(running.port);
-        await once(client, "connect");
+        const client = await open(running.port);
         client.write(startupMessage({ user: "u", database: "fake" }));
         await readUntilReady(client);
         const sent = randomBytes(16 << 20);

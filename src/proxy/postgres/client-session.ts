@@ -42,6 +42,8 @@ type StartupMessage = Extract<StartupPacket, { kind: "startup" }>;
 const noop = () => {};
 /** The first byte of a TLS ClientHello record; no startup packet starts with it. */
 const TLS_HANDSHAKE_RECORD = 0x16;
+/** Once one side of a relayed session is gone, how long the other may still flush. */
+const CLOSE_GRACE_MS = 1000;
 /** How long a refused client has to read its ErrorResponse. */
 const REFUSAL_GRACE_MS = 5000;
 
@@ -185,7 +187,9 @@ export class ClientSession {
     });
     this.#tls = tls;
     tls.on("error", noop);
-    tls.once("close", () => this.close());
+    tls.once("close", () => {
+      if (!this.#relaying) this.close();
+    });
     const [failure] = await Promise.race([
       once(tls, "secure").then(() => [undefined]),
       once(tls, "close").then(() => [new Error("closed during the TLS handshake")]),
@@ -268,7 +272,14 @@ export class ClientSession {
     }
     const { splice, metrics } = this.#settings;
     this.#relaying = true;
-    const totals = await relay(this.#client, backend, { splice, thenToClient: readyForQuery });
+    // Clients do not half-close: once one side is gone the other only gets a
+    // moment to flush, so a client cut at the drain deadline does not leave
+    // its backend connection open while a long query runs.
+    const totals = await relay(this.#client, backend, {
+      splice,
+      thenToClient: readyForQuery,
+      graceMs: CLOSE_GRACE_MS,
+    });
     metrics.relayedSessions.inc({ mover: totals.inKernel ? "kernel" : "process" });
   }
 

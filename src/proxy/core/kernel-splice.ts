@@ -167,7 +167,7 @@ export class KernelSplice {
     return KernelSplice.#shared;
   }
 
-  /** Pairs the kernel relays now, over the process (0 before any). */
+  /** Pairs handed to the kernel and not yet released, over the process (0 before any). */
   static get openPairs(): number {
     const shared = KernelSplice.#shared;
     return shared === undefined ? 0 : shared.#hangups.size;

@@ -82,7 +82,7 @@ export class ProxyMetrics {
       existing<Gauge>("nexus_proxy_spliced_connections") ??
       new Gauge({
         name: "nexus_proxy_spliced_connections",
-        help: "Connections whose bytes the kernel relays now, in this process (kernel splicing)",
+        help: "Connections this process has handed to the kernel and not yet closed (kernel splicing)",
         registers,
         collect() {
           this.set(KernelSplice.openPairs);

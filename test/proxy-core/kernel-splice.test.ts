@@ -355,7 +355,7 @@ test("held-back bytes a client never reads do not hold the relay past the grace 
   assert.ok(client.destroyed && backend.destroyed);
 });
 
-test("a gauge counts the connections the kernel relays now", async () => {
+test("a gauge counts the connections handed to the kernel until they close", async () => {
   const metrics = new ProxyMetrics();
   const spliced = async () => (await metrics.splicedConnections.get()).values[0]?.value;
   const before = await spliced();

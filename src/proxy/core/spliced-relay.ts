@@ -147,10 +147,10 @@ class SplicedRelay {
             client,
             backend,
             this.#rewriteToBackend,
-            () => this.#finished1(CLIENT),
+            () => this.#directionDone(CLIENT),
             this.#fail,
           )
-        : new Flow(backend, client, undefined, () => this.#finished1(BACKEND), this.#fail);
+        : new Flow(backend, client, undefined, () => this.#directionDone(BACKEND), this.#fail);
   }
 
   /** From the splicer: `side`'s peer shut down, or the connection failed. */
@@ -182,11 +182,11 @@ class SplicedRelay {
       pollMs = Math.min(pollMs * 2, LAST_DRAIN_POLL_MS);
     }
     if (open()) other.end();
-    this.#finished1(side);
+    this.#directionDone(side);
   }
 
   /** The direction from `side` is done; once both are, both sockets close after their last writes. */
-  #finished1(side: Side): void {
+  #directionDone(side: Side): void {
     this.#finished[side] = true;
     if (!this.#finished[CLIENT] || !this.#finished[BACKEND]) {
       this.#startGrace();
@@ -213,9 +213,9 @@ class SplicedRelay {
   };
 
   #closed(socket: Socket): void {
-    // Closed before its writes were done, or before its peer had finished
-    // sending (from outside, say): the other goes too. One that closed once
-    // both were done leaves the other to finish, within the grace period.
+    // Closed before its writes were out, or before its own direction was
+    // done (from outside, say): the other goes too. One that closed with
+    // both done leaves the other to finish, within the grace period.
     const side = socket === this.#sockets[CLIENT] ? CLIENT : BACKEND;
     if (!socket.writableFinished || !this.#finished[side]) this.#fail();
     else this.#startGrace();

@@ -368,3 +368,56 @@ test("a gauge counts the connections handed to the kernel until they close", asy
   }
   assert.equal(await spliced(), before);
 });
+
+test("property: whichever side ends first, in either mode, every byte arrives and the relay ends", async () => {
+  const sizes = fc.array(fc.integer({ min: 1, max: 200_000 }), { minLength: 0, maxLength: 6 });
+  await fc.assert(
+    fc.asyncProperty(
+      sizes,
+      sizes,
+      fc.boolean(),
+      fc.boolean(),
+      fc.nat({ max: 20 }),
+      async (up, down, clientFirst, throughProcess, delayMs) => {
+        const upBytes = Buffer.concat(up.map((size) => randomBytes(size)));
+        const downBytes = Buffer.concat(down.map((size) => randomBytes(size)));
+        const backendGot = Promise.withResolvers<Buffer>();
+        let backendSocket: Socket | undefined;
+        await using relay = await relayed(
+          (socket) => {
+            backendSocket = socket;
+            const chunks: Buffer[] = [];
+            socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+            socket.on("end", () => backendGot.resolve(Buffer.concat(chunks)));
+          },
+          {
+            splice,
+            halfOpen: true,
+            rewriteToBackend: throughProcess ? (chunk) => chunk : undefined,
+          },
+        );
+        await relay.started;
+        const clientGot = readAll(relay.client);
+        const clientSide = async () => relay.client.end(upBytes);
+        const backendSide = async () => {
+          while (backendSocket === undefined)
+            await new Promise((resolve) => setTimeout(resolve, 1));
+          backendSocket.end(downBytes);
+        };
+        const [first, second] = clientFirst ? [clientSide, backendSide] : [backendSide, clientSide];
+        await first();
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        await second();
+        assert.ok((await backendGot.promise).equals(upBytes));
+        assert.ok((await clientGot).equals(downBytes));
+        const totals = await relay.totals;
+        assert.deepEqual(totals, {
+          toBackend: upBytes.length,
+          toClient: downBytes.length,
+          inKernel: true,
+        });
+      },
+    ),
+    { numRuns: 25 },
+  );
+});

@@ -118,12 +118,13 @@ describe("MySQL proxy with real clients and servers", () => {
   });
 
   after(async () => {
+    // The proxies hold the certificate in memory: its files can go first.
+    certificate?.dispose();
     for (const proxy of proxies) await proxy.close();
     await admin(3306, `DROP USER IF EXISTS '${user}'@'127.0.0.1'`).catch(() => {});
     await admin(3306, `DROP DATABASE IF EXISTS ${dbMain}`).catch(() => {});
     await second?.stop();
     await sha2?.close();
-    certificate?.dispose();
   });
 
   async function query<T>(options: mysql.ConnectionOptions, sql: string): Promise<T[]> {

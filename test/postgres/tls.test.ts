@@ -50,9 +50,10 @@ before(async () => {
 });
 
 after(async () => {
+  // The proxies hold the certificate in memory: its files can go first, whatever fails after.
+  certificate?.dispose();
   await Promise.all([secure?.close(), bySni?.close(), plain?.close()]);
   await dropDatabases?.();
-  certificate?.dispose();
 });
 
 /** A pg client that requires TLS and checks the proxy's certificate. */

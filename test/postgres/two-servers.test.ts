@@ -51,10 +51,11 @@ before(async () => {
 });
 
 after(async () => {
+  // The proxy and the second server hold the certificate in memory: its files can go first.
+  certificate?.dispose();
   await proxy?.close();
   await dropMain?.();
   await second?.stop();
-  certificate?.dispose();
 });
 
 async function serverPort(database: string): Promise<number> {

@@ -8,6 +8,7 @@ import { test } from "node:test";
 import { promisify } from "node:util";
 import fc from "fast-check";
 import { ProxyMetrics } from "../../src/proxy/core/proxy-metrics.ts";
+import type { ChunkRewriter } from "../../src/proxy/core/relay.ts";
 import { requireKernelSplice } from "../support/kernel-splice.ts";
 import { type Relayed, relayed } from "./relayed.ts";
 
@@ -232,23 +233,31 @@ test("a backend that sent its last bytes and shut down before the relay is relay
   assert.equal(totals.toClient, "last words".length);
 });
 
-test("a backend that shuts down while held-back bytes still go out keeps its last bytes", async () => {
-  const held = randomBytes(8 << 20);
-  await using relay = await relayed((socket) => setTimeout(() => socket.end("tail"), 50), {
-    splice,
-    halfOpen: true,
-    thenToClient: held,
+const refusedBackendCases: [string, ChunkRewriter | undefined, boolean][] = [
+  ["the client's side in the kernel", undefined, true],
+  ["the client's side in the process too", (chunk) => chunk, false],
+];
+for (const [name, rewriteToBackend, inKernel] of refusedBackendCases) {
+  test(`a backend that shuts down while held-back bytes still go out keeps its last bytes (${name})`, async () => {
+    const held = randomBytes(8 << 20);
+    await using relay = await relayed((socket) => setTimeout(() => socket.end("tail"), 50), {
+      splice,
+      halfOpen: true,
+      thenToClient: held,
+      rewriteToBackend,
+    });
+    await relay.started;
+    // The client reads nothing for a while: the held-back bytes wait in the process.
+    relay.client.pause();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const answer = readAll(relay.client);
+    relay.client.resume();
+    assert.ok((await answer).equals(Buffer.concat([held, Buffer.from("tail")])));
+    relay.client.end();
+    // The kernel refused the backend's side: the totals say whether it took any.
+    assert.equal((await relay.totals).inKernel, inKernel);
   });
-  await relay.started;
-  // The client reads nothing for a while: the held-back bytes wait in the process.
-  relay.client.pause();
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  const answer = readAll(relay.client);
-  relay.client.resume();
-  assert.ok((await answer).equals(Buffer.concat([held, Buffer.from("tail")])));
-  relay.client.end();
-  await relay.totals;
-});
+}
 
 test("spliced connections keep the process alive once nothing else does", async () => {
   // The child proxies one connection to an echo server of its own, then closes

@@ -278,7 +278,11 @@ static void stop_watching(void *data) {
   splicer_t *splicer = data;
   if (splicer->watching) {
     uint64_t one = 1;
-    if (write(splicer->wake, &one, sizeof(one)) == sizeof(one)) pthread_join(splicer->watcher, NULL);
+    ssize_t written;
+    do written = write(splicer->wake, &one, sizeof(one));
+    while (written < 0 && errno == EINTR);
+    /* An eventfd write of 1 fails only if the counter would overflow: the thread is woken anyway. */
+    pthread_join(splicer->watcher, NULL);
     splicer->watching = false;
   }
 }
@@ -397,9 +401,13 @@ static bool still_open(const pair_t *pair, int side) {
 }
 
 static void unlink_pair(splicer_t *splicer, uint32_t slot, pair_t *pair) {
+  /* No side redirects any more before either stops being a target. */
   for (int side = 0; side < 2; side++) {
     uint32_t key = slot * 2 + side;
     map_delete(splicer->sources_map, &key);
+  }
+  for (int side = 0; side < 2; side++) {
+    uint32_t key = slot * 2 + side;
     map_delete(splicer->targets_map, &key);
     map_delete(splicer->pairs_map, &pair->cookie[side]);
     if (still_open(pair, side)) epoll_ctl(splicer->epoll, EPOLL_CTL_DEL, pair->fd[side], NULL);
@@ -411,7 +419,9 @@ static void unlink_pair(splicer_t *splicer, uint32_t slot, pair_t *pair) {
 /* The send buffer of a socket the kernel writes to. The kernel's send loop
  * retries a full socket only a scheduler tick later, so with the default
  * (autotuned up to tcp_wmem's 4 MiB) one bulk stream moves at half the
- * speed; the size is a limit, taken only while bytes wait to be sent. */
+ * speed; the size is a limit, taken only while bytes wait to be sent. Set
+ * with SO_SNDBUFFORCE (the splicer has CAP_NET_ADMIN): plain SO_SNDBUF is
+ * capped by net.core.wmem_max and would shrink it on most systems. */
 static const int REDIRECT_SEND_BUFFER = 4 << 20;
 
 /* From now on the kernel redirects what `side` of the pair receives. */
@@ -420,7 +430,7 @@ static int start_redirects(splicer_t *splicer, uint32_t slot, int side) {
   if (!still_open(pair, side)) return EBADF;
   /* Best effort: the default size only makes bulk streams slower. */
   if (still_open(pair, 1 - side))
-    setsockopt(pair->fd[1 - side], SOL_SOCKET, SO_SNDBUF, &REDIRECT_SEND_BUFFER, sizeof(REDIRECT_SEND_BUFFER));
+    setsockopt(pair->fd[1 - side], SOL_SOCKET, SO_SNDBUFFORCE, &REDIRECT_SEND_BUFFER, sizeof(REDIRECT_SEND_BUFFER));
   uint32_t key = slot * 2 + side;
   uint32_t value = (uint32_t)pair->fd[side];
   if (map_update(splicer->sources_map, &key, &value) < 0) return errno;
@@ -498,7 +508,9 @@ static pair_t *pair_argument(napi_env env, napi_callback_info info, bool require
   if (*splicer == NULL) return NULL;
   double token = -1;
   pair_t *pair = NULL;
-  if (napi_get_value_double(env, argv[0], &token) == napi_ok && token >= 0) {
+  /* Tokens are whole numbers below 2^53, as splice() made them. */
+  if (napi_get_value_double(env, argv[0], &token) == napi_ok && token >= 0 && token < 9007199254740992.0 &&
+      token == (double)(uint64_t)token) {
     uint64_t whole = (uint64_t)token;
     *slot = (uint32_t)(whole % (*splicer)->capacity);
     pair = &(*splicer)->pairs[*slot];

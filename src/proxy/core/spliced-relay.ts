@@ -92,6 +92,8 @@ class SplicedRelay {
   readonly #finishing: [boolean, boolean] = [false, false];
   /** Sides whose bytes move, in the kernel or in the process. */
   readonly #started: [boolean, boolean] = [false, false];
+  /** Whether the kernel took either side: what the totals report. */
+  #inKernel = false;
   /** Sides whose peer shut down before they started. */
   readonly #shutDown: [boolean, boolean] = [false, false];
   readonly #finished: [boolean, boolean] = [false, false];
@@ -135,6 +137,7 @@ class SplicedRelay {
       return;
     }
     this.#started[side] = true;
+    this.#inKernel = true;
     if (this.#shutDown[side]) this.#finishInKernel(side).catch(this.#fail);
   }
 
@@ -228,7 +231,7 @@ class SplicedRelay {
     this.#resolve({
       toClient: backend.bytesRead + sent[BACKEND],
       toBackend: backend.bytesWritten + sent[CLIENT],
-      inKernel: true,
+      inKernel: this.#inKernel,
     });
     this.#resolve = undefined;
   }

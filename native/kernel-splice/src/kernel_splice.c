@@ -201,7 +201,7 @@ static int socket_cookie(int fd, uint64_t *cookie) {
 /* ---- JavaScript glue ---- */
 
 static napi_value throw_errno(napi_env env, const char *what, int error) {
-  char message[160];
+  char message[512];
   snprintf(message, sizeof(message), "%s: %s", what, strerror(error));
   const char *code = error == EPERM ? "EPERM" : error == EACCES ? "EACCES" : error == EINVAL ? "EINVAL"
                      : error == ENOSYS ? "ENOSYS" : error == EBADF ? "EBADF" : error == ENOMEM ? "ENOMEM"
@@ -340,8 +340,21 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (splicer->sources_map < 0) goto fail;
   step = "loading the verdict program";
   static char log[4096];
+  log[0] = '\0';
   splicer->program = load_program(splicer->pairs_map, splicer->targets_map, log, sizeof(log));
-  if (splicer->program < 0) goto fail;
+  if (splicer->program < 0) {
+    /* The verifier's last line says why a kernel refused the program. */
+    static char loading[400];
+    size_t end = strlen(log);
+    while (end > 0 && log[end - 1] == '\n') log[--end] = '\0';
+    char *last = strrchr(log, '\n');
+    last = last == NULL ? log : last + 1;
+    if (*last != '\0') {
+      snprintf(loading, sizeof(loading), "loading the verdict program (verifier: %.300s)", last);
+      step = loading;
+    }
+    goto fail;
+  }
   step = "attaching the verdict program";
   if (attach_verdict(splicer->program, splicer->sources_map) < 0) goto fail;
   step = "starting the watcher";

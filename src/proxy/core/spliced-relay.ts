@@ -12,7 +12,7 @@
 // the kernel refuses to take (its source was shut down in the meantime, and
 // a sockmap takes only established sockets) goes through the process too.
 import type { Socket } from "node:net";
-import type { KernelSplice, Side, SplicedPair } from "./kernel-splice.ts";
+import type { Hangup, KernelSplice, Side, SplicedPair } from "./kernel-splice.ts";
 import { resumeReading, spliceable, stopReading } from "./kernel-splice.ts";
 import type { ChunkRewriter, RelayTotals } from "./relay.ts";
 import { Flow } from "./relay-flow.ts";
@@ -63,7 +63,7 @@ export function splicedRelay(
     return undefined;
   };
   if (!readByKernel.every(stopReading)) return giveBack();
-  const relay = new SplicedRelay(client, backend, options.graceMs);
+  const relay = new SplicedRelay(client, backend, options.graceMs, options.rewriteToBackend);
   let pair: SplicedPair | undefined;
   try {
     // Bytes in a receive queue may follow bytes the process read from the same
@@ -74,7 +74,7 @@ export function splicedRelay(
     // A socket the kernel refuses (closed meanwhile, say) stays with the process.
   }
   if (pair === undefined) return giveBack();
-  const done = relay.start(pair, options.rewriteToBackend);
+  const done = relay.start(pair);
   if (!clientInProcess) relay.startInKernel(CLIENT);
   // The backend's bytes go to the client only after these, which the process writes.
   const { thenToClient } = options;
@@ -100,18 +100,24 @@ class SplicedRelay {
   #pair: SplicedPair | undefined;
   /** Directions whose bytes go through the process, by source side. */
   readonly #flows: [Flow | undefined, Flow | undefined] = [undefined, undefined];
-  #rewriteToBackend: ChunkRewriter | undefined;
+  readonly #rewriteToBackend: ChunkRewriter | undefined;
   #grace: NodeJS.Timeout | undefined;
   #open = 2;
   #resolve: ((totals: RelayTotals) => void) | undefined;
 
-  constructor(client: Socket, backend: Socket, graceMs: number) {
+  constructor(
+    client: Socket,
+    backend: Socket,
+    graceMs: number,
+    rewriteToBackend: ChunkRewriter | undefined,
+  ) {
     this.#sockets = [client, backend];
     this.#graceMs = graceMs;
+    this.#rewriteToBackend = rewriteToBackend;
     this.#writtenAtSplice = [client.bytesWritten, backend.bytesWritten];
   }
 
-  start(pair: SplicedPair, rewriteToBackend: ChunkRewriter | undefined): Promise<RelayTotals> {
+  start(pair: SplicedPair): Promise<RelayTotals> {
     this.#pair = pair;
     const done = new Promise<RelayTotals>((resolve) => {
       this.#resolve = resolve;
@@ -121,8 +127,7 @@ class SplicedRelay {
       socket.on("error", this.#fail);
       socket.once("close", () => this.#closed(socket));
     }
-    this.#rewriteToBackend = rewriteToBackend;
-    if (rewriteToBackend !== undefined) this.#startInProcess(CLIENT);
+    if (this.#rewriteToBackend !== undefined) this.#startInProcess(CLIENT);
     return done;
   }
 
@@ -157,7 +162,7 @@ class SplicedRelay {
   }
 
   /** From the splicer: `side`'s peer shut down, or the connection failed. */
-  readonly hangup = (side: Side, hangup: "shutdown" | "failure"): void => {
+  readonly hangup = (side: Side, hangup: Hangup): void => {
     if (hangup === "failure") this.#fail();
     // A side not started yet is finished once it has (its last bytes still wait).
     else if (!this.#started[side]) {

@@ -74,6 +74,17 @@ describe("MySQL proxy with real clients and servers", () => {
     return { proxy, port: (await proxy.listen(0, "127.0.0.1")).port };
   }
 
+  /** Resolves once the server runs `statement` (as `observer` sees it). */
+  async function untilRunning(observer: mysql.Connection, statement: string): Promise<void> {
+    for (;;) {
+      const [running] = await observer.query(
+        "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO = ?",
+        [statement],
+      );
+      if ((running as { n: number }[])[0]?.n) return;
+    }
+  }
+
   /** mysql2 through a proxy, as root unless `options` say otherwise. */
   function connectTo(proxyPort: number, database: string, options: mysql.ConnectionOptions = {}) {
     return mysql.createConnection({
@@ -529,13 +540,7 @@ describe("MySQL proxy with real clients and servers", () => {
       // may arrive before the KILL's own answer.)
       const interrupted = assert.rejects(sleeper.query(statement), { errno: 1317 });
       // Wait until the backend runs the statement, then kill it by the proxy's id.
-      for (;;) {
-        const [running] = await killer.query(
-          "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO = ?",
-          [statement],
-        );
-        if ((running as { n: number }[])[0]?.n) break;
-      }
+      await untilRunning(killer, statement);
       await killer.query(`KILL QUERY ${sleeper.threadId}`);
       await interrupted;
       const [after] = await sleeper.query("SELECT 2 AS alive");
@@ -776,24 +781,37 @@ describe("MySQL proxy with real clients and servers", () => {
     assert.deepEqual(outcomes, { authenticated: 1, "1049": 1, denied: 1 });
   });
 
-  test("the backend's bytes go through the kernel, or the process with kernelSplice false", async () => {
+  test("sessions go through the kernel both ways, one that sends a KILL is handed to the process there, none with kernelSplice false", async () => {
     requireKernelSplice();
-    for (const [kernelSplice, mover] of [
-      [true, "kernel"],
-      [false, "process"],
+    for (const [kernelSplice, mover, killerMover] of [
+      [true, "kernel", "mixed"],
+      [false, "process", "process"],
     ] as const) {
       const { proxy: counted, port: countedPort } = await startProxy({ kernelSplice });
       const connection = await connectTo(countedPort, dbMain);
+      const killer = await connectTo(countedPort, dbMain);
       const [rows] = await connection.query("SELECT REPEAT('y', 300000) AS big");
       assert.equal((rows as { big: string }[])[0]?.big.length, 300_000);
+      // The killer's KILL is translated, and its session goes on afterwards.
+      const statement = `SELECT SLEEP(60) AS mover_${suffix}_${kernelSplice}`;
+      const interrupted = assert.rejects(connection.query(statement), { errno: 1317 });
+      await untilRunning(killer, statement);
+      await killer.query(`KILL QUERY ${connection.threadId}`);
+      await interrupted;
+      const [after] = await killer.query("SELECT 2 AS two");
+      assert.equal((after as { two: number }[])[0]?.two, 2);
       await connection.end();
-      let relayed = 0;
-      for (let waited = 0; relayed === 0 && waited < 5000; waited += 10) {
+      await killer.end();
+      const expected = { [mover]: 1, [killerMover]: 1 };
+      if (mover === killerMover) expected[mover] = 2;
+      let relayed: Record<string, number> = {};
+      for (let waited = 0; waited < 5000; waited += 10) {
         await new Promise((resolve) => setTimeout(resolve, 10));
         const values = (await counted.metrics.relayedSessions.get()).values;
-        relayed = values.find((value) => value.labels.mover === mover)?.value ?? 0;
+        relayed = Object.fromEntries(values.map((value) => [value.labels.mover, value.value]));
+        if (Object.values(relayed).reduce((sum, count) => sum + count, 0) >= 2) break;
       }
-      assert.equal(relayed, 1, `one session relayed by the ${mover}`);
+      assert.deepEqual(relayed, expected);
     }
   });
 

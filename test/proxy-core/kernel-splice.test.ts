@@ -8,7 +8,7 @@ import { test } from "node:test";
 import { promisify } from "node:util";
 import fc from "fast-check";
 import { ProxyMetrics } from "../../src/proxy/core/proxy-metrics.ts";
-import type { ChunkRewriter } from "../../src/proxy/core/relay.ts";
+import type { ChunkRewriter, RelayTotals } from "../../src/proxy/core/relay.ts";
 import { requireKernelSplice } from "../support/kernel-splice.ts";
 import { type Relayed, relayed } from "./relayed.ts";
 
@@ -40,7 +40,7 @@ test("the kernel moves the bytes both ways and the process reads none of them", 
   assert.deepEqual(await relay.totals, {
     toClient: sent.length,
     toBackend: sent.length,
-    inKernel: true,
+    mover: "kernel",
   });
 });
 
@@ -74,7 +74,7 @@ test("property: chunks in both directions arrive whole and in order", async () =
       assert.deepEqual(await relay.totals, {
         toBackend: Buffer.concat(upBytes).length,
         toClient: Buffer.concat(downBytes).length,
-        inKernel: true,
+        mover: "kernel",
       });
     }),
     { numRuns: 15 },
@@ -108,7 +108,7 @@ test("a client's end reaches the backend after all its bytes, even a slow backen
   await ended.promise;
   assert.ok(Buffer.concat(received).equals(sent));
   assert.equal((await answer).toString(), "bye");
-  assert.equal((await relay.totals).inKernel, true);
+  assert.equal((await relay.totals).mover, "kernel");
 });
 
 const abruptEnds: [string, (relay: Relayed) => Promise<void>][] = [
@@ -132,7 +132,7 @@ for (const [name, end] of abruptEnds) {
     await relay.started;
     await end(relay);
     await backendClosed.promise;
-    assert.equal((await relay.totals).inKernel, true);
+    assert.equal((await relay.totals).mover, "kernel");
   });
 }
 
@@ -145,7 +145,7 @@ test("once one direction has finished, the other is cut after the grace period",
   });
   await relay.started;
   relay.client.end();
-  assert.equal((await relay.totals).inKernel, true);
+  assert.equal((await relay.totals).mover, "kernel");
   const { client, backend } = await relay.proxied;
   assert.ok(client.destroyed && backend.destroyed);
 });
@@ -164,7 +164,7 @@ test("bytes that arrived before the relay are relayed by the process, in order",
   relay.client.end(sent.subarray(1000));
   assert.ok((await echoed).equals(sent));
   const totals = await relay.totals;
-  assert.equal(totals.inKernel, false);
+  assert.equal(totals.mover, "process");
   assert.ok((await relay.proxied).client.bytesRead > 0);
 });
 
@@ -216,7 +216,7 @@ test("with a rewriter, the client's bytes go through the process and the backend
   const { backend } = await relay.proxied;
   // The process read nothing of the backend's megabyte.
   assert.equal(backend.bytesRead, 0);
-  assert.deepEqual(await relay.totals, { toClient: 1 << 20, toBackend: 16, inKernel: true });
+  assert.deepEqual(await relay.totals, { toClient: 1 << 20, toBackend: 16, mover: "mixed" });
 });
 
 test("a backend that sent its last bytes and shut down before the relay is relayed by the process", async () => {
@@ -233,11 +233,11 @@ test("a backend that sent its last bytes and shut down before the relay is relay
   assert.equal(totals.toClient, "last words".length);
 });
 
-const refusedBackendCases: [string, ChunkRewriter | undefined, boolean][] = [
-  ["the client's side in the kernel", undefined, true],
-  ["the client's side in the process too", (chunk) => chunk, false],
+const refusedBackendCases: [string, ChunkRewriter | undefined, RelayTotals["mover"]][] = [
+  ["the client's side in the kernel", undefined, "mixed"],
+  ["the client's side in the process too", (chunk) => chunk, "process"],
 ];
-for (const [name, rewriteToBackend, inKernel] of refusedBackendCases) {
+for (const [name, rewriteToBackend, mover] of refusedBackendCases) {
   test(`a backend that shuts down while held-back bytes still go out keeps its last bytes (${name})`, async () => {
     const held = randomBytes(8 << 20);
     await using relay = await relayed((socket) => setTimeout(() => socket.end("tail"), 50), {
@@ -255,7 +255,7 @@ for (const [name, rewriteToBackend, inKernel] of refusedBackendCases) {
     assert.ok((await answer).equals(Buffer.concat([held, Buffer.from("tail")])));
     relay.client.end();
     // The kernel refused the backend's side: the totals say whether it took any.
-    assert.equal((await relay.totals).inKernel, inKernel);
+    assert.equal((await relay.totals).mover, mover);
   });
 }
 
@@ -295,7 +295,7 @@ test("spliced connections keep the process alive once nothing else does", async 
   assert.deepEqual(JSON.parse((await lines.next()).value as string), {
     toClient: 10,
     toBackend: 10,
-    inKernel: true,
+    mover: "kernel",
   });
   const [code] = await once(child, "exit");
   assert.equal(code, 0);
@@ -347,7 +347,7 @@ test("a client socket closed from outside after the backend's end still closes t
   // The client still sends; the proxy shuts down and cuts it.
   (await relay.proxied).client.destroy();
   await backendClosed.promise;
-  assert.equal((await relay.totals).inKernel, true);
+  assert.equal((await relay.totals).mover, "kernel");
 });
 
 test("held-back bytes a client never reads do not hold the relay past the grace period", async () => {
@@ -423,7 +423,7 @@ test("property: whichever side ends first, in either mode, every byte arrives an
         assert.deepEqual(totals, {
           toBackend: upBytes.length,
           toClient: downBytes.length,
-          inKernel: true,
+          mover: throughProcess ? "mixed" : "kernel",
         });
       },
     ),

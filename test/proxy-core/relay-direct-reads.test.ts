@@ -61,7 +61,7 @@ test("a slow client gets every byte of a direct-read backend, in order, though w
   assert.equal(sha(received), sha(payload));
   // The partial-write path was taken, so the buffer rotation was exercised.
   assert.ok(keeps.count > 0, "no write was left in part to the kernel");
-  assert.deepEqual(await pair.totals, { toClient: payload.length, toBackend: 0, inKernel: false });
+  assert.deepEqual(await pair.totals, { toClient: payload.length, toBackend: 0, mover: "process" });
 });
 
 test("small reads while the client stalls: queued and partly written views are never overwritten", async () => {
@@ -182,7 +182,7 @@ test("half-close through a direct-read backend: the backend's end reaches the cl
   await once(pair.client, "end");
   assert.equal(Buffer.concat(chunks).toString(), "bye");
   pair.client.end("after");
-  assert.deepEqual(await pair.totals, { toClient: 3, toBackend: 5, inKernel: false });
+  assert.deepEqual(await pair.totals, { toClient: 3, toBackend: 5, mover: "process" });
 });
 
 test("a rewriter on a direct-read source keeps bytes that later reads do not overwrite", async () => {

@@ -70,7 +70,7 @@ test("a backend that sends and closes at once: the client still gets every byte"
     await finished(client, { readable: false });
     assert.equal(Buffer.concat(received).length, payload.length);
     client.destroy();
-    assert.deepEqual(await totals, { toClient: payload.length, toBackend: 0, inKernel: false });
+    assert.deepEqual(await totals, { toClient: payload.length, toBackend: 0, mover: "process" });
   } finally {
     backend.close();
   }
@@ -89,7 +89,7 @@ test("half-close: a client that ends its side still gets the backend's answer", 
   );
   pair.client.end("twelve bytes");
   assert.equal((await readAll(pair.client)).toString(), "got 12 bytes");
-  assert.deepEqual(await pair.totals, { toClient: 12, toBackend: 12, inKernel: false });
+  assert.deepEqual(await pair.totals, { toClient: 12, toBackend: 12, mover: "process" });
 });
 
 test("bytes towards the backend pass through the optional rewriter, which may hold some back", async () => {
@@ -109,7 +109,7 @@ test("bytes towards the backend pass through the optional rewriter, which may ho
   pair.client.write("ect 1\nsel");
   pair.client.end("ect 2\ntail");
   assert.equal((await readAll(pair.client)).toString(), "SELECT 1\nSELECT 2\n");
-  assert.deepEqual(await pair.totals, { toClient: 18, toBackend: 18, inKernel: false });
+  assert.deepEqual(await pair.totals, { toClient: 18, toBackend: 18, mover: "process" });
 });
 
 test("a rewriter that throws ends the relay like a socket error", async () => {
@@ -121,7 +121,7 @@ test("a rewriter that throws ends the relay like a socket error", async () => {
   const { backend } = await pair.proxied;
   pair.client.write("anything");
   await Promise.all([once(pair.client, "close"), once(backend, "close")]);
-  assert.deepEqual(await pair.totals, { toClient: 0, toBackend: 0, inKernel: false });
+  assert.deepEqual(await pair.totals, { toClient: 0, toBackend: 0, mover: "process" });
 });
 
 test("an error on one side destroys the other; a second error is handled too", async () => {
@@ -172,7 +172,7 @@ test("a relay started on a client that is already closed ends the backend and re
   try {
     const socket = connect({ host: "127.0.0.1", port: backend.port });
     await once(socket, "connect");
-    assert.deepEqual(await relay(client, socket), { toClient: 0, toBackend: 0, inKernel: false });
+    assert.deepEqual(await relay(client, socket), { toClient: 0, toBackend: 0, mover: "process" });
     assert.ok(socket.destroyed);
   } finally {
     await backend.close();

@@ -2,20 +2,29 @@
 //
 // Two BPF sockmaps hold the sockets of each spliced pair: `targets` makes a
 // socket a place bytes can be redirected to, `sources` runs a small stream
-// verdict program on every chunk a socket receives. The program looks the
-// socket up by its cookie in `pairs`, counts the chunk's bytes there and
-// redirects the chunk to the peer's send queue, so the bytes never reach
-// user space and the process is not woken for them.
+// verdict program (verdict_program.c) on every chunk a socket receives. The
+// program looks the socket up by its cookie in `pairs`, counts the chunk's
+// bytes there and redirects the chunk to the peer's send queue, so the bytes
+// never reach user space and the process is not woken for them. A socket
+// watched for MySQL commands may instead have a chunk left to the process
+// (diverted): the program says so through the `diversions` ring.
 //
 // A watcher thread waits (epoll, edge-triggered) for either socket of a pair
-// to be shut down by its peer or to fail, and reports it to JavaScript, which
-// decides when the pair is drained and closes it.
+// to be shut down by its peer or to fail, and for diversions, and reports
+// them to JavaScript, which decides when the pair is drained and closes it.
 //
-// JavaScript API (all synchronous except the hangup callback):
-//   open(capacity, onHangup(token, side, events))   one splicer per process
+// JavaScript API (all synchronous except the event callback):
+//   open(capacity, onEvent(token, side, events))   one splicer per process;
+//                    events are epoll's, or DIVERTED_EVENT
 //   queued(fd)       -> bytes waiting in the socket's receive queue
 //   splice(fdA, fdB) -> token, or -1 when the pair table is full
+//   watch(token, side, remaining, previousHeader)  before start: the side
+//                    carries MySQL commands, its framing standing there
 //   start(token, side)  from now on the side's bytes go to the other
+//   diversion(token, side) -> null, or [remaining, previousHeader, passed]
+//                    once the side's bytes go to the process
+//   reportReads(token, side)  the watcher reports each arrival (EPOLLIN) too
+//   readDiverted(token, side) -> a Buffer, true at the end, false for nothing now
 //   keepAlive(bool)     whether the watcher keeps the event loop alive
 //   counters(token)  -> [sentByA, sentByB, takenByA, takenByB] (bytes since the splice)
 //   release(token)
@@ -34,18 +43,14 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <node_api.h>
 
-/* The value `pairs` keeps for each spliced socket, keyed by its cookie. */
-struct pair_entry {
-  uint32_t peer; /* the peer's key in `targets` */
-  uint32_t unused;
-  uint64_t bytes; /* bytes this socket received and the program redirected */
-};
+#include "verdict_program.h"
 
 typedef struct {
   int fd[2];
@@ -57,7 +62,13 @@ typedef struct {
 } pair_t;
 
 typedef struct {
-  int pairs_map, targets_map, sources_map, program;
+  int pairs_map, targets_map, sources_map, diversions_ring, program;
+  /* The ring's pages: the consumer position (ours to write), then the
+   * producer position and the records (the kernel's), mapped twice over so
+   * a record never wraps. */
+  uint64_t *ring_consumer;
+  const uint64_t *ring_producer;
+  size_t ring_size, ring_mapped;
   int epoll, wake;
   pthread_t watcher;
   bool watching;
@@ -74,6 +85,9 @@ typedef struct {
 } hangup_t;
 
 static const uint64_t WAKE_KEY = UINT64_MAX;
+static const uint64_t RING_KEY = UINT64_MAX - 1;
+/* An input-only epoll flag, so it never comes back from epoll_wait itself. */
+static const uint32_t DIVERTED_EVENT = EPOLLONESHOT;
 
 static long bpf(int cmd, union bpf_attr *attr) {
   return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
@@ -115,59 +129,6 @@ static void map_delete(int map, const void *key) {
   attr.map_fd = map;
   attr.key = (uint64_t)(uintptr_t)key;
   bpf(BPF_MAP_DELETE_ELEM, &attr); /* ENOENT: the socket closed and left the map already */
-}
-
-#define INSN(c, d, s, o, i) ((struct bpf_insn){.code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i)})
-
-/*
- * r6 = skb
- * entry = pairs[get_socket_cookie(skb)];  if (!entry) return SK_PASS
- * if (skb->len == 0) return SK_DROP
- * entry->bytes += skb->len                (atomic)
- * return sk_redirect_map(skb, targets, entry->peer, 0)
- */
-/* A chunk without bytes carries only the peer's FIN, which TCP has taken
- * note of already. Redirected, it would make the kernel's send loop report
- * EPIPE on the other socket and stop its redirects: it is dropped. */
-static int load_program(int pairs_map, int targets_map, char *log, size_t log_size) {
-  struct bpf_insn insns[] = {
-      INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_6, BPF_REG_1, 0, 0),
-      INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_get_socket_cookie),
-      INSN(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_0, -8, 0),
-      INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0),
-      INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -8),
-      INSN(BPF_LD | BPF_DW | BPF_IMM, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, pairs_map),
-      INSN(0, 0, 0, 0, 0),
-      INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem),
-      INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 11, 0), /* to `pass` */
-      INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_7, BPF_REG_0, 0, 0),
-      INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_1, BPF_REG_6, offsetof(struct __sk_buff, len), 0),
-      INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_1, 0, 10, 0), /* to `drop` */
-      INSN(BPF_STX | BPF_ATOMIC | BPF_DW, BPF_REG_7, BPF_REG_1, offsetof(struct pair_entry, bytes), BPF_ADD),
-      INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_3, BPF_REG_7, offsetof(struct pair_entry, peer), 0),
-      INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_6, 0, 0),
-      INSN(BPF_LD | BPF_DW | BPF_IMM, BPF_REG_2, BPF_PSEUDO_MAP_FD, 0, targets_map),
-      INSN(0, 0, 0, 0, 0),
-      INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_4, 0, 0, 0),
-      INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_sk_redirect_map),
-      INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
-      /* pass: */
-      INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, SK_PASS),
-      INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
-      /* drop: */
-      INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, SK_DROP),
-      INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
-  };
-  union bpf_attr attr;
-  memset(&attr, 0, sizeof(attr));
-  attr.prog_type = BPF_PROG_TYPE_SK_SKB;
-  attr.insns = (uint64_t)(uintptr_t)insns;
-  attr.insn_cnt = sizeof(insns) / sizeof(insns[0]);
-  attr.license = (uint64_t)(uintptr_t) "Dual MIT/GPL";
-  attr.log_buf = (uint64_t)(uintptr_t)log;
-  attr.log_size = (uint32_t)log_size;
-  attr.log_level = 1;
-  return (int)bpf(BPF_PROG_LOAD, &attr);
 }
 
 static int attach_verdict(int program, int map) {
@@ -230,6 +191,35 @@ static void call_js(napi_env env, napi_value callback, void *context, void *data
   free(hangup);
 }
 
+static void report(splicer_t *splicer, uint64_t key, uint32_t events) {
+  hangup_t *hangup = malloc(sizeof(*hangup));
+  if (hangup == NULL) return;
+  hangup->key = key;
+  hangup->events = events;
+  if (napi_call_threadsafe_function(splicer->on_hangup, hangup, napi_tsfn_nonblocking) != napi_ok) free(hangup);
+}
+
+/* Reports each diversion record the program wrote (an event key). */
+static void read_diversions(splicer_t *splicer) {
+  const uint8_t *records = (const uint8_t *)splicer->ring_producer + sysconf(_SC_PAGESIZE);
+  uint64_t consumer = __atomic_load_n(splicer->ring_consumer, __ATOMIC_ACQUIRE);
+  uint64_t producer = __atomic_load_n(splicer->ring_producer, __ATOMIC_ACQUIRE);
+  while (consumer < producer) {
+    const uint32_t *header = (const uint32_t *)(records + (consumer & (splicer->ring_size - 1)));
+    uint32_t length = __atomic_load_n(header, __ATOMIC_ACQUIRE);
+    if (length & BPF_RINGBUF_BUSY_BIT) break; /* still being written: its wake-up follows */
+    uint32_t size = length & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+    if (!(length & BPF_RINGBUF_DISCARD_BIT) && size == sizeof(uint64_t)) {
+      uint64_t key;
+      memcpy(&key, (const uint8_t *)header + BPF_RINGBUF_HDR_SZ, sizeof(key));
+      report(splicer, key, DIVERTED_EVENT);
+    }
+    consumer += (BPF_RINGBUF_HDR_SZ + size + 7) & ~7u;
+    __atomic_store_n(splicer->ring_consumer, consumer, __ATOMIC_RELEASE);
+    if (consumer == producer) producer = __atomic_load_n(splicer->ring_producer, __ATOMIC_ACQUIRE);
+  }
+}
+
 static void *watch(void *argument) {
   splicer_t *splicer = argument;
   struct epoll_event events[64];
@@ -241,11 +231,8 @@ static void *watch(void *argument) {
     }
     for (int i = 0; i < count; i++) {
       if (events[i].data.u64 == WAKE_KEY) return NULL;
-      hangup_t *hangup = malloc(sizeof(*hangup));
-      if (hangup == NULL) continue;
-      hangup->key = events[i].data.u64;
-      hangup->events = events[i].events;
-      if (napi_call_threadsafe_function(splicer->on_hangup, hangup, napi_tsfn_nonblocking) != napi_ok) free(hangup);
+      if (events[i].data.u64 == RING_KEY) read_diversions(splicer);
+      else report(splicer, events[i].data.u64, events[i].events);
     }
   }
 }
@@ -263,6 +250,11 @@ static void stop(splicer_t *splicer) {
   close_fd(&splicer->epoll);
   close_fd(&splicer->wake);
   close_fd(&splicer->program);
+  if (splicer->ring_consumer != NULL) munmap(splicer->ring_consumer, (size_t)sysconf(_SC_PAGESIZE));
+  if (splicer->ring_producer != NULL) munmap((void *)splicer->ring_producer, splicer->ring_mapped);
+  splicer->ring_consumer = NULL;
+  splicer->ring_producer = NULL;
+  close_fd(&splicer->diversions_ring);
   close_fd(&splicer->sources_map);
   close_fd(&splicer->targets_map);
   close_fd(&splicer->pairs_map);
@@ -317,7 +309,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
   splicer_t *splicer = calloc(1, sizeof(*splicer));
   if (splicer == NULL) return throw_errno(env, "allocating the splicer", ENOMEM);
-  splicer->pairs_map = splicer->targets_map = splicer->sources_map = -1;
+  splicer->pairs_map = splicer->targets_map = splicer->sources_map = splicer->diversions_ring = -1;
   splicer->program = splicer->epoll = splicer->wake = -1;
   splicer->capacity = capacity;
   splicer->pairs = calloc(capacity, sizeof(pair_t));
@@ -338,10 +330,27 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (splicer->targets_map < 0) goto fail;
   splicer->sources_map = map_create(BPF_MAP_TYPE_SOCKMAP, sizeof(uint32_t), sizeof(uint32_t), capacity * 2, 0);
   if (splicer->sources_map < 0) goto fail;
+  /* A socket is diverted at most once per splice, so the ring (two records'
+   * room per pair) cannot fill while the watcher reads it. */
+  step = "creating the diversions ring";
+  splicer->ring_size = (size_t)sysconf(_SC_PAGESIZE);
+  while (splicer->ring_size < (size_t)capacity * 2 * (BPF_RINGBUF_HDR_SZ + sizeof(uint64_t))) splicer->ring_size <<= 1;
+  splicer->diversions_ring = map_create(BPF_MAP_TYPE_RINGBUF, 0, 0, (uint32_t)splicer->ring_size, 0);
+  if (splicer->diversions_ring < 0) goto fail;
+  void *consumer = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_SHARED,
+                        splicer->diversions_ring, 0);
+  if (consumer == MAP_FAILED) goto fail;
+  splicer->ring_consumer = consumer;
+  splicer->ring_mapped = (size_t)sysconf(_SC_PAGESIZE) + 2 * splicer->ring_size;
+  void *producer = mmap(NULL, splicer->ring_mapped, PROT_READ, MAP_SHARED, splicer->diversions_ring,
+                        sysconf(_SC_PAGESIZE));
+  if (producer == MAP_FAILED) goto fail;
+  splicer->ring_producer = producer;
   step = "loading the verdict program";
-  static char log[4096];
+  static char log[16384];
   log[0] = '\0';
-  splicer->program = load_program(splicer->pairs_map, splicer->targets_map, log, sizeof(log));
+  splicer->program =
+      load_verdict_program(splicer->pairs_map, splicer->targets_map, splicer->diversions_ring, log, sizeof(log));
   if (splicer->program < 0) {
     /* The verifier's last line says why a kernel refused the program. */
     static char loading[400];
@@ -364,6 +373,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (splicer->wake < 0) goto fail;
   struct epoll_event wake = {.events = EPOLLIN, .data.u64 = WAKE_KEY};
   if (epoll_ctl(splicer->epoll, EPOLL_CTL_ADD, splicer->wake, &wake) < 0) goto fail;
+  struct epoll_event ring = {.events = EPOLLIN, .data.u64 = RING_KEY};
+  if (epoll_ctl(splicer->epoll, EPOLL_CTL_ADD, splicer->diversions_ring, &ring) < 0) goto fail;
 
   napi_value name;
   napi_create_string_utf8(env, "kernel-splice hangup", NAPI_AUTO_LENGTH, &name);
@@ -411,6 +422,16 @@ static splicer_t *open_splicer(napi_env env) {
 static bool still_open(const pair_t *pair, int side) {
   uint64_t cookie = 0;
   return socket_cookie(pair->fd[side], &cookie) == 0 && cookie == pair->cookie[side];
+}
+
+/* What JavaScript knows a pair by: its slot, and its generation in that slot. */
+static uint64_t token_of(const splicer_t *splicer, uint32_t slot) {
+  return (uint64_t)splicer->pairs[slot].generation * splicer->capacity + slot;
+}
+
+/* What the watcher reports a side's events with. */
+static uint64_t event_key(const splicer_t *splicer, uint32_t slot, int side) {
+  return token_of(splicer, slot) * 2 + (uint64_t)side;
 }
 
 static void unlink_pair(splicer_t *splicer, uint32_t slot, pair_t *pair) {
@@ -492,16 +513,15 @@ static napi_value js_splice(napi_env env, napi_callback_info info) {
   }
   step = "pairing the sockets";
   for (int side = 0; side < 2; side++) {
-    struct pair_entry entry = {.peer = slot * 2 + (1 - side), .unused = 0, .bytes = 0};
+    struct pair_entry entry = {.peer = slot * 2 + (1 - side), .mode = MOVE_ALL, .event_key = event_key(splicer, slot, side)};
     if (map_update(splicer->pairs_map, &pair->cookie[side], &entry) < 0) goto fail_errno;
   }
-  double token = (double)pair->generation * splicer->capacity + slot;
   step = "watching the sockets";
   for (int side = 0; side < 2; side++) {
-    struct epoll_event event = {.events = EPOLLRDHUP | EPOLLET, .data.u64 = (uint64_t)token * 2 + side};
+    struct epoll_event event = {.events = EPOLLRDHUP | EPOLLET, .data.u64 = event_key(splicer, slot, side)};
     if (epoll_ctl(splicer->epoll, EPOLL_CTL_ADD, fd[side], &event) < 0) goto fail_errno;
   }
-  napi_create_double(env, token, &result);
+  napi_create_double(env, (double)token_of(splicer, slot), &result);
   return result;
 
 fail_errno:
@@ -562,20 +582,115 @@ static napi_value js_counters(napi_env env, napi_callback_info info) {
   return result;
 }
 
-static napi_value js_start(napi_env env, napi_callback_info info) {
+/* A call about one side of a pair: its (token, side) arguments. */
+typedef struct {
+  splicer_t *splicer;
+  pair_t *pair;
+  uint32_t slot;
+  int side;
+} side_call_t;
+
+/* False, with an exception pending, when the token or the side is wrong. */
+static bool side_call(napi_env env, napi_callback_info info, side_call_t *call) {
   napi_value argv[2];
   size_t argc = 2;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  uint32_t side = 2;
-  if (argc < 2 || napi_get_value_uint32(env, argv[1], &side) != napi_ok || side > 1) {
+  uint32_t value = 2;
+  if (argc < 2 || napi_get_value_uint32(env, argv[1], &value) != napi_ok || value > 1) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "side must be 0 or 1");
+    return false;
+  }
+  call->side = (int)value;
+  call->pair = pair_argument(env, info, true, &call->splicer, &call->slot);
+  return call->pair != NULL;
+}
+
+static napi_value js_start(napi_env env, napi_callback_info info) {
+  side_call_t call;
+  if (!side_call(env, info, &call)) return NULL;
+  int error = start_redirects(call.splicer, call.slot, call.side);
+  return error == 0 ? NULL : throw_errno(env, "adding a socket to the source map", error);
+}
+
+static napi_value js_watch(napi_env env, napi_callback_info info) {
+  side_call_t call;
+  if (!side_call(env, info, &call)) return NULL;
+  napi_value argv[4];
+  size_t argc = 4;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint32_t remaining, previous_header;
+  if (argc < 4 || napi_get_value_uint32(env, argv[2], &remaining) != napi_ok ||
+      napi_get_value_uint32(env, argv[3], &previous_header) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "the framing must be two unsigned 32-bit numbers");
     return NULL;
   }
-  splicer_t *splicer;
-  uint32_t slot;
-  if (pair_argument(env, info, true, &splicer, &slot) == NULL) return NULL;
-  int error = start_redirects(splicer, slot, (int)side);
-  return error == 0 ? NULL : throw_errno(env, "adding a socket to the source map", error);
+  struct pair_entry entry;
+  if (map_lookup(call.splicer->pairs_map, &call.pair->cookie[call.side], &entry) < 0)
+    return throw_errno(env, "reading the pair entry", errno);
+  entry.mode = MOVE_MYSQL_COMMANDS;
+  entry.remaining = remaining;
+  entry.previous_header = previous_header;
+  if (map_update(call.splicer->pairs_map, &call.pair->cookie[call.side], &entry) < 0)
+    return throw_errno(env, "writing the pair entry", errno);
+  return NULL;
+}
+
+static napi_value js_diversion(napi_env env, napi_callback_info info) {
+  side_call_t call;
+  if (!side_call(env, info, &call)) return NULL;
+  /* Taking the socket's lock waits out a verdict still running on it. */
+  int queued = 0;
+  if (still_open(call.pair, call.side)) ioctl(call.pair->fd[call.side], SIOCINQ, &queued);
+  struct pair_entry entry;
+  if (map_lookup(call.splicer->pairs_map, &call.pair->cookie[call.side], &entry) < 0)
+    return throw_errno(env, "reading the pair entry", errno);
+  napi_value result;
+  if (!entry.diverted) {
+    napi_get_null(env, &result);
+    return result;
+  }
+  napi_value remaining, previous_header, passed;
+  napi_create_uint32(env, entry.remaining, &remaining);
+  napi_create_uint32(env, entry.previous_header, &previous_header);
+  napi_create_double(env, (double)entry.passed, &passed);
+  napi_create_array_with_length(env, 3, &result);
+  napi_set_element(env, result, 0, remaining);
+  napi_set_element(env, result, 1, previous_header);
+  napi_set_element(env, result, 2, passed);
+  return result;
+}
+
+static napi_value js_report_reads(napi_env env, napi_callback_info info) {
+  side_call_t call;
+  if (!side_call(env, info, &call)) return NULL;
+  if (!still_open(call.pair, call.side)) return throw_errno(env, "watching a socket's arrivals", EBADF);
+  struct epoll_event event = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET,
+                              .data.u64 = event_key(call.splicer, call.slot, call.side)};
+  if (epoll_ctl(call.splicer->epoll, EPOLL_CTL_MOD, call.pair->fd[call.side], &event) < 0)
+    return throw_errno(env, "watching a socket's arrivals", errno);
+  return NULL;
+}
+
+/* What the program left to the process arrives in the socket's own queue. */
+static napi_value js_read_diverted(napi_env env, napi_callback_info info) {
+  side_call_t call;
+  if (!side_call(env, info, &call)) return NULL;
+  if (!still_open(call.pair, call.side)) return throw_errno(env, "reading diverted bytes", EBADF);
+  static uint8_t chunk[64 * 1024];
+  ssize_t count;
+  do count = recv(call.pair->fd[call.side], chunk, sizeof(chunk), MSG_DONTWAIT);
+  while (count < 0 && errno == EINTR);
+  napi_value result;
+  if (count > 0) {
+    napi_create_buffer_copy(env, (size_t)count, chunk, NULL, &result);
+  } else if (count == 0) {
+    napi_get_boolean(env, true, &result);
+  } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    napi_get_boolean(env, false, &result);
+  } else {
+    return throw_errno(env, "reading diverted bytes", errno);
+  }
+  return result;
 }
 
 static napi_value js_keep_alive(napi_env env, napi_callback_info info) {
@@ -615,6 +730,10 @@ static napi_value init(napi_env env, napi_value exports) {
       {"splice", NULL, js_splice, NULL, NULL, NULL, napi_default, NULL},
       {"queued", NULL, js_queued, NULL, NULL, NULL, napi_default, NULL},
       {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
+      {"watch", NULL, js_watch, NULL, NULL, NULL, napi_default, NULL},
+      {"diversion", NULL, js_diversion, NULL, NULL, NULL, napi_default, NULL},
+      {"reportReads", NULL, js_report_reads, NULL, NULL, NULL, napi_default, NULL},
+      {"readDiverted", NULL, js_read_diverted, NULL, NULL, NULL, napi_default, NULL},
       {"keepAlive", NULL, js_keep_alive, NULL, NULL, NULL, napi_default, NULL},
       {"counters", NULL, js_counters, NULL, NULL, NULL, napi_default, NULL},
       {"release", NULL, js_release, NULL, NULL, NULL, napi_default, NULL},

@@ -31,9 +31,9 @@ export {
 } from "./file-resolver.ts";
 export { HealthChecker, type HealthCheckOptions } from "./health-checker.ts";
 export { embeddedIPv4, type HostNotation, HostNotationError, readHost } from "./ip-address.ts";
-export { KernelSplice } from "./kernel-splice.ts";
+export { KernelSplice, type MysqlFraming } from "./kernel-splice.ts";
 export { ProxyMetrics } from "./proxy-metrics.ts";
-export { type RelayTotals, relay } from "./relay.ts";
+export { type CommandWatch, type RelayTotals, relay } from "./relay.ts";
 export type { ProtocolName, ResolveContext, Resolver, ResolverStats, Result } from "./resolver.ts";
 export {
   ResolverError,

@@ -10,18 +10,31 @@
 // CAP_NET_ADMIN). Where anything is missing, `KernelSplice.shared()` is
 // undefined, `KernelSplice.unavailableReason` says why, and relays stay in
 // the process.
+//
+// A side can carry MySQL commands instead (watchMysqlCommands): the kernel
+// then follows the packet framing and moves every chunk that cannot hold a
+// KILL, and leaves the first chunk that may (and all after it) to the
+// process, which reads them with readDiverted().
 import { createRequire } from "node:module";
 import type { Socket } from "node:net";
 
 /** The addon's functions (native/kernel-splice/src/kernel_splice.c). */
 interface Addon {
-  open(capacity: number, onHangup: (token: number, side: Side, events: number) => void): void;
+  open(capacity: number, onEvent: (token: number, side: Side, events: number) => void): void;
   /** Bytes waiting in the socket's receive queue. */
   queued(fd: number): number;
   /** Pairs A and B, moving nothing yet: a token, or -1 when the pair table is full. */
   splice(fdA: number, fdB: number): number;
   /** From now on the kernel moves the side's bytes to the other. */
   start(token: number, side: Side): void;
+  /** Before start: the side carries MySQL commands, its framing standing there. */
+  watch(token: number, side: Side, remaining: number, previousHeader: number): void;
+  /** Null, or where the framing stood at the first diverted chunk and the bytes diverted since. */
+  diversion(token: number, side: Side): [number, number, number] | null;
+  /** The side's arrivals are reported too ("readable"). */
+  reportReads(token: number, side: Side): void;
+  /** Diverted bytes: a chunk, true at the end of the stream, false when none wait. */
+  readDiverted(token: number, side: Side): Buffer | boolean;
   /** Whether the watcher keeps the event loop alive, as open sockets do. */
   keepAlive(keep: boolean): void;
   /** Bytes since the splice: [sent by A, sent by B, taken to send by A, by B]; -1 for a closed socket. */
@@ -31,8 +44,22 @@ interface Addon {
 
 export type Side = 0 | 1;
 
-/** How a side ended: its peer shut down its sending half, or the connection failed. */
-export type Hangup = "shutdown" | "failure";
+/**
+ * What the kernel reports of a side: its peer shut down its sending half,
+ * the connection failed, a chunk was diverted to the process, or (once
+ * asked for) bytes arrived.
+ */
+export type SideEvent = "shutdown" | "failure" | "diverted" | "readable";
+
+/**
+ * Where a MySQL client's stream stands between chunks: bytes of the current
+ * packet still to come, and the previous packet's header (its length, with
+ * its sequence id in the top byte).
+ */
+export interface MysqlFraming {
+  readonly remaining: number;
+  readonly previousHeader: number;
+}
 
 /** The parts of Node's socket handle a splice needs; internal to Node, so checked before use. */
 interface StreamHandle {
@@ -43,6 +70,9 @@ interface StreamHandle {
 }
 
 const EPOLLERR = 0x008;
+const EPOLLRDHUP = 0x2000;
+/** The addon's mark for a diversion (an input-only epoll flag, EPOLLONESHOT). */
+const DIVERTED_EVENT = 0x40000000;
 
 /** Pairs one process can splice at once; beyond that, relays stay in the process. */
 const CAPACITY = 16_384;
@@ -108,7 +138,35 @@ export class SplicedPair {
 
   /** From now on the kernel moves the bytes `side` receives to the other socket. */
   start(side: Side): void {
-    if (!this.#released) this.#splicer.start(this.#token, side);
+    if (!this.#released) this.#splicer.addon.start(this.#token, side);
+  }
+
+  /** Before start(side): `side` carries MySQL commands, standing at `framing`. */
+  watchMysqlCommands(side: Side, framing: MysqlFraming): void {
+    if (!this.#released)
+      this.#splicer.addon.watch(this.#token, side, framing.remaining, framing.previousHeader);
+  }
+
+  /**
+   * Undefined until the kernel left a chunk of `side` to the process; then
+   * where the framing stood at that chunk, and how many bytes it left so far.
+   */
+  diversion(side: Side): { framing: MysqlFraming; passed: number } | undefined {
+    if (this.#released) return undefined;
+    const diversion = this.#splicer.addon.diversion(this.#token, side);
+    if (diversion === null) return undefined;
+    const [remaining, previousHeader, passed] = diversion;
+    return { framing: { remaining, previousHeader }, passed };
+  }
+
+  /** From now on each arrival on `side` is reported ("readable"). */
+  reportReads(side: Side): void {
+    if (!this.#released) this.#splicer.addon.reportReads(this.#token, side);
+  }
+
+  /** A chunk the kernel left to the process; true at the end of the stream, false when none waits. */
+  readDiverted(side: Side): Buffer | boolean {
+    return this.#released ? true : this.#splicer.addon.readDiverted(this.#token, side);
   }
 
   /** Bytes the kernel moved from each side to the other so far. */
@@ -142,7 +200,7 @@ export class SplicedPair {
   }
 
   #read(): [number, number, number, number] {
-    const counters = this.#splicer.counters(this.#token);
+    const counters = this.#splicer.addon.counters(this.#token);
     this.#sent = [counters[0], counters[1]];
     return counters;
   }
@@ -152,8 +210,9 @@ export class KernelSplice {
   static #shared: KernelSplice | undefined;
   static #reason: string | undefined;
 
-  readonly #addon: Addon;
-  readonly #hangups = new Map<number, (side: Side, hangup: Hangup) => void>();
+  /** @internal */
+  readonly addon: Addon;
+  readonly #listeners = new Map<number, (side: Side, event: SideEvent) => void>();
 
   /** The process's splicer, opened on first use; undefined where splicing is unavailable. */
   static shared(): KernelSplice | undefined {
@@ -170,7 +229,7 @@ export class KernelSplice {
   /** Pairs handed to the kernel and not yet released, over the process (0 before any). */
   static get openPairs(): number {
     const shared = KernelSplice.#shared;
-    return shared === undefined ? 0 : shared.#hangups.size;
+    return shared === undefined ? 0 : shared.#listeners.size;
   }
 
   /** Why shared() is undefined, once it was asked. */
@@ -192,15 +251,15 @@ export class KernelSplice {
   }
 
   private constructor(addon: Addon) {
-    this.#addon = addon;
+    this.addon = addon;
     addon.open(CAPACITY, (token, side, events) => {
-      this.#hangups.get(token)?.(side, events & EPOLLERR ? "failure" : "shutdown");
+      this.#listeners.get(token)?.(side, sideEvent(events));
     });
   }
 
   /** Bytes waiting in the kernel's receive queue of a spliceable socket. */
   queued(socket: Socket): number {
-    return this.#addon.queued(handleOf(socket)!.fd!);
+    return this.addon.queued(handleOf(socket)!.fd!);
   }
 
   /**
@@ -208,36 +267,32 @@ export class KernelSplice {
    * nothing until the pair's start(side) says so, per side: the process
    * may first write what must come before. A side must not be read by the
    * process when it starts (stopReading), and each socket the kernel writes
-   * to must have nothing left to write from the process. `onHangup` hears
-   * of each side's shutdown or failure. Undefined when the pair table is
-   * full.
+   * to must have nothing left to write from the process. `onEvent` hears of
+   * each side's shutdown, failure and diversion. Undefined when the pair
+   * table is full.
    */
   splice(
     a: Socket,
     b: Socket,
-    onHangup: (side: Side, hangup: Hangup) => void,
+    onEvent: (side: Side, event: SideEvent) => void,
   ): SplicedPair | undefined {
-    const token = this.#addon.splice(handleOf(a)!.fd!, handleOf(b)!.fd!);
+    const token = this.addon.splice(handleOf(a)!.fd!, handleOf(b)!.fd!);
     if (token < 0) return undefined;
-    this.#hangups.set(token, onHangup);
+    this.#listeners.set(token, onEvent);
     // The process reads neither socket now: the pair must keep it alive itself.
-    if (this.#hangups.size === 1) this.#addon.keepAlive(true);
+    if (this.#listeners.size === 1) this.addon.keepAlive(true);
     return new SplicedPair(this, token);
   }
 
   /** @internal */
-  start(token: number, side: Side): void {
-    this.#addon.start(token, side);
-  }
-
-  /** @internal */
-  counters(token: number): [number, number, number, number] {
-    return this.#addon.counters(token);
-  }
-
-  /** @internal */
   release(token: number): void {
-    if (this.#hangups.delete(token) && this.#hangups.size === 0) this.#addon.keepAlive(false);
-    this.#addon.release(token);
+    if (this.#listeners.delete(token) && this.#listeners.size === 0) this.addon.keepAlive(false);
+    this.addon.release(token);
   }
+}
+
+function sideEvent(events: number): SideEvent {
+  if (events & EPOLLERR) return "failure";
+  if (events & DIVERTED_EVENT) return "diverted";
+  return events & EPOLLRDHUP ? "shutdown" : "readable";
 }

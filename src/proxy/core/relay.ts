@@ -11,10 +11,11 @@
 //
 // Given a kernel splicer, a relay of two plain TCP sockets is handed to the
 // kernel instead (spliced-relay.ts), with the same rules for its end; with a
-// rewriter, only the backend's bytes go through the kernel.
+// rewriter, only the backend's bytes go through the kernel, unless it is a
+// MySQL command watch the kernel can share.
 import { Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import type { KernelSplice } from "./kernel-splice.ts";
+import type { KernelSplice, MysqlFraming } from "./kernel-splice.ts";
 import { Flow } from "./relay-flow.ts";
 import { splicedRelay } from "./spliced-relay.ts";
 
@@ -23,8 +24,11 @@ export interface RelayTotals {
   readonly toClient: number;
   /** Bytes written to the backend. */
   readonly toBackend: number;
-  /** True when the kernel moved the bytes (see kernel-splice.ts). */
-  readonly inKernel: boolean;
+  /**
+   * What moved the bytes (see kernel-splice.ts): the kernel, the process,
+   * or both (one direction, or part of one, went through the process).
+   */
+  readonly mover: "kernel" | "process" | "mixed";
 }
 
 /**
@@ -35,9 +39,24 @@ export interface RelayTotals {
  */
 export type ChunkRewriter = (chunk: Buffer) => Buffer;
 
+/**
+ * A rewriter of MySQL command packets that only ever changes a KILL (see
+ * kill-translator.ts): the kernel can then move the client's bytes while
+ * following their framing, and hand the stream back to the rewriter at the
+ * first chunk that may hold one.
+ */
+export interface CommandWatch {
+  /** Where the client's stream stands now; undefined while the rewriter holds part of a packet. */
+  readonly framing: MysqlFraming | undefined;
+  /** The rewriter carries on from `framing`, where the kernel stopped. */
+  resumeAt(framing: MysqlFraming): void;
+}
+
 export interface RelayOptions {
   /** Rewrites bytes on their way to the backend (say, commands). A throw ends the relay like a socket error. */
   readonly rewriteToBackend?: ChunkRewriter;
+  /** With rewriteToBackend: lets the kernel move the client's bytes too, watching them. */
+  readonly commandWatch?: CommandWatch;
   /** After one direction has finished, how long the other may go on; default 60 s. */
   readonly graceMs?: number;
   /** Moves the bytes in the kernel where it can (see kernel-splice.ts). */
@@ -64,6 +83,7 @@ export function relay(
       graceMs: options.graceMs ?? DEFAULT_GRACE_MS,
       thenToClient,
       rewriteToBackend: options.rewriteToBackend,
+      commandWatch: options.commandWatch,
     });
     if (spliced !== undefined) return spliced;
   }
@@ -119,7 +139,7 @@ class Relay {
     this.#resolve({
       toClient: backend.bytesRead,
       toBackend: backend.bytesWritten,
-      inKernel: false,
+      mover: "process",
     });
     this.#resolve = undefined;
   };

@@ -8,22 +8,20 @@
 // writes were done (from outside, say), closes both at once.
 //
 // With a rewriter, the client's bytes still go through the process (a Flow,
-// as in relay()) and only the backend's go through the kernel. A direction
-// the kernel refuses to take (its source was shut down in the meantime, and
-// a sockmap takes only established sockets) goes through the process too.
+// as in relay()) and only the backend's go through the kernel; unless the
+// rewriter is a MySQL command watch that can say where the stream stands:
+// then the kernel moves the client's bytes too, watching for a command the
+// rewriter would change, and leaves the stream to the process from there
+// (a DivertedFlow). A direction the kernel refuses to take (its source was
+// shut down in the meantime, and a sockmap takes only established sockets)
+// goes through the process too.
 import type { Socket } from "node:net";
-import type { Hangup, KernelSplice, Side, SplicedPair } from "./kernel-splice.ts";
+import { DivertedFlow } from "./diverted-flow.ts";
+import { kernelDrained } from "./kernel-drain.ts";
+import type { KernelSplice, MysqlFraming, Side, SideEvent, SplicedPair } from "./kernel-splice.ts";
 import { resumeReading, spliceable, stopReading } from "./kernel-splice.ts";
-import type { ChunkRewriter, RelayTotals } from "./relay.ts";
+import type { ChunkRewriter, CommandWatch, RelayTotals } from "./relay.ts";
 import { Flow } from "./relay-flow.ts";
-
-/**
- * How often a finished direction checks whether the kernel has handed over
- * its last bytes: at once, then after 1 ms, doubling up to 64 ms while a
- * slow reader holds them.
- */
-const FIRST_DRAIN_POLL_MS = 1;
-const LAST_DRAIN_POLL_MS = 64;
 
 const CLIENT: Side = 0;
 const BACKEND: Side = 1;
@@ -34,6 +32,8 @@ export interface SplicedRelayOptions {
   readonly thenToClient: Buffer | undefined;
   /** Keeps the client's bytes in the process, rewritten on their way. */
   readonly rewriteToBackend: ChunkRewriter | undefined;
+  /** Lets the kernel move the client's bytes while the rewriter would leave them as they are. */
+  readonly commandWatch: CommandWatch | undefined;
 }
 
 /**
@@ -47,10 +47,11 @@ export function splicedRelay(
   backend: Socket,
   options: SplicedRelayOptions,
 ): Promise<RelayTotals> | undefined {
-  const clientInProcess = options.rewriteToBackend !== undefined;
+  if (!spliceable(client) || !spliceable(backend)) return undefined;
+  const clientInProcess = clientStaysInProcess(splicer, client, options);
+  if (clientInProcess === undefined) return undefined;
   const readByKernel = clientInProcess ? [backend] : [client, backend];
   const writtenByKernel = clientInProcess ? [client] : [client, backend];
-  if (!spliceable(client) || !spliceable(backend)) return undefined;
   // Bytes still in the process (read, or waiting to be written) would be overtaken by the kernel's.
   if (
     readByKernel.some((socket) => socket.readableLength > 0) ||
@@ -63,25 +64,45 @@ export function splicedRelay(
     return undefined;
   };
   if (!readByKernel.every(stopReading)) return giveBack();
-  const relay = new SplicedRelay(client, backend, options.graceMs, options.rewriteToBackend);
+  const relay = new SplicedRelay(client, backend, options);
   let pair: SplicedPair | undefined;
   try {
     // Bytes in a receive queue may follow bytes the process read from the same
     // kernel buffer, which the kernel would hand over whole: the process keeps them.
     if (readByKernel.some((socket) => splicer.queued(socket) > 0)) return giveBack();
-    pair = splicer.splice(client, backend, relay.hangup);
+    pair = splicer.splice(client, backend, relay.onEvent);
   } catch {
     // A socket the kernel refuses (closed meanwhile, say) stays with the process.
   }
   if (pair === undefined) return giveBack();
-  const done = relay.start(pair);
-  if (!clientInProcess) relay.startInKernel(CLIENT);
+  const done = relay.start(pair, clientInProcess);
+  if (!clientInProcess) relay.startInKernel(CLIENT, options.commandWatch?.framing);
   // The backend's bytes go to the client only after these, which the process writes.
   const { thenToClient } = options;
   if (thenToClient !== undefined && thenToClient.length > 0) client.write(thenToClient);
   if (client.writableLength === 0) relay.startInKernel(BACKEND);
   else client.once("drain", () => relay.startInKernel(BACKEND));
   return done;
+}
+
+/**
+ * Whether the client's bytes must go through the process: with a rewriter,
+ * unless it is a command watch the kernel can take over now, at a packet's
+ * edge, with none of the client's bytes read or waiting yet. Undefined when
+ * the client's queue cannot be read (the socket is failing).
+ */
+function clientStaysInProcess(
+  splicer: KernelSplice,
+  client: Socket,
+  { rewriteToBackend, commandWatch }: SplicedRelayOptions,
+): boolean | undefined {
+  if (rewriteToBackend === undefined) return false;
+  if (commandWatch?.framing === undefined || client.readableLength > 0) return true;
+  try {
+    return splicer.queued(client) > 0;
+  } catch {
+    return undefined;
+  }
 }
 
 class SplicedRelay {
@@ -92,32 +113,32 @@ class SplicedRelay {
   readonly #finishing: [boolean, boolean] = [false, false];
   /** Sides whose bytes move, in the kernel or in the process. */
   readonly #started: [boolean, boolean] = [false, false];
-  /** Whether the kernel took either side: what the totals report. */
+  /** Whether the kernel and the process moved bytes: what the totals report. */
   #inKernel = false;
+  #inProcess = false;
   /** Sides whose peer shut down before they started. */
   readonly #shutDown: [boolean, boolean] = [false, false];
   readonly #finished: [boolean, boolean] = [false, false];
   #pair: SplicedPair | undefined;
   /** Directions whose bytes go through the process, by source side. */
   readonly #flows: [Flow | undefined, Flow | undefined] = [undefined, undefined];
+  /** The client's bytes once the kernel, watching them, left them to the process. */
+  #diverted: DivertedFlow | undefined;
   readonly #rewriteToBackend: ChunkRewriter | undefined;
+  readonly #commandWatch: CommandWatch | undefined;
   #grace: NodeJS.Timeout | undefined;
   #open = 2;
   #resolve: ((totals: RelayTotals) => void) | undefined;
 
-  constructor(
-    client: Socket,
-    backend: Socket,
-    graceMs: number,
-    rewriteToBackend: ChunkRewriter | undefined,
-  ) {
+  constructor(client: Socket, backend: Socket, options: SplicedRelayOptions) {
     this.#sockets = [client, backend];
-    this.#graceMs = graceMs;
-    this.#rewriteToBackend = rewriteToBackend;
+    this.#graceMs = options.graceMs;
+    this.#rewriteToBackend = options.rewriteToBackend;
+    this.#commandWatch = options.commandWatch;
     this.#writtenAtSplice = [client.bytesWritten, backend.bytesWritten];
   }
 
-  start(pair: SplicedPair): Promise<RelayTotals> {
+  start(pair: SplicedPair, clientInProcess: boolean): Promise<RelayTotals> {
     this.#pair = pair;
     const done = new Promise<RelayTotals>((resolve) => {
       this.#resolve = resolve;
@@ -127,14 +148,18 @@ class SplicedRelay {
       socket.on("error", this.#fail);
       socket.once("close", () => this.#closed(socket));
     }
-    if (this.#rewriteToBackend !== undefined) this.#startInProcess(CLIENT);
+    if (clientInProcess) this.#startInProcess(CLIENT);
     return done;
   }
 
-  /** From now on the kernel moves `side`'s bytes; if it refuses, the process does. */
-  startInKernel(side: Side): void {
+  /**
+   * From now on the kernel moves `side`'s bytes, watching them for MySQL
+   * commands from `framing` on if given; if it refuses, the process does.
+   */
+  startInKernel(side: Side, framing?: MysqlFraming): void {
     if (this.#sockets[side].destroyed) return;
     try {
+      if (framing !== undefined) this.#pair!.watchMysqlCommands(side, framing);
       this.#pair!.start(side);
     } catch {
       resumeReading(this.#sockets[side]);
@@ -148,6 +173,7 @@ class SplicedRelay {
 
   #startInProcess(side: Side): void {
     this.#started[side] = true;
+    this.#inProcess = true;
     const [client, backend] = this.#sockets;
     this.#flows[side] =
       side === CLIENT
@@ -161,17 +187,62 @@ class SplicedRelay {
         : new Flow(backend, client, undefined, () => this.#directionDone(BACKEND), this.#fail);
   }
 
-  /** From the splicer: `side`'s peer shut down, or the connection failed. */
-  readonly hangup = (side: Side, hangup: Hangup): void => {
-    if (hangup === "failure") this.#fail();
+  /** From the splicer: `side`'s peer shut down, the connection failed, or bytes were diverted or arrived. */
+  readonly onEvent = (side: Side, event: SideEvent): void => {
+    if (event === "failure") {
+      this.#fail();
+      return;
+    }
+    try {
+      if (side === CLIENT && this.#divertedEvent(event)) return;
+    } catch {
+      this.#fail();
+      return;
+    }
+    if (event !== "shutdown") return;
     // A side not started yet is finished once it has (its last bytes still wait).
-    else if (!this.#started[side]) {
+    if (!this.#started[side]) {
       this.#shutDown[side] = true;
       this.#startGrace();
     }
     // A side read by the process is finished by its flow, which sees the end itself.
     else if (this.#flows[side] === undefined) this.#finishInKernel(side).catch(this.#fail);
   };
+
+  /**
+   * Whether the client's bytes are the process's now, the kernel having left
+   * them to it; its diversion is seen before its end, since the kernel
+   * handles a chunk before the FIN that follows it.
+   */
+  #divertedEvent(event: SideEvent): boolean {
+    if (this.#commandWatch === undefined || !this.#started[CLIENT] || this.#flows[CLIENT]) {
+      return false;
+    }
+    if (this.#diverted === undefined) {
+      const diversion = this.#pair?.diversion(CLIENT);
+      if (diversion === undefined) return false;
+      this.#takeBack(diversion.framing);
+    }
+    if (event === "shutdown") this.#startGrace();
+    this.#diverted!.pump();
+    return true;
+  }
+
+  /** The kernel left the client's bytes to the process: relay them from where it stopped. */
+  #takeBack(framing: MysqlFraming): void {
+    const pair = this.#pair!;
+    this.#commandWatch!.resumeAt(framing);
+    this.#inProcess = true;
+    this.#diverted = new DivertedFlow(
+      pair,
+      CLIENT,
+      this.#sockets[BACKEND],
+      this.#rewriteToBackend!,
+      () => this.#directionDone(CLIENT),
+      this.#fail,
+    );
+    this.#diverted.start(this.#writtenAtSplice[BACKEND]);
+  }
 
   /** No more bytes come from `side`: end the other socket once the kernel has handed over the last. */
   async #finishInKernel(side: Side): Promise<void> {
@@ -182,13 +253,12 @@ class SplicedRelay {
     const writtenAtSplice = this.#writtenAtSplice[otherSide];
     const pair = this.#pair;
     this.#startGrace();
-    let pollMs = FIRST_DRAIN_POLL_MS;
     // An other side that is gone, or that ended by itself, can take nothing more.
     const open = () => !other.destroyed && !other.writableEnded;
-    while (open() && !pair.drained(side, other.bytesWritten - writtenAtSplice)) {
-      await new Promise((resolve) => setTimeout(resolve, pollMs));
-      pollMs = Math.min(pollMs * 2, LAST_DRAIN_POLL_MS);
-    }
+    await kernelDrained(
+      () => pair.drained(side, other.bytesWritten - writtenAtSplice),
+      () => !open(),
+    );
     if (open()) other.end();
     this.#directionDone(side);
   }
@@ -236,7 +306,7 @@ class SplicedRelay {
     this.#resolve({
       toClient: backend.bytesRead + sent[BACKEND],
       toBackend: backend.bytesWritten + sent[CLIENT],
-      inKernel: this.#inKernel,
+      mover: this.#inKernel ? (this.#inProcess ? "mixed" : "kernel") : "process",
     });
     this.#resolve = undefined;
   }

@@ -12,7 +12,7 @@
 import type { CleartextGuard } from "./cleartext-guard.ts";
 import { ERR_HEADER, encodeErr, OK_HEADER } from "./err-packet.ts";
 import type { Greeting } from "./greeting.ts";
-import { nextSequence } from "./packet.ts";
+import { encodePacket, nextSequence } from "./packet.ts";
 import type { PacketChannel } from "./packet-channel.ts";
 
 const AUTH_SWITCH_HEADER = 0xfe;
@@ -29,20 +29,26 @@ export function encodeAuthSwitchRequest(backend: Greeting): Buffer {
 
 export type AuthOutcome = "ok" | "denied" | "cleartext_refused";
 
+export type AuthResult =
+  | { readonly outcome: "ok"; readonly ok: Buffer }
+  | { readonly outcome: "denied" | "cleartext_refused" };
+
 /**
  * Relays the rest of the exchange once the backend has the rebuilt
  * handshake response. `offset` is what to add to a backend sequence id to
  * get the client's (the client has seen more packets than the backend).
- * Resolves with the backend's verdict, which has been sent to the client,
- * or with the refusal the guard sent in its place; rejects when either side
- * closes first.
+ * Resolves with the backend's verdict: a refusal has been sent to the
+ * client (the backend's ERR, or the guard's own), while the backend's OK
+ * comes back unsent, as the packet the client expects, for the session to
+ * send as its relay starts (so that the client has sent nothing yet when
+ * the kernel takes the connection). Rejects when either side closes first.
  */
 export async function relayAuthentication(
   client: PacketChannel,
   backend: PacketChannel,
   offset: number,
   guard: CleartextGuard,
-): Promise<AuthOutcome> {
+): Promise<AuthResult> {
   const clientToBackend = (async () => {
     for (;;) {
       const packet = await client.read();
@@ -63,10 +69,11 @@ export async function relayAuthentication(
     const refusal = guard.inspect(packet.payload);
     if (refusal) {
       client.write(sequence, encodeErr(refusal));
-      return "cleartext_refused";
+      return { outcome: "cleartext_refused" };
     }
+    if (packet.payload[0] === OK_HEADER)
+      return { outcome: "ok", ok: encodePacket(sequence, packet.payload) };
     client.write(sequence, packet.payload);
-    if (packet.payload[0] === OK_HEADER) return "ok";
-    if (packet.payload[0] === ERR_HEADER) return "denied";
+    if (packet.payload[0] === ERR_HEADER) return { outcome: "denied" };
   }
 }

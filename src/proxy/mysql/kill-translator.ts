@@ -10,7 +10,13 @@
 // looks only at small packets that start a command. It runs on each chunk
 // the relay reads (no stream in between) and hands back the very same
 // buffer unless a KILL was rewritten or a packet it must look at is cut.
-import type { Route } from "../core/index.ts";
+//
+// It is also a command watch (relay.ts): where the kernel relays the
+// client's bytes, its verdict program follows the same framing rules
+// (native/kernel-splice/src/verdict_program.c) and hands the stream back
+// here, with the framing state it had, at the first chunk that may hold a
+// KILL.
+import type { CommandWatch, MysqlFraming, Route } from "../core/index.ts";
 import type { ConnectionIds } from "./connection-ids.ts";
 import { encodePacket, HEADER_SIZE, MAX_PAYLOAD } from "./packet.ts";
 
@@ -24,7 +30,7 @@ const KILL_STATEMENT =
   /^(\s*KILL\s+(?:(?:HARD|SOFT)\s+)?(?:(?:CONNECTION|QUERY)\s+)?)(\d{1,10})(\s*;?\s*)$/i;
 const NO_BYTES = Buffer.alloc(0);
 
-export class KillTranslator {
+export class KillTranslator implements CommandWatch {
   readonly #ids: ConnectionIds;
   readonly #route: Route;
   /** Bytes of the current packet still to pass before the next header. */
@@ -38,6 +44,21 @@ export class KillTranslator {
   constructor(ids: ConnectionIds, route: Route) {
     this.#ids = ids;
     this.#route = route;
+  }
+
+  get framing(): MysqlFraming | undefined {
+    if (this.#held !== undefined) return undefined;
+    return {
+      remaining: this.#remaining,
+      previousHeader: (this.#previousLength | (this.#previousSequence << 24)) >>> 0,
+    };
+  }
+
+  resumeAt(framing: MysqlFraming): void {
+    this.#held = undefined;
+    this.#remaining = framing.remaining;
+    this.#previousLength = framing.previousHeader & MAX_PAYLOAD;
+    this.#previousSequence = framing.previousHeader >>> 24;
   }
 
   /**

@@ -34,7 +34,7 @@ export class MysqlMetrics {
       });
     this.relayedSessions = counter(
       "nexus_mysql_relayed_sessions_total",
-      "MySQL sessions relayed after authentication, counted as they end, by what moved the backend's bytes (kernel or process)",
+      "MySQL sessions relayed after authentication, counted as they end, by what moved their bytes (kernel, process, or mixed: both did, as when a session sent a KILL)",
       "mover",
     );
   }

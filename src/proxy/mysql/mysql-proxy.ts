@@ -36,10 +36,11 @@ export interface MysqlProxyOptions {
   /** Where handshake outcomes are counted (default: in the router's metrics registry). */
   readonly metrics?: MysqlMetrics;
   /**
-   * After authentication, the backend's bytes to a plain TCP client go
-   * through the kernel without waking the process (default true; used where
-   * the machine allows it, see KernelSplice). The client's bytes stay in the
-   * process, which translates KILL.
+   * After authentication, a plain TCP client's session is relayed by the
+   * kernel both ways without waking the process (default true; used where
+   * the machine allows it, see KernelSplice). The kernel hands the client's
+   * bytes to the process, which translates KILL, from the first chunk that
+   * may hold one.
    */
   readonly kernelSplice?: boolean;
 }

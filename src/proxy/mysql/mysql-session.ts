@@ -187,9 +187,9 @@ export class MysqlSession {
     this.#backend.write(1, encodeHandshakeResponse(forBackend(response, answer, backendGreeting)));
     // The backend's next packet is 2; the client's is one past its answer.
     const offset = nextSequence(answer.sequence, -1);
-    const outcome = await relayAuthentication(this.#client, this.#backend, offset, guard);
-    this.#settings.metrics.handshakes.inc({ outcome: handshakeOutcomes[outcome] });
-    if (outcome !== "ok") {
+    const result = await relayAuthentication(this.#client, this.#backend, offset, guard);
+    this.#settings.metrics.handshakes.inc({ outcome: handshakeOutcomes[result.outcome] });
+    if (result.outcome !== "ok") {
       this.#closeAll();
       return;
     }
@@ -197,7 +197,7 @@ export class MysqlSession {
       backendThreadId: backendGreeting.connectionId,
       route,
     });
-    this.#startRelay(route, backendSocket);
+    this.#startRelay(route, backendSocket, result.ok);
   }
 
   #writeClient(payload: Buffer): void {
@@ -263,15 +263,18 @@ export class MysqlSession {
 
   /**
    * Authenticated: from here bytes flow unparsed, except that KILL
-   * statements are translated to backend thread ids on their way. The
-   * backend's bytes may go through the kernel; the client's stay here.
+   * statements are translated to backend thread ids on their way. Both
+   * directions may go through the kernel, which hands the client's bytes
+   * back to the translator at the first chunk that may hold a KILL.
    */
-  #startRelay(route: Route, backend: Socket): void {
+  #startRelay(route: Route, backend: Socket, ok: Buffer): void {
     const client = this.#client.socket;
     const fromClient = this.#client.release();
-    const fromBackend = this.#backend!.release();
+    // The backend's OK, held back so far, goes first.
+    const toClient = Buffer.concat([ok, this.#backend!.release()]);
     const ids = this.#settings.connectionIds;
-    const { translate } = new KillTranslator(ids, route);
+    const translator = new KillTranslator(ids, route);
+    const { translate } = translator;
     const early = translate(fromClient);
     if (early.length > 0) backend.write(early);
     this.#relaying = true;
@@ -280,12 +283,13 @@ export class MysqlSession {
     // its backend connection open while a long query runs.
     void relay(client, backend, {
       rewriteToBackend: translate,
+      commandWatch: translator,
       graceMs: CLOSE_GRACE_MS,
       splice: this.#settings.splice,
-      thenToClient: fromBackend,
+      thenToClient: toClient,
     }).then((totals) => {
       ids.unregister(this.connectionId);
-      this.#settings.metrics.relayedSessions.inc({ mover: totals.inKernel ? "kernel" : "process" });
+      this.#settings.metrics.relayedSessions.inc({ mover: totals.mover });
     });
   }
 

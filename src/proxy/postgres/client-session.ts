@@ -280,7 +280,7 @@ export class ClientSession {
       thenToClient: readyForQuery,
       graceMs: CLOSE_GRACE_MS,
     });
-    metrics.relayedSessions.inc({ mover: totals.inKernel ? "kernel" : "process" });
+    metrics.relayedSessions.inc({ mover: totals.mover });
   }
 
   /**

@@ -41,7 +41,7 @@ export class PostgresMetrics {
       (registry.getSingleMetric(relayedName) as Counter<"mover"> | undefined) ??
       new Counter({
         name: relayedName,
-        help: "PostgreSQL sessions relayed after their startup, counted as they end, by what moved their bytes (kernel or process)",
+        help: "PostgreSQL sessions relayed after their startup, counted as they end, by what moved their bytes (kernel, process, or mixed: both did)",
         labelNames: ["mover"],
         registers,
       });

@@ -65,7 +65,7 @@ const mysqlListener = z.strictObject({
   defaultRoute: z.string().min(1).optional(),
   serverVersion: z.string().min(1).optional(),
   handshakeTimeoutMs: positiveMs.optional(),
-  /** Send the backend's bytes through the kernel, where the machine allows it (default true). */
+  /** Relay sessions through the kernel, where the machine allows it (default true). */
   kernelSplice: z.boolean().optional(),
 });
 

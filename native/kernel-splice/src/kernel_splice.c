@@ -7,14 +7,7 @@
 // bytes there and redirects the chunk to the peer's send queue, so the bytes
 // never reach user space and the process is not woken for them. A socket
 // watched for MySQL commands may instead have a chunk left to the process
-// (diverted). The kernel would queue redirected bytes for a peer that does
-// not read without limit, so each source has budgets (`budgets`): past the
-// soft one the program writes a backlog record, and the process checks the
-// peer and moves the budgets on; a socket that would go past the hard one
-// is diverted to the process, which waits for its peer (and the bytes it
-// has not read wait in the socket's queue, where TCP flow control holds the
-// sender). Diversion and backlog records reach the watcher through the
-// `events` ring.
+// (diverted): the program says so through the `diversions` ring.
 //
 // A watcher thread waits (epoll, edge-triggered) for either socket of a pair
 // to be shut down by its peer or to fail, and for diversions, and reports
@@ -22,11 +15,9 @@
 //
 // JavaScript API (all synchronous except the event callback):
 //   open(capacity, onEvent(token, side, events))   one splicer per process;
-//                    events are epoll's, DIVERTED_EVENT or BACKLOG_EVENT_FLAG
+//                    events are epoll's, or DIVERTED_EVENT
 //   queued(fd)       -> bytes waiting in the socket's receive queue
-//   splice(fdA, fdB, budget) -> token, or -1 when the pair table is full;
-//                    each side's soft budget is `budget`, its hard budget twice that
-//   allow(token, side, soft, hard)  the side's budgets, in bytes redirected since the splice
+//   splice(fdA, fdB) -> token, or -1 when the pair table is full
 //   watch(token, side, remaining, previousHeader)  before start: the side
 //                    carries MySQL commands, its framing standing there
 //   start(token, side)  from now on the side's bytes go to the other
@@ -71,7 +62,7 @@ typedef struct {
 } pair_t;
 
 typedef struct {
-  int pairs_map, targets_map, sources_map, budgets_map, events_ring, program;
+  int pairs_map, targets_map, sources_map, diversions_ring, program;
   /* The ring's pages: the consumer position (ours to write), then the
    * producer position and the records (the kernel's), mapped twice over so
    * a record never wraps. */
@@ -95,9 +86,8 @@ typedef struct {
 
 static const uint64_t WAKE_KEY = UINT64_MAX;
 static const uint64_t RING_KEY = UINT64_MAX - 1;
-/* Input-only epoll flags, so they never come back from epoll_wait itself. */
+/* An input-only epoll flag, so it never comes back from epoll_wait itself. */
 static const uint32_t DIVERTED_EVENT = EPOLLONESHOT;
-static const uint32_t BACKLOG_EVENT_FLAG = EPOLLWAKEUP;
 
 static long bpf(int cmd, union bpf_attr *attr) {
   return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
@@ -209,7 +199,7 @@ static void report(splicer_t *splicer, uint64_t key, uint32_t events) {
   if (napi_call_threadsafe_function(splicer->on_hangup, hangup, napi_tsfn_nonblocking) != napi_ok) free(hangup);
 }
 
-/* Reports each record the program wrote: an event key, marked if a backlog. */
+/* Reports each diversion record the program wrote (an event key). */
 static void read_diversions(splicer_t *splicer) {
   const uint8_t *records = (const uint8_t *)splicer->ring_producer + sysconf(_SC_PAGESIZE);
   uint64_t consumer = __atomic_load_n(splicer->ring_consumer, __ATOMIC_ACQUIRE);
@@ -222,8 +212,7 @@ static void read_diversions(splicer_t *splicer) {
     if (!(length & BPF_RINGBUF_DISCARD_BIT) && size == sizeof(uint64_t)) {
       uint64_t key;
       memcpy(&key, (const uint8_t *)header + BPF_RINGBUF_HDR_SZ, sizeof(key));
-      if (key & BACKLOG_EVENT) report(splicer, key & ~BACKLOG_EVENT, BACKLOG_EVENT_FLAG);
-      else report(splicer, key, DIVERTED_EVENT);
+      report(splicer, key, DIVERTED_EVENT);
     }
     consumer += (BPF_RINGBUF_HDR_SZ + size + 7) & ~7u;
     __atomic_store_n(splicer->ring_consumer, consumer, __ATOMIC_RELEASE);
@@ -265,8 +254,7 @@ static void stop(splicer_t *splicer) {
   if (splicer->ring_producer != NULL) munmap((void *)splicer->ring_producer, splicer->ring_mapped);
   splicer->ring_consumer = NULL;
   splicer->ring_producer = NULL;
-  close_fd(&splicer->events_ring);
-  close_fd(&splicer->budgets_map);
+  close_fd(&splicer->diversions_ring);
   close_fd(&splicer->sources_map);
   close_fd(&splicer->targets_map);
   close_fd(&splicer->pairs_map);
@@ -321,7 +309,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
   splicer_t *splicer = calloc(1, sizeof(*splicer));
   if (splicer == NULL) return throw_errno(env, "allocating the splicer", ENOMEM);
-  splicer->pairs_map = splicer->targets_map = splicer->sources_map = splicer->budgets_map = splicer->events_ring = -1;
+  splicer->pairs_map = splicer->targets_map = splicer->sources_map = splicer->diversions_ring = -1;
   splicer->program = splicer->epoll = splicer->wake = -1;
   splicer->capacity = capacity;
   splicer->pairs = calloc(capacity, sizeof(pair_t));
@@ -342,34 +330,30 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (splicer->targets_map < 0) goto fail;
   splicer->sources_map = map_create(BPF_MAP_TYPE_SOCKMAP, sizeof(uint32_t), sizeof(uint32_t), capacity * 2, 0);
   if (splicer->sources_map < 0) goto fail;
-  splicer->budgets_map = map_create(BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), sizeof(struct budget_entry), capacity * 2, 0);
-  if (splicer->budgets_map < 0) goto fail;
-  /* A pair has at most three records unread (a diversion, and a backlog per
-   * side until the process allows more), so the ring, with room for twice
-   * that, cannot fill while the watcher reads it. */
-  step = "creating the events ring";
+  /* A socket is diverted at most once per splice, so the ring (two records'
+   * room per pair) cannot fill while the watcher reads it. */
+  step = "creating the diversions ring";
   splicer->ring_size = (size_t)sysconf(_SC_PAGESIZE);
-  while (splicer->ring_size < (size_t)capacity * 6 * (BPF_RINGBUF_HDR_SZ + sizeof(uint64_t))) splicer->ring_size <<= 1;
-  splicer->events_ring = map_create(BPF_MAP_TYPE_RINGBUF, 0, 0, (uint32_t)splicer->ring_size, 0);
-  if (splicer->events_ring < 0) goto fail;
+  while (splicer->ring_size < (size_t)capacity * 2 * (BPF_RINGBUF_HDR_SZ + sizeof(uint64_t))) splicer->ring_size <<= 1;
+  splicer->diversions_ring = map_create(BPF_MAP_TYPE_RINGBUF, 0, 0, (uint32_t)splicer->ring_size, 0);
+  if (splicer->diversions_ring < 0) goto fail;
   void *consumer = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_SHARED,
-                        splicer->events_ring, 0);
+                        splicer->diversions_ring, 0);
   if (consumer == MAP_FAILED) goto fail;
   splicer->ring_consumer = consumer;
   splicer->ring_mapped = (size_t)sysconf(_SC_PAGESIZE) + 2 * splicer->ring_size;
-  void *producer = mmap(NULL, splicer->ring_mapped, PROT_READ, MAP_SHARED, splicer->events_ring,
+  void *producer = mmap(NULL, splicer->ring_mapped, PROT_READ, MAP_SHARED, splicer->diversions_ring,
                         sysconf(_SC_PAGESIZE));
   if (producer == MAP_FAILED) goto fail;
   splicer->ring_producer = producer;
   step = "loading the verdict program";
-  char log[16384];
+  static char log[16384];
   log[0] = '\0';
   splicer->program =
-      load_verdict_program(splicer->pairs_map, splicer->targets_map, splicer->budgets_map, splicer->events_ring, log,
-                           sizeof(log));
+      load_verdict_program(splicer->pairs_map, splicer->targets_map, splicer->diversions_ring, log, sizeof(log));
   if (splicer->program < 0) {
     /* The verifier's last line says why a kernel refused the program. */
-    static _Thread_local char loading[400];
+    static char loading[400];
     size_t end = strlen(log);
     while (end > 0 && log[end - 1] == '\n') log[--end] = '\0';
     char *last = strrchr(log, '\n');
@@ -390,7 +374,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   struct epoll_event wake = {.events = EPOLLIN, .data.u64 = WAKE_KEY};
   if (epoll_ctl(splicer->epoll, EPOLL_CTL_ADD, splicer->wake, &wake) < 0) goto fail;
   struct epoll_event ring = {.events = EPOLLIN, .data.u64 = RING_KEY};
-  if (epoll_ctl(splicer->epoll, EPOLL_CTL_ADD, splicer->events_ring, &ring) < 0) goto fail;
+  if (epoll_ctl(splicer->epoll, EPOLL_CTL_ADD, splicer->diversions_ring, &ring) < 0) goto fail;
 
   napi_value name;
   napi_create_string_utf8(env, "kernel-splice hangup", NAPI_AUTO_LENGTH, &name);
@@ -496,32 +480,13 @@ static int start_redirects(splicer_t *splicer, uint32_t slot, int side) {
   return 0;
 }
 
-/* Sets the budgets of the source with key `key`, in bytes redirected since the splice. */
-static int set_budget(splicer_t *splicer, uint32_t key, uint64_t soft, uint64_t hard) {
-  struct budget_entry budget = {.soft = soft, .hard = hard, .reported = 0, .unused = 0};
-  return map_update(splicer->budgets_map, &key, &budget);
-}
-
-static bool get_bytes(napi_env env, napi_value value, uint64_t *bytes) {
-  double number = -1;
-  if (napi_get_value_double(env, value, &number) != napi_ok || number < 0 || number >= 9007199254740992.0) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "a byte count must be a whole number below 2^53");
-    return false;
-  }
-  *bytes = (uint64_t)number;
-  return true;
-}
-
 static napi_value js_splice(napi_env env, napi_callback_info info) {
-  napi_value argv[3], result;
-  if (!get_args(env, info, 3, argv)) return NULL;
+  napi_value argv[2], result;
+  if (!get_args(env, info, 2, argv)) return NULL;
   splicer_t *splicer = open_splicer(env);
   if (splicer == NULL) return NULL;
   int fd[2];
-  uint64_t budget;
-  if (!get_fd(env, argv[0], &fd[0]) || !get_fd(env, argv[1], &fd[1]) || !get_bytes(env, argv[2], &budget))
-    return NULL;
-  if (budget > UINT64_MAX / 2) budget = UINT64_MAX / 2;
+  if (!get_fd(env, argv[0], &fd[0]) || !get_fd(env, argv[1], &fd[1])) return NULL;
   if (splicer->free_count == 0) {
     napi_create_int32(env, -1, &result);
     return result;
@@ -548,11 +513,8 @@ static napi_value js_splice(napi_env env, napi_callback_info info) {
   }
   step = "pairing the sockets";
   for (int side = 0; side < 2; side++) {
-    uint64_t key = event_key(splicer, slot, side);
-    struct pair_entry entry = {
-        .peer = slot * 2 + (1 - side), .mode = MOVE_ALL, .event_key = key, .backlog_key = key | BACKLOG_EVENT};
+    struct pair_entry entry = {.peer = slot * 2 + (1 - side), .mode = MOVE_ALL, .event_key = event_key(splicer, slot, side)};
     if (map_update(splicer->pairs_map, &pair->cookie[side], &entry) < 0) goto fail_errno;
-    if (set_budget(splicer, slot * 2 + side, budget, budget * 2) < 0) goto fail_errno;
   }
   step = "watching the sockets";
   for (int side = 0; side < 2; side++) {
@@ -650,19 +612,6 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   return error == 0 ? NULL : throw_errno(env, "adding a socket to the source map", error);
 }
 
-static napi_value js_allow(napi_env env, napi_callback_info info) {
-  side_call_t call;
-  if (!side_call(env, info, &call)) return NULL;
-  napi_value argv[4];
-  size_t argc = 4;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  uint64_t soft, hard;
-  if (argc < 4 || !get_bytes(env, argv[2], &soft) || !get_bytes(env, argv[3], &hard)) return NULL;
-  if (set_budget(call.splicer, call.slot * 2 + (uint32_t)call.side, soft, hard) < 0)
-    return throw_errno(env, "setting a budget", errno);
-  return NULL;
-}
-
 static napi_value js_watch(napi_env env, napi_callback_info info) {
   side_call_t call;
   if (!side_call(env, info, &call)) return NULL;
@@ -727,8 +676,7 @@ static napi_value js_read_diverted(napi_env env, napi_callback_info info) {
   side_call_t call;
   if (!side_call(env, info, &call)) return NULL;
   if (!still_open(call.pair, call.side)) return throw_errno(env, "reading diverted bytes", EBADF);
-  /* On the stack: each environment (worker thread) reads its own. */
-  uint8_t chunk[64 * 1024];
+  static uint8_t chunk[64 * 1024];
   ssize_t count;
   do count = recv(call.pair->fd[call.side], chunk, sizeof(chunk), MSG_DONTWAIT);
   while (count < 0 && errno == EINTR);
@@ -783,7 +731,6 @@ static napi_value init(napi_env env, napi_value exports) {
       {"queued", NULL, js_queued, NULL, NULL, NULL, napi_default, NULL},
       {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
       {"watch", NULL, js_watch, NULL, NULL, NULL, napi_default, NULL},
-      {"allow", NULL, js_allow, NULL, NULL, NULL, napi_default, NULL},
       {"diversion", NULL, js_diversion, NULL, NULL, NULL, napi_default, NULL},
       {"reportReads", NULL, js_report_reads, NULL, NULL, NULL, napi_default, NULL},
       {"readDiverted", NULL, js_read_diverted, NULL, NULL, NULL, napi_default, NULL},

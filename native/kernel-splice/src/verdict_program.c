@@ -5,21 +5,16 @@
 // For each chunk a spliced socket receives:
 //   entry = pairs[socket cookie]          no entry: SK_PASS (not ours)
 //   empty chunk: SK_DROP                  (only the peer's FIN, which TCP has noted)
-//   diverted before: leave it to the process (SK_PASS), counted
 //   MOVE_ALL: redirect it to the peer
 //   MOVE_MYSQL_COMMANDS:
+//     diverted before: leave it to the process (SK_PASS), counted
 //     walk the MySQL packets the chunk holds; if one starts a command that the
 //     process's KILL translator would look at (COM_PROCESS_KILL, or a
 //     COM_QUERY whose text starts with "K", "k" or a blank), or a header is
 //     cut, or the chunk holds too many packets: mark the socket diverted, write
-//     its event key to the `events` ring (which wakes the watcher) and
+//     its event key to the `diversions` ring (which wakes the watcher) and
 //     leave the chunk to the process; else save where the framing stands and
 //     redirect the chunk to the peer.
-//   budgets[source key]: a chunk that would take the socket past its hard
-//   budget is diverted as above (the peer is far behind, and the kernel's
-//   own queue for it has no limit); past its soft budget, after a redirect,
-//   the socket's backlog record goes to the ring once, so the process can
-//   check the peer and move the budgets on.
 // The framing rules are those of src/proxy/mysql/kill-translator.ts, whose
 // state the entry carries from chunk to chunk.
 #include "verdict_program.h"
@@ -35,7 +30,6 @@ enum label {
   PASS,
   DROP,
   REDIRECT,
-  SEND,
   TO_PROCESS,
   DIVERT,
   INSIDE_PACKET,
@@ -124,30 +118,17 @@ enum {
 };
 
 /* Stack slots */
-enum { COOKIE = -8, HEADER = -16, COMMAND = -24, PREVIOUS = -32, SOURCE_KEY = -40 };
+enum { COOKIE = -8, HEADER = -16, COMMAND = -24, PREVIOUS = -32 };
 
 #define LEN offsetof(struct __sk_buff, len)
 #define ENTRY(field) offsetof(struct pair_entry, field)
-#define BUDGET(field) offsetof(struct budget_entry, field)
-
-/* r0 = budgets[the chunk's socket's key in `sources`] (its peer's key with
- * the low bit flipped), or NULL. */
-static void budget_of_source(program_t *p, int budgets_map) {
-  load(p, BPF_W, BPF_REG_1, BPF_REG_7, ENTRY(peer));
-  alu_imm(p, BPF_XOR, BPF_REG_1, 1);
-  store(p, BPF_W, BPF_REG_10, SOURCE_KEY, BPF_REG_1);
-  mov(p, BPF_REG_2, BPF_REG_10);
-  alu_imm(p, BPF_ADD, BPF_REG_2, SOURCE_KEY);
-  load_map(p, BPF_REG_1, budgets_map);
-  call(p, BPF_FUNC_map_lookup_elem);
-}
 
 /*
  * Registers: r6 the chunk (skb), r7 its socket's entry, r8 packets walked,
  * r9 where the next header starts in the chunk. r1-r5 are scratch (helpers
  * overwrite them), so the current and previous headers live on the stack.
  */
-static void build(program_t *p, int pairs_map, int targets_map, int budgets_map, int events_ring) {
+static void build(program_t *p, int pairs_map, int targets_map, int diversions_ring) {
   mov(p, BPF_REG_6, BPF_REG_1);
   call(p, BPF_FUNC_get_socket_cookie);
   store(p, BPF_DW, BPF_REG_10, COOKIE, BPF_REG_0);
@@ -159,20 +140,10 @@ static void build(program_t *p, int pairs_map, int targets_map, int budgets_map,
   mov(p, BPF_REG_7, BPF_REG_0);
   load(p, BPF_W, BPF_REG_1, BPF_REG_6, LEN);
   jump_if(p, BPF_JEQ, BPF_REG_1, 0, DROP);
-  load(p, BPF_W, BPF_REG_2, BPF_REG_7, ENTRY(diverted));
-  jump_if(p, BPF_JNE, BPF_REG_2, 0, TO_PROCESS);
-  /* Past the hard budget the peer is far behind: the process, which can
-   * wait for it, takes the side (the kernel's own queue has no limit). */
-  budget_of_source(p, budgets_map);
-  jump_if(p, BPF_JEQ, BPF_REG_0, 0, PASS);
-  load(p, BPF_DW, BPF_REG_1, BPF_REG_7, ENTRY(bytes));
-  load(p, BPF_W, BPF_REG_2, BPF_REG_6, LEN);
-  alu(p, BPF_ADD, BPF_REG_1, BPF_REG_2);
-  load(p, BPF_DW, BPF_REG_2, BPF_REG_0, BUDGET(hard));
-  jump_if_reg(p, BPF_JGT, BPF_REG_1, BPF_REG_2, DIVERT);
-  load(p, BPF_W, BPF_REG_1, BPF_REG_6, LEN);
   load(p, BPF_W, BPF_REG_2, BPF_REG_7, ENTRY(mode));
   jump_if(p, BPF_JEQ, BPF_REG_2, MOVE_ALL, REDIRECT);
+  load(p, BPF_W, BPF_REG_2, BPF_REG_7, ENTRY(diverted));
+  jump_if(p, BPF_JNE, BPF_REG_2, 0, TO_PROCESS);
 
   /* The whole chunk lies inside the current packet (a big INSERT, LOAD DATA contents). */
   load(p, BPF_W, BPF_REG_9, BPF_REG_7, ENTRY(remaining));
@@ -258,24 +229,6 @@ static void build(program_t *p, int pairs_map, int targets_map, int budgets_map,
   mark(p, REDIRECT);
   load(p, BPF_W, BPF_REG_1, BPF_REG_6, LEN);
   emit(p, INSN(BPF_STX | BPF_ATOMIC | BPF_DW, BPF_REG_7, BPF_REG_1, ENTRY(bytes), BPF_ADD));
-  /* Past the soft budget: the backlog record, once, so the process can check the peer. */
-  budget_of_source(p, budgets_map);
-  jump_if(p, BPF_JEQ, BPF_REG_0, 0, SEND);
-  mov(p, BPF_REG_8, BPF_REG_0);
-  load(p, BPF_DW, BPF_REG_1, BPF_REG_7, ENTRY(bytes));
-  load(p, BPF_DW, BPF_REG_2, BPF_REG_8, BUDGET(soft));
-  jump_if_reg(p, BPF_JLE, BPF_REG_1, BPF_REG_2, SEND);
-  load(p, BPF_W, BPF_REG_1, BPF_REG_8, BUDGET(reported));
-  jump_if(p, BPF_JNE, BPF_REG_1, 0, SEND);
-  store_imm(p, BPF_W, BPF_REG_8, BUDGET(reported), 1);
-  load_map(p, BPF_REG_1, events_ring);
-  mov(p, BPF_REG_2, BPF_REG_7);
-  alu_imm(p, BPF_ADD, BPF_REG_2, ENTRY(backlog_key));
-  mov_imm(p, BPF_REG_3, sizeof(uint64_t));
-  mov_imm(p, BPF_REG_4, 0);
-  call(p, BPF_FUNC_ringbuf_output);
-
-  mark(p, SEND);
   load(p, BPF_W, BPF_REG_3, BPF_REG_7, ENTRY(peer));
   mov(p, BPF_REG_1, BPF_REG_6);
   load_map(p, BPF_REG_2, targets_map);
@@ -286,7 +239,7 @@ static void build(program_t *p, int pairs_map, int targets_map, int budgets_map,
   /* The entry keeps the framing as of this chunk's start, for the process. */
   mark(p, DIVERT);
   store_imm(p, BPF_W, BPF_REG_7, ENTRY(diverted), 1);
-  load_map(p, BPF_REG_1, events_ring);
+  load_map(p, BPF_REG_1, diversions_ring);
   mov(p, BPF_REG_2, BPF_REG_7);
   alu_imm(p, BPF_ADD, BPF_REG_2, ENTRY(event_key));
   mov_imm(p, BPF_REG_3, sizeof(uint64_t));
@@ -303,12 +256,10 @@ static void build(program_t *p, int pairs_map, int targets_map, int budgets_map,
   exit_with(p, SK_DROP);
 }
 
-int load_verdict_program(int pairs_map, int targets_map, int budgets_map, int events_ring, char *log,
-                         size_t log_size) {
-  /* Each environment (worker thread) assembles its own. */
-  static _Thread_local program_t program;
+int load_verdict_program(int pairs_map, int targets_map, int diversions_ring, char *log, size_t log_size) {
+  static program_t program;
   memset(&program, 0, sizeof(program));
-  build(&program, pairs_map, targets_map, budgets_map, events_ring);
+  build(&program, pairs_map, targets_map, diversions_ring);
   if (program.count >= MAX_INSNS) {
     if (log_size > 0) snprintf(log, log_size, "the program outgrew its instruction table");
     errno = E2BIG;

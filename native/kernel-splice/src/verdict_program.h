@@ -23,7 +23,6 @@ struct pair_entry {
   uint64_t bytes; /* bytes this socket received and the program redirected */
   uint64_t passed; /* bytes this socket received and the program left to the process */
   uint64_t event_key; /* what the diversion record says: token * 2 + side */
-  uint64_t backlog_key; /* what the backlog record says: event_key | BACKLOG_EVENT */
   /* MOVE_MYSQL_COMMANDS only, as of the start of the next chunk (or of the
    * diverted one): bytes of the current packet still to come, and the
    * previous packet's 4-byte header (length | sequence << 24). */
@@ -33,26 +32,10 @@ struct pair_entry {
   uint32_t unused;
 };
 
-/* The value `budgets` keeps for each source socket, by its key in `sources`,
- * in bytes redirected since the splice: past `soft`, the program writes the
- * socket's backlog record (once, until the process resets `reported`), so
- * the process can check whether the peer keeps up and move both limits on;
- * a chunk that would go past `hard` is diverted to the process instead. */
-struct budget_entry {
-  uint64_t soft;
-  uint64_t hard;
-  uint32_t reported;
-  uint32_t unused;
-};
-
-/* Marks a backlog record (event keys stay below 2^54). */
-#define BACKLOG_EVENT (1ull << 63)
-
 /* Most packets the program walks in one chunk; a chunk with more goes to the process. */
 #define MAX_PACKETS_PER_CHUNK 64
 
 /* Loads the program; the log gets the verifier's words if the kernel refuses it. */
-int load_verdict_program(int pairs_map, int targets_map, int budgets_map, int events_ring, char *log,
-                         size_t log_size);
+int load_verdict_program(int pairs_map, int targets_map, int diversions_ring, char *log, size_t log_size);
 
 #endif

@@ -3,7 +3,7 @@
 // moves every byte from one to the other itself (a BPF sockmap verdict
 // program, in the optional `nexus-kernel-splice` addon). The process is no
 // longer woken for the bytes; it only hears that a side was shut down by its
-// peer or failed, went past a budget, or was diverted to the process.
+// peer or failed.
 //
 // It needs Linux, the addon (built by `npm install` where a C compiler is
 // present) and the right to load BPF programs (root, or CAP_BPF with
@@ -15,12 +15,6 @@
 // then follows the packet framing and moves every chunk that cannot hold a
 // KILL, and leaves the first chunk that may (and all after it) to the
 // process, which reads them with readDiverted().
-//
-// The kernel would queue bytes for a peer that does not read without limit,
-// so each side has budgets of bytes it may redirect: past the soft one the
-// splicer reports a "backlog" and the relay moves the budgets on from what
-// the peer has taken; a side that would go past the hard one is diverted to
-// the process, which waits for its peer.
 import { createRequire } from "node:module";
 import type { Socket } from "node:net";
 
@@ -29,10 +23,8 @@ interface Addon {
   open(capacity: number, onEvent: (token: number, side: Side, events: number) => void): void;
   /** Bytes waiting in the socket's receive queue. */
   queued(fd: number): number;
-  /** Pairs A and B, moving nothing yet (soft budgets `budget`, hard twice that): a token, or -1 when full. */
-  splice(fdA: number, fdB: number, budget: number): number;
-  /** The side's budgets, in bytes redirected since the splice. */
-  allow(token: number, side: Side, soft: number, hard: number): void;
+  /** Pairs A and B, moving nothing yet: a token, or -1 when the pair table is full. */
+  splice(fdA: number, fdB: number): number;
   /** From now on the kernel moves the side's bytes to the other. */
   start(token: number, side: Side): void;
   /** Before start: the side carries MySQL commands, its framing standing there. */
@@ -54,10 +46,10 @@ export type Side = 0 | 1;
 
 /**
  * What the kernel reports of a side: its peer shut down its sending half,
- * the connection failed, a chunk was diverted to the process, it went past
- * its budget, or (once asked for) bytes arrived.
+ * the connection failed, a chunk was diverted to the process, or (once
+ * asked for) bytes arrived.
  */
-export type SideEvent = "shutdown" | "failure" | "diverted" | "backlog" | "readable";
+export type SideEvent = "shutdown" | "failure" | "diverted" | "readable";
 
 /**
  * Where a MySQL client's stream stands between chunks: bytes of the current
@@ -79,9 +71,8 @@ interface StreamHandle {
 
 const EPOLLERR = 0x008;
 const EPOLLRDHUP = 0x2000;
-/** The addon's marks for a diversion and a backlog (input-only epoll flags). */
+/** The addon's mark for a diversion (an input-only epoll flag, EPOLLONESHOT). */
 const DIVERTED_EVENT = 0x40000000;
-const BACKLOG_EVENT = 0x20000000;
 
 /** Pairs one process can splice at once; beyond that, relays stay in the process. */
 const CAPACITY = 16_384;
@@ -148,27 +139,6 @@ export class SplicedPair {
   /** From now on the kernel moves the bytes `side` receives to the other socket. */
   start(side: Side): void {
     if (!this.#released) this.#splicer.addon.start(this.#token, side);
-  }
-
-  /**
-   * `side`'s budgets, in bytes the kernel moved from it since the splice:
-   * past `soft` it reports a backlog, and a chunk that would take it past
-   * `hard` is diverted to the process.
-   */
-  allow(side: Side, soft: number, hard: number): void {
-    if (!this.#released) this.#splicer.addon.allow(this.#token, side, soft, hard);
-  }
-
-  /**
-   * Bytes the kernel took from `side` that the other socket has not taken
-   * to send yet (`writtenSince`: what the process wrote there since the
-   * splice); 0 once either is gone.
-   */
-  backlog(side: Side, writtenSince: number): number {
-    if (this.#released) return 0;
-    const [sentA, sentB, takenA, takenB] = this.#read();
-    const [sent, taken] = side === 0 ? [sentA, takenB] : [sentB, takenA];
-    return taken < 0 ? 0 : sent + writtenSince - taken;
   }
 
   /** Before start(side): `side` carries MySQL commands, standing at `framing`. */
@@ -298,17 +268,15 @@ export class KernelSplice {
    * may first write what must come before. A side must not be read by the
    * process when it starts (stopReading), and each socket the kernel writes
    * to must have nothing left to write from the process. `onEvent` hears of
-   * each side's shutdown, failure, diversion and backlog; each side's soft
-   * budget is `budget` bytes, its hard one twice that (see allow()).
-   * Undefined when the pair table is full.
+   * each side's shutdown, failure and diversion. Undefined when the pair
+   * table is full.
    */
   splice(
     a: Socket,
     b: Socket,
     onEvent: (side: Side, event: SideEvent) => void,
-    budget: number,
   ): SplicedPair | undefined {
-    const token = this.addon.splice(handleOf(a)!.fd!, handleOf(b)!.fd!, budget);
+    const token = this.addon.splice(handleOf(a)!.fd!, handleOf(b)!.fd!);
     if (token < 0) return undefined;
     this.#listeners.set(token, onEvent);
     // The process reads neither socket now: the pair must keep it alive itself.
@@ -326,6 +294,5 @@ export class KernelSplice {
 function sideEvent(events: number): SideEvent {
   if (events & EPOLLERR) return "failure";
   if (events & DIVERTED_EVENT) return "diverted";
-  if (events & BACKLOG_EVENT) return "backlog";
   return events & EPOLLRDHUP ? "shutdown" : "readable";
 }

@@ -12,10 +12,9 @@
 // rewriter is a MySQL command watch that can say where the stream stands:
 // then the kernel moves the client's bytes too, watching for a command the
 // rewriter would change, and leaves the stream to the process from there
-// (a DivertedFlow). The kernel also leaves a direction to the process when
-// its reader falls far behind. A direction the kernel refuses to take (its
-// source was shut down in the meantime, and a sockmap takes only
-// established sockets) goes through the process too.
+// (a DivertedFlow). A direction the kernel refuses to take (its source was
+// shut down in the meantime, and a sockmap takes only established sockets)
+// goes through the process too.
 import type { Socket } from "node:net";
 import { DivertedFlow } from "./diverted-flow.ts";
 import { kernelDrained } from "./kernel-drain.ts";
@@ -26,15 +25,6 @@ import { Flow } from "./relay-flow.ts";
 
 const CLIENT: Side = 0;
 const BACKEND: Side = 1;
-
-/**
- * Bytes the kernel may queue for a socket beyond what that socket has taken
- * to send (its own send buffer, 4 MiB), before the relay checks again; at
- * twice this, the side that sends them is diverted to the process, which
- * waits for the slow reader while TCP flow control holds the sender. The
- * kernel's own queue has no limit.
- */
-const MAX_BACKLOG = 4 << 20;
 
 export interface SplicedRelayOptions {
   readonly graceMs: number;
@@ -80,7 +70,7 @@ export function splicedRelay(
     // Bytes in a receive queue may follow bytes the process read from the same
     // kernel buffer, which the kernel would hand over whole: the process keeps them.
     if (readByKernel.some((socket) => splicer.queued(socket) > 0)) return giveBack();
-    pair = splicer.splice(client, backend, relay.onEvent, MAX_BACKLOG);
+    pair = splicer.splice(client, backend, relay.onEvent);
   } catch {
     // A socket the kernel refuses (closed meanwhile, say) stays with the process.
   }
@@ -132,8 +122,8 @@ class SplicedRelay {
   #pair: SplicedPair | undefined;
   /** Directions whose bytes go through the process, by source side. */
   readonly #flows: [Flow | undefined, Flow | undefined] = [undefined, undefined];
-  /** Directions the kernel left to the process, by source side. */
-  readonly #diverted: [DivertedFlow | undefined, DivertedFlow | undefined] = [undefined, undefined];
+  /** The client's bytes once the kernel, watching them, left them to the process. */
+  #diverted: DivertedFlow | undefined;
   readonly #rewriteToBackend: ChunkRewriter | undefined;
   readonly #commandWatch: CommandWatch | undefined;
   #grace: NodeJS.Timeout | undefined;
@@ -204,8 +194,7 @@ class SplicedRelay {
       return;
     }
     try {
-      if (this.#divertedEvent(side, event)) return;
-      if (event === "backlog") this.#moveBudgets(side);
+      if (side === CLIENT && this.#divertedEvent(event)) return;
     } catch {
       this.#fail();
       return;
@@ -221,62 +210,38 @@ class SplicedRelay {
   };
 
   /**
-   * Whether `side`'s bytes are the process's now, the kernel having left
-   * them to it. A diversion is seen before the side's end, even where the
-   * end is reported first: diversion() takes the socket's lock, which waits
-   * out the program still running on the chunk before the FIN.
+   * Whether the client's bytes are the process's now, the kernel having left
+   * them to it; its diversion is seen before its end, since the kernel
+   * handles a chunk before the FIN that follows it.
    */
-  #divertedEvent(side: Side, event: SideEvent): boolean {
-    if (!this.#started[side] || this.#flows[side] !== undefined) return false;
-    let flow = this.#diverted[side];
-    if (flow === undefined) {
-      const diversion = this.#pair?.diversion(side);
+  #divertedEvent(event: SideEvent): boolean {
+    if (this.#commandWatch === undefined || !this.#started[CLIENT] || this.#flows[CLIENT]) {
+      return false;
+    }
+    if (this.#diverted === undefined) {
+      const diversion = this.#pair?.diversion(CLIENT);
       if (diversion === undefined) return false;
-      flow = this.#takeBack(side, diversion.framing);
+      this.#takeBack(diversion.framing);
     }
     if (event === "shutdown") this.#startGrace();
-    flow.pump();
+    this.#diverted!.pump();
     return true;
   }
 
-  /** The kernel left `side`'s bytes to the process: relay them from where it stopped. */
-  #takeBack(side: Side, framing: MysqlFraming): DivertedFlow {
-    const otherSide: Side = side === CLIENT ? BACKEND : CLIENT;
-    // Only the client's bytes are rewritten, from where the kernel's watch stood.
-    const rewrite = side === CLIENT ? this.#rewriteToBackend : undefined;
-    if (side === CLIENT) this.#commandWatch?.resumeAt(framing);
+  /** The kernel left the client's bytes to the process: relay them from where it stopped. */
+  #takeBack(framing: MysqlFraming): void {
+    const pair = this.#pair!;
+    this.#commandWatch!.resumeAt(framing);
     this.#inProcess = true;
-    const flow = new DivertedFlow(
-      this.#pair!,
-      side,
-      this.#sockets[otherSide],
-      rewrite,
-      () => this.#directionDone(side),
+    this.#diverted = new DivertedFlow(
+      pair,
+      CLIENT,
+      this.#sockets[BACKEND],
+      this.#rewriteToBackend!,
+      () => this.#directionDone(CLIENT),
       this.#fail,
     );
-    this.#diverted[side] = flow;
-    flow.start(this.#writtenAtSplice[otherSide]);
-    return flow;
-  }
-
-  /**
-   * `side` went past its soft budget: both budgets move on from what the
-   * other socket has taken. A reader that falls behind is checked again a
-   * little later; past the hard budget the process takes the side.
-   */
-  #moveBudgets(side: Side): void {
-    const pair = this.#pair;
-    if (pair === undefined || this.#flows[side] !== undefined) return;
-    const otherSide: Side = side === CLIENT ? BACKEND : CLIENT;
-    const other = this.#sockets[otherSide];
-    const behind = pair.backlog(side, other.bytesWritten - this.#writtenAtSplice[otherSide]);
-    const sent = pair.sent[side];
-    const taken = sent - behind;
-    pair.allow(
-      side,
-      Math.max(taken + MAX_BACKLOG, sent + MAX_BACKLOG / 4),
-      taken + 2 * MAX_BACKLOG,
-    );
+    this.#diverted.start(this.#writtenAtSplice[BACKEND]);
   }
 
   /** No more bytes come from `side`: end the other socket once the kernel has handed over the last. */

@@ -347,13 +347,13 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (producer == MAP_FAILED) goto fail;
   splicer->ring_producer = producer;
   step = "loading the verdict program";
-  static char log[16384];
+  char log[16384];
   log[0] = '\0';
   splicer->program =
       load_verdict_program(splicer->pairs_map, splicer->targets_map, splicer->diversions_ring, log, sizeof(log));
   if (splicer->program < 0) {
     /* The verifier's last line says why a kernel refused the program. */
-    static char loading[400];
+    static _Thread_local char loading[400];
     size_t end = strlen(log);
     while (end > 0 && log[end - 1] == '\n') log[--end] = '\0';
     char *last = strrchr(log, '\n');
@@ -676,7 +676,8 @@ static napi_value js_read_diverted(napi_env env, napi_callback_info info) {
   side_call_t call;
   if (!side_call(env, info, &call)) return NULL;
   if (!still_open(call.pair, call.side)) return throw_errno(env, "reading diverted bytes", EBADF);
-  static uint8_t chunk[64 * 1024];
+  /* On the stack: each environment (worker thread) reads its own. */
+  uint8_t chunk[64 * 1024];
   ssize_t count;
   do count = recv(call.pair->fd[call.side], chunk, sizeof(chunk), MSG_DONTWAIT);
   while (count < 0 && errno == EINTR);

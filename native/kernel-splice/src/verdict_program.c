@@ -257,7 +257,8 @@ static void build(program_t *p, int pairs_map, int targets_map, int diversions_r
 }
 
 int load_verdict_program(int pairs_map, int targets_map, int diversions_ring, char *log, size_t log_size) {
-  static program_t program;
+  /* Each environment (worker thread) assembles its own. */
+  static _Thread_local program_t program;
   memset(&program, 0, sizeof(program));
   build(&program, pairs_map, targets_map, diversions_ring);
   if (program.count >= MAX_INSNS) {

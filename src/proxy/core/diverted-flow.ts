@@ -13,6 +13,9 @@ import { kernelDrained } from "./kernel-drain.ts";
 import type { Side, SplicedPair } from "./kernel-splice.ts";
 import type { ChunkRewriter } from "./relay.ts";
 
+/** Reads in one turn of the event loop, so that a fast client does not hold it. */
+const READS_PER_TURN = 16;
+
 /** While diverted bytes are still on their way after the client's end: how long to wait before reading again. */
 const LATE_BYTES_WAIT_MS = 1;
 
@@ -69,7 +72,11 @@ export class DivertedFlow {
       return;
     }
     try {
-      for (;;) {
+      for (let reads = 0; ; reads++) {
+        if (reads === READS_PER_TURN) {
+          setImmediate(this.pump);
+          return;
+        }
         const chunk = this.#pair.readDiverted(this.#side);
         if (chunk === false) return;
         if (chunk === true) {

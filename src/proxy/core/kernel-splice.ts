@@ -3,7 +3,7 @@
 // moves every byte from one to the other itself (a BPF sockmap verdict
 // program, in the optional `nexus-kernel-splice` addon). The process is no
 // longer woken for the bytes; it only hears that a side was shut down by its
-// peer or failed.
+// peer or failed, or that a watched side was diverted to the process.
 //
 // It needs Linux, the addon (built by `npm install` where a C compiler is
 // present) and the right to load BPF programs (root, or CAP_BPF with

@@ -211,8 +211,10 @@ class SplicedRelay {
 
   /**
    * Whether the client's bytes are the process's now, the kernel having left
-   * them to it; its diversion is seen before its end, since the kernel
-   * handles a chunk before the FIN that follows it.
+   * them to it. A diversion is seen before the client's end, even where the
+   * end is reported first (a segment with data and FIN wakes epoll before
+   * the program runs on its data): diversion() takes the socket's lock,
+   * which waits out the program.
    */
   #divertedEvent(event: SideEvent): boolean {
     if (this.#commandWatch === undefined || !this.#started[CLIENT] || this.#flows[CLIENT]) {

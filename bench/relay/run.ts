@@ -85,6 +85,8 @@ interface Measurement {
 }
 
 const peers = fork("-e", [PEERS], { execArgv: [], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+// A run that fails must not leave its peers running.
+process.on("exit", () => peers.kill());
 const [{ backendPort }] = (await once(peers, "message")) as [{ backendPort: number }];
 
 const splicer =

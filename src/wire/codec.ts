@@ -18,6 +18,8 @@ export const jsonCodec: Codec = {
 };
 
 // Plain MessagePack (no msgpackr records or extensions) so any language's library reads it.
+// Unlike JSON.parse, msgpackr renames an object key "__proto__" to
+// "__proto_" as it decodes, a guard against prototype pollution.
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
 export const msgpackCodec: Codec = {

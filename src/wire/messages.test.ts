@@ -10,7 +10,8 @@ test("requests round-trip through both codecs", () => {
       fc.constantFrom(jsonCodec, msgpackCodec),
       fc.constantFrom("GET", "POST", "DELETE"),
       fc.string().map((rest) => `/${rest}`),
-      fc.jsonValue(),
+      // A "__proto__" key is the one thing the codecs treat apart (see below).
+      fc.jsonValue().filter((value) => !JSON.stringify(value).includes('"__proto__"')),
       fc.nat(),
       (codec, method, path, data, timeoutMs) => {
         const payload = encodeRequest(codec, { method, path, data, timeoutMs });
@@ -22,6 +23,19 @@ test("requests round-trip through both codecs", () => {
       },
     ),
   );
+});
+
+test('an object key "__proto__" stays as it is in JSON and is renamed by MessagePack', () => {
+  const data = JSON.parse('{"__proto__":{"admin":true},"name":"x"}');
+  const through = (codec: typeof jsonCodec) =>
+    decodeRequest(
+      codec,
+      Buffer.from(encodeRequest(codec, { method: "GET", path: "/", data, timeoutMs: 0 })),
+    ).data;
+  assert.deepEqual(Object.keys(through(jsonCodec) as object), ["__proto__", "name"]);
+  const decoded = through(msgpackCodec) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(decoded), ["__proto_", "name"]);
+  assert.equal(Object.getPrototypeOf(decoded), Object.prototype);
 });
 
 test("malformed requests are PayloadErrors that say what is wrong", () => {

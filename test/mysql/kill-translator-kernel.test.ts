@@ -134,6 +134,31 @@ test("a LOAD DATA stream that wraps to sequence 0 at a chunk's edge is not taken
   assert.equal(sent.totals.mover, "kernel");
 });
 
+test("a KILL reaches the backend, translated, while the client waits for its answer", async () => {
+  const translator = new KillTranslator(registry(), here);
+  const arrived = Promise.withResolvers<Buffer>();
+  await using relay = await relayed(
+    (socket) => {
+      const parts: Buffer[] = [];
+      socket.on("data", (chunk: Buffer) => {
+        parts.push(chunk);
+        const all = Buffer.concat(parts);
+        if (all.includes("KILL 41")) arrived.resolve(all);
+      });
+      socket.on("end", () => socket.end());
+    },
+    { splice, halfOpen: true, rewriteToBackend: translator.translate, commandWatch: translator },
+  );
+  await relay.started;
+  relay.client.write(query("SELECT 1"));
+  relay.client.write(query("KILL 1000000001"));
+  // The client keeps its side open: only the kernel's diversion record can wake the process.
+  const received = await arrived.promise;
+  assert.ok(received.equals(Buffer.concat([query("SELECT 1"), query("KILL 41")])));
+  relay.client.end();
+  assert.equal((await relay.totals).mover, "mixed");
+});
+
 const killCases: [string, Buffer][] = [
   ["a KILL statement", query("KILL QUERY 1000000001")],
   ["a KILL after blanks", query("\n kill 1000000001")],
